@@ -1,0 +1,35 @@
+"""One typed configuration, read from ``POLICYQA_*`` environment variables at the entry point.
+
+Nothing reads settings at import time: the CLI (or an embedding application) builds a
+:class:`Settings` once and passes it down, so tests can run several configurations side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``POLICYQA_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="POLICYQA_", extra="ignore")
+
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    embedding_model: str = Field(
+        "e5-small",
+        description="'e5-small' (packaged multilingual-e5-small), 'use-m3' (packaged, fast) or a path "
+        "to a local sentence-transformers model folder.",
+    )
+    chunk_max_chars: int = Field(360, ge=80, le=4000, description="Upper bound on a chunk's length.")
+    chunk_min_chars: int = Field(40, ge=0, le=400, description="Fragments shorter than this are merged.")
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    ann_threshold: int = Field(
+        200_000, ge=1, description="Above this many vectors the FAISS index switches to HNSW."
+    )
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=5, le=1000, description="Candidates per retriever before fusion.")
+    rrf_k: int = Field(60, ge=1)
+    embed_threads: int | None = Field(None, ge=1, description="Threads for the packaged embedders.")

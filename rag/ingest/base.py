@@ -1,0 +1,51 @@
+"""The loader interface: one subclass per file format, each turning a file into raw documents."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested; the message names the file and what to do about it."""
+
+    def __init__(self, path: Path | str, problem: str, remedy: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.remedy = remedy
+        super().__init__(f"{path}: {problem}. {remedy}")
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """Text as extracted from a file, before normalisation."""
+
+    docid: str
+    source: str
+    text: str
+    content_hash: str
+    title: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Loader(ABC):
+    """Reads one file format. ``load`` yields one or more raw documents or raises IngestError."""
+
+    extensions: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def load(self, path: Path, docid: str) -> Iterator[RawDocument | IngestError]:
+        """Yield the documents in ``path``; ``docid`` is the id to give a single-document file.
+
+        A whole-file problem is raised as IngestError; a multi-document file yields an IngestError
+        for a bad record and goes on with the next.
+        """

@@ -1,0 +1,175 @@
+"""Turn extracted text into the stored text of a document, and derive the search key from it.
+
+The stored text is what users see quoted, so normalisation only removes noise (converter artefacts,
+web boilerplate, wrapped lines, inconsistent widths) and never changes the script: traditional text
+stays traditional. Matching across scripts and widths uses :func:`search_key`, which is
+length-preserving so an offset in the key is the same offset in the stored text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+
+#: Bumped whenever the stored text or search key of the same input would change; recorded in the
+#: index manifest so an index built by another version is rebuilt instead of silently mismatched.
+NORMALIZER_VERSION = "1"
+
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_CHAR = re.compile(f"[{CJK}]")
+_CJK_OR_PUNCT = f"{CJK}\u3000-\u303f\uff00-\uffef“”‘’"
+
+# Pinyin glosses left by some traditional-script converters: 設(shè), 發(fā), 優(yōu), 區(qū).
+_PINYIN = "a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ"
+_PINYIN_GLOSS = re.compile(
+    f"(?<=[{CJK}])[(（]([{_PINYIN}]{{1,6}})[)）]"
+)
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_HSPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+# ASCII punctuation written inside Chinese text is made full-width, as the documents themselves
+# mostly write it; inside numbers and Latin text (1,000 / 3.5 / http://) it is left alone.
+_ASCII_TO_FULL = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！"}
+_PUNCT_IN_CJK = re.compile(f"(?<=[{_CJK_OR_PUNCT}])[,:;?!]|[,:;?!](?=[{CJK}])")
+_PAREN = re.compile(r"\(([^()\n]{0,80})\)")
+
+_BOILERPLATE = [
+    re.compile(p)
+    for p in (
+        r"^.{0,12}首页$",
+        r"^(手机新闻网|新闻客户端|手机版|客户端|网站地图|返回顶部|打印本页|关闭窗口|【打印】|【关闭】|【返回顶部】)$",
+        r"^\[?(责任编辑|编辑|责编|校对|审核|来源|作者|浏览次数|点击数)[:：][^\]]{0,30}\]?$",
+        r"^标签[:：].{0,80}$",
+        r"^(声明|免责声明|版权声明)[:：]",
+        r"^(上一篇|下一篇)[:：]",
+        r"^分享到[:：]?",
+        r"^(Copyright|版权所有|©)",
+        r"^(首页|当前位置|您当前的位置|您的位置)\s*[>＞»:：]",
+        r"^字号[:：]?\s*[大中小\s]+$",
+    )
+]
+
+_SENTENCE_END = "。！？；：!?;…”’」』）)"
+#: Heading starts: 一、 （一） (一) 1. 1、 第X章/条 【…】. Used here so a wrapped line is never
+#: joined onto a heading, and by the chunker to build section paths.
+HEADING_START = re.compile(
+    r"^(?:[一二三四五六七八九十百]+、|[（(][一二三四五六七八九十百]+[）)]|\d{1,2}[.．、](?!\d)"
+    r"|第[一二三四五六七八九十百零〇\d]+[章节条款部分编]|【[^】]{1,20}】|[（(]\d{1,2}[）)]|[①-⑳])"
+)
+
+
+def normalize_text(raw: str) -> str:
+    """Return the stored text for extracted ``raw`` text: one paragraph per line, no blank lines."""
+    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _ZERO_WIDTH.sub("", text)
+    text = text.translate(_FULLWIDTH_ALNUM)
+    text = _PINYIN_GLOSS.sub("", text)
+    text = _PUNCT_IN_CJK.sub(lambda m: _ASCII_TO_FULL[m.group(0)], text)
+    text = _PAREN.sub(_full_width_paren, text)
+    lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
+    paragraphs = _join_wrapped_lines(lines)
+    return "\n".join(p for p in paragraphs if p and not is_boilerplate(p))
+
+
+def is_boilerplate(line: str) -> bool:
+    """True for web-page navigation, editor tags and disclaimers that carry no policy content."""
+    return any(p.search(line) for p in _BOILERPLATE)
+
+
+def _full_width_paren(m: re.Match[str]) -> str:
+    inner = m.group(0)[1:-1]
+    before = m.string[m.start() - 1] if m.start() > 0 else ""
+    if _CJK_CHAR.search(inner) or (before and _CJK_CHAR.match(before)):
+        return f"（{inner}）"
+    return m.group(0)
+
+
+_FULLWIDTH_ALNUM = {
+    **{0xFF10 + i: 0x30 + i for i in range(10)},
+    **{0xFF21 + i: 0x41 + i for i in range(26)},
+    **{0xFF41 + i: 0x61 + i for i in range(26)},
+    0xFF05: ord("%"),
+    0xFF0E: ord("."),
+}
+
+
+def _join_wrapped_lines(lines: list[str]) -> list[str]:
+    """Re-join lines that a PDF or a hard-wrapping editor broke mid-sentence.
+
+    A line is a wrap when the document shows a wrap width (several lines of nearly the same length),
+    the line reaches it, does not end a sentence, and the next line is not a heading. Blank lines
+    always end a paragraph. Chinese needs no space at the join; Latin text gets one.
+    """
+    width = _wrap_width(lines)
+    out: list[str] = []
+    joinable = False
+    for line in lines:
+        if not line:
+            out.append("")
+            joinable = False
+            continue
+        if joinable and out and out[-1] and not HEADING_START.match(line):
+            prev = out[-1]
+            sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() else ""
+            out[-1] = prev + sep + line
+        else:
+            out.append(line)
+        joinable = (
+            width is not None
+            and len(line) >= width - 2
+            and line[-1] not in _SENTENCE_END
+        )
+    return out
+
+
+def _wrap_width(lines: list[str]) -> int | None:
+    """The line length a hard-wrapped document keeps hitting, or None if it is not wrapped."""
+    lengths = Counter(len(line) for line in lines if len(line) >= 15)
+    if not lengths:
+        return None
+    best, count = max(
+        ((n, sum(lengths.get(m, 0) for m in (n - 1, n, n + 1))) for n in lengths),
+        key=lambda pair: (pair[1], pair[0]),
+    )
+    total = sum(lengths.values())
+    return best + 1 if count >= 2 and count >= 0.3 * total else None
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s.json")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified with OpenCC (phrase-aware)."""
+    return _t2s().convert(text)
+
+
+_KEY_FOLD = str.maketrans(
+    {
+        "，": ",", "。": ".", "：": ":", "；": ";", "？": "?", "！": "!", "（": "(", "）": ")",
+        "「": "“", "」": "”", "『": "‘", "』": "’", "\u3000": " ",
+    }
+)
+
+
+def search_key(text: str) -> str:
+    """Simplified, width-folded, lower-cased form of ``text`` with the same length.
+
+    Used for keyword indexing and for locating quotes: ``search_key(s)[i:j]`` corresponds to
+    ``s[i:j]``. OpenCC may convert a phrase to a different length; then it falls back to converting
+    character by character, which keeps the length.
+    """
+    folded = text.translate(_FULLWIDTH_ALNUM).translate(_KEY_FOLD).lower()
+    simplified = to_simplified(folded)
+    if len(simplified) != len(folded):
+        simplified = "".join(c if len(s := to_simplified(c)) != 1 else s for c in folded)
+    return simplified
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK_CHAR.search(text))
