@@ -45,6 +45,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders (txt md html docx pdf jsonl)")
     p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N chunks of each document")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("index", help="build or update the index incrementally (only changed files are redone)")
+    p.add_argument("paths", nargs="*", help="files or folders to index")
+    p.add_argument("--jsonl", action="append", default=[], metavar="FILE", help="a {docid,text} JSONL corpus")
+    p.add_argument("--index", help="index folder (default: index/ or POLICYQA_INDEX_DIR)")
+    p.add_argument("--rebuild", action="store_true", help="drop the existing index and build from scratch")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="retrieve the passages for a question (no answer generation)")
+    p.add_argument("question", nargs="?", help="the question")
+    p.add_argument("--k", type=int, default=5, help="passages to return")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--batch", metavar="FILE", help='JSONL of {"qid","question"}; writes one JSON line per question')
+    p.add_argument("--doc", action="append", default=[], help="only this document id (repeatable)")
+    p.add_argument("--city", help="only documents of this city, e.g. 天长市")
+    p.add_argument("--year", help="only documents of this year")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_search)
     return parser
 
 
@@ -81,6 +99,79 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     console.print(table)
     console.print(_summary(len(files), failed, sizes, chars, seconds))
     return 1 if failed else 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rag.embed import load_embedder
+    from rag.index.build import update_index
+
+    paths = [*args.paths, *args.jsonl]
+    if not paths:
+        raise ValueError("nothing to index: give files or folders, e.g. `policyqa index docs/`")
+    embedder = load_embedder(settings.embedding_model, settings.embed_threads)
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        files = bar.add_task("files", total=None)
+        chunks = bar.add_task("chunks embedded", total=None)
+
+        def progress(kind: str, done: int, total: int) -> None:
+            if kind == "files":
+                bar.update(files, completed=done, total=total)
+            else:
+                bar.update(chunks, completed=done)
+
+        stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=progress)
+    for err in stats.errors:
+        console.print(f"[red]error[/red] {err}", markup=True, highlight=False)
+    for warning in stats.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}", markup=True, highlight=False)
+    rate = stats.chunks_embedded / stats.embed_seconds if stats.embed_seconds else 0.0
+    Console().print(
+        f"index {settings.index_dir}: {stats.totals.get('documents', 0)} documents, {stats.totals.get('chunks', 0)} chunks "
+        f"({settings.embedding_model}). This run: {stats.files_seen} files ({stats.files_unchanged} unchanged, "
+        f"{stats.files_failed} failed), {stats.documents_written} documents written, {stats.documents_deleted} deleted, "
+        f"{stats.chunks_written} chunks, {stats.chunks_embedded} embedded in {stats.seconds:.1f}s "
+        f"({stats.chunks_written / max(stats.seconds, 1e-9):.1f} chunks/s; embedder {rate:.1f} chunks/s)",
+        markup=False, highlight=False)
+    return 1 if stats.files_failed else 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.retrieve import Filters, Retriever
+
+    if not args.question and not args.batch:
+        raise ValueError('give a question (policyqa search "问题") or --batch FILE')
+    retriever = Retriever.open(settings)
+    filters = Filters(tuple(args.doc), args.city, args.year)
+    if args.batch:
+        with open(args.batch, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    q = json.loads(line)
+                    hits = retriever.search(q["question"], k=args.k, filters=filters)
+                    print(json.dumps({"qid": q.get("qid"), "hits": [_hit_json(h) for h in hits]}, ensure_ascii=False), flush=True)
+        return 0
+    hits = retriever.search(args.question, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps({"question": args.question, "hits": [_hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
+        return 0
+    console = Console()
+    for rank, h in enumerate(hits, 1):
+        console.print(f"[bold]{rank}. {h.title}[/bold]  [dim]{h.chunk.chunk_id}  {' > '.join(h.chunk.section)}  "
+                      f"score {h.score:.4f} {h.ranks}[/dim]", highlight=False)
+        console.print(h.chunk.text, markup=False, highlight=False)
+    if not hits:
+        console.print("no passages found")
+    return 0
+
+
+def _hit_json(h) -> dict:
+    c = h.chunk
+    return {"docid": c.docid, "chunk_id": c.chunk_id, "score": round(h.score, 6), "title": h.title,
+            "section": list(c.section), "start": c.start, "end": c.end, "text": c.text}
 
 
 def _summary(files: int, failed: int, sizes: list[int], chars: int, seconds: float) -> str:

@@ -129,11 +129,15 @@ _TITLE_END = tuple("。！？；：，、:;,")
 
 
 def _title_from_text(text: str) -> str | None:
-    """The first short, unpunctuated, non-heading line among the first few: how titles are set."""
-    for line in text.split("\n")[:6]:
-        if 6 <= len(line) <= 40 and not line.endswith(_TITLE_END) and not HEADING_START.match(line):
-            return line
-    return None
+    """A short, unpunctuated, non-heading line among the first few (how titles are set), else the
+    lead phrase of a one-line document (flattened corpora put the title first, then a space)."""
+    lines = text.split("\n")
+    candidates = [line for line in lines[:6]
+                  if 2 <= len(line) <= 40 and not line.endswith(_TITLE_END) and not HEADING_START.match(line)]
+    if candidates:
+        return next((c for c in candidates if len(c) >= 6), candidates[0])
+    lead = re.match(r"[^\s。！？；]{6,40}(?=\s)", lines[0])
+    return lead.group(0) if lead else None
 
 
 _CITY = re.compile(r"([\u4e00-\u9fff]{2})市")

@@ -1,0 +1,125 @@
+"""An index folder: SQLite store (truth) + derived FAISS and BM25 files + a manifest.
+
+Layout of ``index/``::
+
+    store.sqlite        documents, chunks, tokens, vectors (WAL; one transaction per batch)
+    manifest.json       embedding model, dimension, normaliser version, chunking, counts
+    derived.json        which derived folder matches which store generation (replaced atomically)
+    derived-<gen>/      vectors.faiss, bm25/ — rebuilt from the store whenever they are stale
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.index.keyword import KeywordIndex
+from rag.index.store import Store
+from rag.index.vectors import FaissIndex
+from rag.normalize import NORMALIZER_VERSION, search_key
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = "1"
+STORE_FILE = "store.sqlite"
+
+
+class IndexMismatchError(ValueError):
+    """The index on disk was built with settings this process cannot search it with."""
+
+
+def expected_manifest(settings: Settings, model_name: str, dim: int) -> dict[str, str]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "embedding_model": model_name,
+        "dimension": str(dim),
+        "normalizer_version": NORMALIZER_VERSION,
+        "chunk_max_chars": str(settings.chunk_max_chars),
+        "chunk_min_chars": str(settings.chunk_min_chars),
+    }
+
+
+def check_manifest(store: Store, expected: dict[str, str], folder: Path) -> None:
+    """Raise IndexMismatchError naming what differs and how to fix it."""
+    diffs = [(k, store.get_meta(k), v) for k, v in expected.items() if store.get_meta(k) not in (None, v)]
+    if not diffs:
+        return
+    what = "; ".join(f"{k}: index has {have!r}, settings ask for {want!r}" for k, have, want in diffs)
+    hint = ""
+    if any(k == "embedding_model" for k, _, _ in diffs):
+        hint = (f" Set POLICYQA_EMBEDDING_MODEL={store.get_meta('embedding_model')} to use this index, or ")
+    raise IndexMismatchError(
+        f"index {folder} was built with different settings ({what}).{hint or ' '}"
+        f"rebuild it with `policyqa index --rebuild PATH...`"
+    )
+
+
+def embed_text(title: str, section: tuple[str, ...], text: str) -> str:
+    """What gets embedded and keyword-indexed for a chunk: its context (title, section) + its text."""
+    return search_key("\n".join(p for p in (title, " ".join(section), text) if p))
+
+
+def embed_hash(model: str, text: str) -> str:
+    return hashlib.sha1(f"{model}\x00{text}".encode()).hexdigest()
+
+
+@dataclass
+class Derived:
+    generation: int
+    vectors: FaissIndex
+    keyword: KeywordIndex
+
+
+def build_derived(store: Store, dim: int, ann_threshold: int) -> Derived:
+    generation = store.generation
+    ids, vectors = store.all_vectors(dim)
+    return Derived(generation, FaissIndex.build(ids, vectors, dim, ann_threshold),
+                   KeywordIndex.build(list(store.iter_tokens())))
+
+
+def save_derived(folder: Path, derived: Derived) -> None:
+    """Write the derived structures beside the store; readers switch over with one atomic rename."""
+    target = folder / f"derived-{derived.generation}"
+    tmp = folder / f".derived-{derived.generation}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    derived.vectors.save(tmp / "vectors.faiss")
+    derived.keyword.save(tmp / "bm25")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    pointer = folder / f".derived.json.tmp{os.getpid()}"
+    pointer.write_text(json.dumps({"generation": derived.generation, "folder": target.name}))
+    os.replace(pointer, folder / "derived.json")
+    for old in folder.glob("derived-*"):
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load_derived(folder: Path, store: Store, dim: int, ann_threshold: int) -> Derived:
+    """The saved derived structures if they match the store's generation, else rebuilt in memory."""
+    try:
+        pointer = json.loads((folder / "derived.json").read_text())
+        if pointer["generation"] == store.generation:
+            sub = folder / pointer["folder"]
+            return Derived(pointer["generation"], FaissIndex.load(sub / "vectors.faiss"), KeywordIndex.load(sub / "bm25"))
+        log.warning("index %s: search structures are behind the store (an indexing run was interrupted); "
+                    "rebuilding them in memory — run `policyqa index` to finish and save", folder)
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        log.warning("index %s: derived files unreadable (%s); rebuilding from the store", folder, exc)
+    return build_derived(store, dim, ann_threshold)
+
+
+def write_manifest_file(folder: Path, store: Store) -> None:
+    meta = {k: v for k, v in store.db.execute("SELECT key, value FROM meta")}
+    meta.update({k: str(v) for k, v in store.counts().items()})
+    tmp = folder / f".manifest.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True))
+    os.replace(tmp, folder / "manifest.json")

@@ -1,0 +1,198 @@
+"""Incremental, crash-safe indexing: only changed files are re-read, only new chunk texts embedded.
+
+A run walks the given paths, skips files whose bytes hash as before, ingests and chunks the rest,
+embeds chunks whose text has no stored vector yet (batched across documents for throughput), and
+writes each batch of documents in one SQLite transaction. Files that disappeared from a given folder
+are deleted from every structure. Derived FAISS/BM25 files are rebuilt only if the store changed.
+A SIGKILL at any point leaves the store at the last committed batch; the next run does the rest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunk import chunk_document
+from rag.config import Settings
+from rag.embed import Embedder
+from rag.index import (STORE_FILE, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
+                       save_derived, write_manifest_file)
+from rag.index.keyword import tokenize
+from rag.index.store import NewChunk, Store
+from rag.ingest import find_files, ingest_file
+from rag.models import Document
+
+log = logging.getLogger(__name__)
+
+#: Chunks gathered before an embedding call + commit: large enough for full batches, small enough
+#: that a crash loses little work.
+FLUSH_CHUNKS = 256
+
+
+@dataclass
+class IndexStats:
+    files_seen: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    documents_written: int = 0
+    documents_deleted: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    embed_seconds: float = 0.0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    file: str
+    root: str
+    file_hash: str
+    docs: list[tuple[Document, list[NewChunk]]]
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def update_index(settings: Settings, paths: Iterable[str | Path], embedder: Embedder, *,
+                 rebuild: bool = False, progress: ProgressFn | None = None) -> IndexStats:
+    """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora)."""
+    folder = Path(settings.index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    stats = IndexStats()
+    with open(folder / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"index {folder} is being updated by another process; wait for it to finish") from None
+        if rebuild:
+            for path in [folder / STORE_FILE, folder / f"{STORE_FILE}-wal", folder / f"{STORE_FILE}-shm"]:
+                path.unlink(missing_ok=True)
+        store = Store(folder / STORE_FILE)
+        try:
+            expected = expected_manifest(settings, embedder.name, embedder.dim)
+            check_manifest(store, expected, folder)
+            store.set_meta(expected)
+            before = store.generation
+            _Run(store, settings, embedder, stats, progress).run([Path(p) for p in paths])
+            store.collect_garbage()
+            if store.generation != before or not (folder / "derived.json").exists():
+                save_derived(folder, build_derived(store, embedder.dim, settings.ann_threshold))
+            write_manifest_file(folder, store)
+            stats.totals = store.counts()
+        finally:
+            store.close()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+class _Run:
+    def __init__(self, store: Store, settings: Settings, embedder: Embedder, stats: IndexStats,
+                 progress: ProgressFn | None) -> None:
+        self.store, self.settings, self.embedder, self.stats = store, settings, embedder, stats
+        self.progress = progress or (lambda *_: None)
+        self.pending: list[_Pending] = []
+        self.pending_chunks = 0
+
+    def run(self, paths: list[Path]) -> None:
+        files = [(f, docid, str(p.resolve())) for p in paths for f, docid in find_files([p])]
+        seen: set[str] = set()
+        for i, (path, docid, root) in enumerate(files):
+            self.progress("files", i, len(files))
+            key = str(path.resolve())
+            seen.add(key)
+            self.stats.files_seen += 1
+            data_hash = _file_hash(path)
+            if self.store.file_hash(key) == data_hash:
+                self.stats.files_unchanged += 1
+                continue
+            self._read(path, docid, root, key, data_hash)
+        self.progress("files", len(files), len(files))
+        self._flush()
+        self._delete_missing({root for _, _, root in files} | {str(p.resolve()) for p in paths if p.is_dir()}, seen)
+
+    def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str) -> None:
+        result = ingest_file(path, docid)
+        for err in result.errors:
+            self.stats.errors.append(str(err))
+        self.stats.warnings.extend(f"{path}: {w}" for w in result.warnings)
+        if not result.documents:
+            self.stats.files_failed += 1
+            if self.store.file_hash(key) is not None:
+                log.warning("%s could not be read this time; its previously indexed version is kept", path)
+            return
+        docs = []
+        old = set(self.store.docids_of_file(key))
+        for doc in result.documents:
+            old.discard(doc.docid)
+            if self.store.doc_hash(doc.docid) == doc.content_hash:
+                continue  # unchanged (a JSONL record, or a file whose run was cut off after writing)
+            docs.append((doc, self._chunks(doc)))
+        if old:  # records removed from a JSONL file
+            self.stats.documents_deleted += self.store.delete_documents(old)
+        self.pending.append(_Pending(key, root, data_hash, docs))
+        self.pending_chunks += sum(len(c) for _, c in docs)
+        if self.pending_chunks >= FLUSH_CHUNKS:
+            self._flush()
+
+    def _chunks(self, doc: Document) -> list[NewChunk]:
+        out = []
+        for chunk in chunk_document(doc, self.settings.chunk_max_chars, self.settings.chunk_min_chars):
+            text = embed_text(doc.title, chunk.section, chunk.text)
+            out.append(NewChunk(chunk, " ".join(tokenize(text)), embed_hash(self.embedder.name, text)))
+        return out
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        new: dict[str, str] = {}
+        for p in self.pending:
+            for doc, chunks in p.docs:
+                for c in chunks:
+                    new.setdefault(c.embed_hash, embed_text(doc.title, c.chunk.section, c.chunk.text))
+        for h in self.store.known_vectors(new):
+            del new[h]
+        vectors = self._embed(new)
+        items = [(p.file, doc, chunks) for p in self.pending for doc, chunks in p.docs]
+        self.store.write_documents(items, vectors)
+        self.store.record_files((p.file, p.root, p.file_hash) for p in self.pending)
+        self.stats.documents_written += len(items)
+        self.stats.chunks_written += sum(len(c) for _, _, c in items)
+        self.pending, self.pending_chunks = [], 0
+
+    def _embed(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
+        hashes, bodies = list(texts), list(texts.values())
+        out: dict[str, np.ndarray] = {}
+        batch = self.settings.embed_batch_size
+        started = time.perf_counter()
+        for i in range(0, len(bodies), batch):
+            vectors = self.embedder.embed_passages(bodies[i:i + batch])
+            out.update(zip(hashes[i:i + batch], vectors))
+            self.stats.chunks_embedded += len(vectors)
+            self.progress("chunks", self.stats.chunks_embedded, 0)
+        self.stats.embed_seconds += time.perf_counter() - started
+        return out
+
+    def _delete_missing(self, roots: set[str], seen: set[str]) -> None:
+        gone = [f for root in roots for f in self.store.files_under(root) if f not in seen]
+        if gone:
+            self.stats.documents_deleted += self.store.delete_files(gone)
+            log.info("removed %d file(s) that no longer exist", len(gone))
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

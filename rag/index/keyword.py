@@ -1,0 +1,76 @@
+"""BM25 over jieba words of the simplified search key, so 發展 and 发展 are the same term."""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_SKIP = re.compile(r"^[\W_]+$")
+_STOPWORDS = frozenset("的 了 是 在 和 与 及 等 对 为 有 也 都 而 并 或 被 把 将 以 于 之 其 这 那 哪 个 啊 吗 呢 吧 么 什么 怎么 如何 哪些 多少 哪个 是否 请问 什么样".split())
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+@lru_cache(maxsize=1)
+def _bm25s():
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself at import
+    return bm25s
+
+
+def tokenize(key: str) -> list[str]:
+    """Search-mode jieba words of an already simplified key, minus punctuation and stopwords."""
+    return [t for t in _jieba().cut_for_search(key) if t.strip() and not _SKIP.match(t) and t not in _STOPWORDS]
+
+
+class KeywordIndex:
+    """bm25s over pre-tokenised chunks; ``ids[i]`` is the chunk id of BM25 document ``i``."""
+
+    def __init__(self, bm25, ids: np.ndarray) -> None:
+        self._bm25 = bm25
+        self.ids = ids
+
+    @classmethod
+    def build(cls, rows: list[tuple[int, str]]) -> KeywordIndex:
+        bm25s = _bm25s()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        bm25 = bm25s.BM25()
+        if rows:
+            bm25.index([r[1].split(" ") if r[1] else [] for r in rows], show_progress=False)
+        return cls(bm25, ids)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "ids.npy", self.ids)
+        if len(self.ids):
+            self._bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex:
+        bm25s = _bm25s()
+        ids = np.load(folder / "ids.npy")
+        bm25 = bm25s.BM25.load(str(folder), show_progress=False) if len(ids) else bm25s.BM25()
+        return cls(bm25, ids)
+
+    def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if not len(self.ids) or not tokens:
+            return []
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known:
+            return []
+        mask = np.isin(self.ids, allowed).astype(np.float32) if allowed is not None else None
+        k = min(k, len(self.ids))
+        docs, scores = self._bm25.retrieve([known], k=k, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(int(self.ids[d]), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

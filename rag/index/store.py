@@ -1,0 +1,232 @@
+"""SQLite store: documents, chunks, tokens and vectors — the single source of truth of an index.
+
+FAISS and BM25 are derived from it and rebuilt when stale, so a crash can only ever leave them
+behind the store, never inconsistent with it. Each batch of documents is written in one
+transaction and bumps ``generation``; a SIGKILL loses at most the batch in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.models import Chunk, Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, root TEXT NOT NULL, content_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents(
+    docid TEXT PRIMARY KEY, file TEXT NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL,
+    text TEXT NOT NULL, content_hash TEXT NOT NULL, metadata TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS documents_file ON documents(file);
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    docid TEXT NOT NULL REFERENCES documents(docid) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, section TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+    text TEXT NOT NULL, tokens TEXT NOT NULL, embed_hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(docid);
+CREATE INDEX IF NOT EXISTS chunks_embed ON chunks(embed_hash);
+CREATE TABLE IF NOT EXISTS vectors(embed_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int
+    chunk: Chunk
+    title: str
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    chunk: Chunk
+    tokens: str
+    embed_hash: str
+
+
+class Store:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA foreign_keys=ON")
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta -----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump(self) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", values.items())
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    # -- files and documents --------------------------------------------------------------------
+    def file_hash(self, path: str) -> str | None:
+        row = self.db.execute("SELECT content_hash FROM files WHERE path=?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def files_under(self, root: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM files WHERE root=?", (root,))]
+
+    def docids_of_file(self, path: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT docid FROM documents WHERE file=?", (path,))]
+
+    def doc_hash(self, docid: str) -> str | None:
+        row = self.db.execute("SELECT content_hash FROM documents WHERE docid=?", (docid,)).fetchone()
+        return row[0] if row else None
+
+    def known_vectors(self, hashes: Iterable[str]) -> set[str]:
+        hashes = list(set(hashes))
+        found: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            q = f"SELECT embed_hash FROM vectors WHERE embed_hash IN ({','.join('?' * len(part))})"
+            found.update(r[0] for r in self.db.execute(q, part))
+        return found
+
+    def write_documents(self, items: Sequence[tuple[str, Document, list[NewChunk]]],
+                        vectors: dict[str, np.ndarray]) -> None:
+        """Replace each document (and its chunks) in one transaction with the new vectors."""
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO vectors(embed_hash, vector) VALUES(?, ?)",
+                                ((h, v.astype(np.float32).tobytes()) for h, v in vectors.items()))
+            for file, doc, chunks in items:
+                self.db.execute("DELETE FROM documents WHERE docid=?", (doc.docid,))
+                self.db.execute(
+                    "INSERT INTO documents(docid, file, source, title, text, content_hash, metadata) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?)",
+                    (doc.docid, file, doc.source, doc.title, doc.text, doc.content_hash,
+                     json.dumps(doc.metadata, ensure_ascii=False)))
+                self.db.executemany(
+                    "INSERT INTO chunks(docid, ordinal, section, start, end, text, tokens, embed_hash) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                    ((c.chunk.docid, c.chunk.ordinal, json.dumps(c.chunk.section, ensure_ascii=False),
+                      c.chunk.start, c.chunk.end, c.chunk.text, c.tokens, c.embed_hash) for c in chunks))
+            self._bump()
+
+    def record_files(self, files: Iterable[tuple[str, str, str]]) -> None:
+        """Mark ``(path, root, hash)`` files as fully indexed (after their documents are written)."""
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO files(path, root, content_hash) VALUES(?, ?, ?)", files)
+
+    def delete_documents(self, docids: Iterable[str]) -> int:
+        docids = list(docids)
+        if not docids:
+            return 0
+        with self.transaction():
+            self.db.executemany("DELETE FROM documents WHERE docid=?", ((d,) for d in docids))
+            self._bump()
+        return len(docids)
+
+    def delete_files(self, paths: Iterable[str]) -> int:
+        """Forget files and every document that came from them."""
+        paths = list(paths)
+        with self.transaction():
+            n = 0
+            for path in paths:
+                n += self.db.execute("DELETE FROM documents WHERE file=?", (path,)).rowcount
+                self.db.execute("DELETE FROM files WHERE path=?", (path,))
+            if paths:
+                self._bump()
+        return n
+
+    def collect_garbage(self) -> int:
+        """Drop vectors no chunk refers to any more."""
+        with self.transaction():
+            return self.db.execute(
+                "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT DISTINCT embed_hash FROM chunks)").rowcount
+
+    # -- reading --------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "chunks": self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "vectors": self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0],
+        }
+
+    def iter_tokens(self) -> Iterator[tuple[int, str]]:
+        yield from self.db.execute("SELECT id, tokens FROM chunks ORDER BY id")
+
+    def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk ids and their vectors, in id order."""
+        rows = self.db.execute("SELECT c.id, v.vector FROM chunks c JOIN vectors v USING(embed_hash) ORDER BY c.id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim) if rows else np.zeros((0, dim), np.float32)
+        return ids, vectors
+
+    def chunks_by_id(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        if not ids:
+            return {}
+        q = ("SELECT c.id, c.docid, c.ordinal, c.section, c.start, c.end, c.text, d.title FROM chunks c "
+             f"JOIN documents d USING(docid) WHERE c.id IN ({','.join('?' * len(ids))})")
+        out = {}
+        for cid, docid, ordinal, section, start, end, text, title in self.db.execute(q, list(map(int, ids))):
+            chunk = Chunk(docid=docid, ordinal=ordinal, section=tuple(json.loads(section)), start=start, end=end, text=text)
+            out[cid] = StoredChunk(cid, chunk, title)
+        return out
+
+    def chunk_ids_where(self, docids: Sequence[str] | None = None, city: str | None = None,
+                        year: str | None = None) -> np.ndarray:
+        """Ids of chunks whose document matches every given filter."""
+        clauses, params = [], []
+        if docids:
+            clauses.append(f"d.docid IN ({','.join('?' * len(docids))})")
+            params.extend(docids)
+        if city:
+            clauses.append("json_extract(d.metadata, '$.city') = ?")
+            params.append(city)
+        if year:
+            clauses.append("json_extract(d.metadata, '$.year') = ?")
+            params.append(str(year))
+        where = " AND ".join(clauses) or "1"
+        rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d USING(docid) WHERE {where}", params)
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def document(self, docid: str) -> Document | None:
+        row = self.db.execute("SELECT docid, source, title, text, content_hash, metadata FROM documents WHERE docid=?",
+                              (docid,)).fetchone()
+        if not row:
+            return None
+        return Document(docid=row[0], source=row[1], title=row[2], text=row[3], content_hash=row[4],
+                        metadata=json.loads(row[5]))
+
+    def documents(self) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT d.docid, d.title, d.source, d.metadata, COUNT(c.id) FROM documents d "
+            "LEFT JOIN chunks c USING(docid) GROUP BY d.docid ORDER BY d.docid")
+        return [{"docid": r[0], "title": r[1], "source": r[2], "metadata": json.loads(r[3]), "chunks": r[4]} for r in rows]
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,95 @@
+"""Hybrid retrieval: BM25 and dense candidates fused with RRF, with document/city/year filters.
+
+Queries go through the same normalisation and search key as the corpus, so a traditional and a
+simplified phrasing of a question are literally the same query to both retrievers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.config import Settings
+from rag.embed import PACKAGED, Embedder, load_embedder
+from rag.index import STORE_FILE, Derived, check_manifest, expected_manifest, load_derived
+from rag.index.keyword import tokenize
+from rag.index.store import Store
+from rag.models import Hit
+from rag.normalize import normalize_text, search_key
+from rag.retrieve.fusion import rrf
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Filters:
+    docids: tuple[str, ...] = ()
+    city: str | None = None
+    year: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.docids or self.city or self.year)
+
+
+class Retriever:
+    """An opened index. Thread-safe for searching; :meth:`refresh` picks up a newer generation."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, derived: Derived) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self._derived = derived
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
+        folder = Path(settings.index_dir)
+        path = folder / STORE_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
+        store = Store(path, readonly=True)
+        if embedder is None:
+            if settings.embedding_model in PACKAGED:  # fail before loading a model for nothing
+                check_manifest(store, {"embedding_model": settings.embedding_model}, folder)
+            embedder = load_embedder(settings.embedding_model, settings.embed_threads)
+        check_manifest(store, expected_manifest(settings, embedder.name, embedder.dim), folder)
+        return cls(settings, store, embedder, load_derived(folder, store, embedder.dim, settings.ann_threshold))
+
+    def refresh(self) -> None:
+        """Reload the derived structures if the store was updated since they were loaded."""
+        with self._lock:
+            if self.store.generation != self._derived.generation:
+                self._derived = load_derived(Path(self.settings.index_dir), self.store, self.embedder.dim,
+                                             self.settings.ann_threshold)
+
+    def search(self, question: str, k: int | None = None, filters: Filters | None = None,
+               candidates: int | None = None) -> list[Hit]:
+        k = k or self.settings.top_k
+        candidates = max(candidates or self.settings.candidates, k)
+        key = query_key(question)
+        derived = self._derived
+        allowed = None
+        if filters:
+            allowed = self.store.chunk_ids_where(list(filters.docids) or None, filters.city, filters.year)
+            if not len(allowed):
+                return []
+        keyword = derived.keyword.search(tokenize(key), candidates, allowed)
+        dense = derived.vectors.search(self.embedder.embed_queries([key])[0], candidates, allowed)
+        fused = rrf({"bm25": [i for i, _ in keyword], "dense": [i for i, _ in dense]}, k=self.settings.rrf_k)[:k]
+        rows = self.store.chunks_by_id([i for i, _, _ in fused])
+        return [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
+                for i, score, ranks in fused if i in rows]
+
+
+def query_key(question: str) -> str:
+    """Validate a question and give its search key (normalised like the corpus, simplified)."""
+    if not question or not question.strip():
+        raise ValueError("the question is empty: type a question about the documents")
+    if len(question) > MAX_QUERY_CHARS:
+        raise ValueError(f"the question is {len(question)} characters long; the limit is {MAX_QUERY_CHARS}. "
+                         "Ask about one point at a time")
+    return search_key(normalize_text(question).replace("\n", " "))
