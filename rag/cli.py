@@ -63,6 +63,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--year", help="only documents of this year")
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with verified citations")
+    p.add_argument("question")
+    p.add_argument("--mode", choices=["llm", "extractive"], help="default: POLICYQA_ANSWER_MODE (extractive)")
+    p.add_argument("--json", action="store_true", help="print the Answer JSON")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="run an eval set; write answers.jsonl, metrics.json and report.html")
+    p.add_argument("evalset", help="JSONL with facts (PolicyQA) or answers (NCP/DRCD)")
+    p.add_argument("--out", default="eval/runs/latest", help="output folder")
+    p.add_argument("--mode", choices=["llm", "extractive"])
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -165,6 +180,72 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         console.print(h.chunk.text, markup=False, highlight=False)
     if not hits:
         console.print("no passages found")
+    return 0
+
+
+def _chain(settings: Settings):
+    from rag.answer.chain import AnswerChain
+    from rag.retrieve import Retriever
+
+    return AnswerChain(settings, Retriever.open(settings))
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.models import Answer
+
+    chain = _chain(settings)
+    answer: Answer | None = None
+    streamed = False
+    for piece in chain.stream(args.question, mode=args.mode):
+        if isinstance(piece, Answer):
+            answer = piece
+        elif not args.json:
+            if not streamed:
+                print("生成中（未核验）：", file=sys.stderr)
+            print(piece, end="", file=sys.stderr, flush=True)
+            streamed = True
+    assert answer is not None
+    if streamed:
+        print("\n", file=sys.stderr)
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+        return 0
+    console = Console(soft_wrap=True)
+    console.print(("[bold yellow]未找到依据[/bold yellow] " if answer.refused else "[bold]答：[/bold]") + answer.answer, highlight=False)
+    for c in answer.citations:
+        console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end})\n    「{c.quote}」", markup=False, highlight=False)
+    if answer.related:
+        console.print("相关段落（仅供参考，不是依据）：")
+        for c in answer.related:
+            console.print(f"  - {c.title} · {c.section or '—'} ({c.chunk_id}): {c.quote[:80]}…", markup=False, highlight=False)
+    console.print(f"[dim]{answer.mode} · {answer.latency_ms:.0f} ms[/dim]")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import track
+
+    from rag.evaluate import load_eval_set, metrics, score, write_report
+
+    items = load_eval_set(Path(args.evalset), args.limit)
+    chain = _chain(settings)
+    store = chain.retriever.store
+    texts: dict[str, str | None] = {}
+
+    def doc_text(docid: str) -> str | None:
+        if docid not in texts:
+            doc = store.document(docid)
+            texts[docid] = doc.text if doc else None
+        return texts[docid]
+
+    scored = [score(item, chain.ask(item["question"], mode=args.mode), doc_text)
+              for item in track(items, description="evaluating", console=Console(stderr=True), transient=True)]
+    m = metrics(scored)
+    m["mode"] = args.mode or settings.answer_mode
+    out = Path(args.out)
+    write_report(out, scored, m, f"PolicyQA eval · {Path(args.evalset).name} · {m['mode']}")
+    print(json.dumps(m, ensure_ascii=False, indent=2))
+    print(f"written {out}/answers.jsonl, metrics.json, report.html")
     return 0
 
 

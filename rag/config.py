@@ -36,3 +36,14 @@ class Settings(BaseSettings):
     candidates: int = Field(50, ge=5, le=1000, description="Candidates per retriever before fusion.")
     rrf_k: int = Field(60, ge=1)
     embed_threads: int | None = Field(None, ge=1, description="Threads for the packaged embedders.")
+    answer_mode: str = Field("extractive", pattern="^(llm|extractive)$",
+                             description="'llm' generates with citations; 'extractive' quotes source sentences.")
+    answer_passages: int = Field(4, ge=1, le=10, description="Passages given to the LLM.")
+    extractive_passages: int = Field(8, ge=1, le=20, description="Passages searched for sentences in extractive mode.")
+    llm_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://10.0.0.5:8000/v1")
+    llm_model: str = Field("policyqa-llm", description="Model name sent to that server.")
+    llm_api_key: str | None = None
+    llm_timeout_s: float = Field(120.0, gt=0)
+    llm_threads: int | None = Field(None, ge=1)
+    llm_context: int = Field(4096, ge=512)
+    llm_max_tokens: int = Field(300, ge=16, le=4096)

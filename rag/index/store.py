@@ -213,6 +213,13 @@ class Store:
         return Document(docid=row[0], source=row[1], title=row[2], text=row[3], content_hash=row[4],
                         metadata=json.loads(row[5]))
 
+    def metadata_of(self, docids: Sequence[str]) -> dict[str, dict[str, str]]:
+        docids = list(dict.fromkeys(docids))
+        if not docids:
+            return {}
+        q = f"SELECT docid, metadata FROM documents WHERE docid IN ({','.join('?' * len(docids))})"
+        return {d: json.loads(m) for d, m in self.db.execute(q, docids)}
+
     def documents(self) -> list[dict]:
         rows = self.db.execute(
             "SELECT d.docid, d.title, d.source, d.metadata, COUNT(c.id) FROM documents d "

@@ -1,0 +1,139 @@
+"""The answer chain (LangChain LCEL): retrieve → prompt → chat model → parse → verify → Answer.
+
+Extractive mode swaps the prompt/model/parse steps for sentence selection; the verifier is the
+same for both, so nothing reaches the user without a verified quote.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableLambda
+
+from rag.answer.extractive import draft_extractive, sub_questions
+from rag.answer.verify import Draft, Passage, parse_cited_text, refusal, subject_terms, verify
+from rag.config import Settings
+from rag.llm import ChatModel, load_chat_model
+from rag.models import Answer
+from rag.retrieve import Filters, Retriever
+
+log = logging.getLogger(__name__)
+
+PROMPTS = Path(__file__).resolve().parent.parent.parent / "prompts"
+_NO_INFO = re.compile(r"没有相关信息|沒有相關信息|资料中没有|資料中沒有|无法回答|無法回答|未提及")
+_QUOTE_LINE = re.compile(r"^\s*\[(\d{1,3})\]\s*[「“\"]?(.+?)[」”\"]?\s*$")
+
+
+def load_prompt(name: str) -> str:
+    return (PROMPTS / name).read_text(encoding="utf-8").strip()
+
+
+class AnswerChain:
+    """Answers questions over an opened index. Thread-safe (the LLM serialises its own calls)."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, llm: ChatModel | None = None) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self._llm = llm
+        self._system = load_prompt("answer_system.md")
+        self._user = load_prompt("answer_user.md")
+        retrieve = RunnableLambda(self._retrieve)
+        self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(self._verify)
+        self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
+
+    @cached_property
+    def llm(self) -> ChatModel:
+        return self._llm or load_chat_model(self.settings)
+
+    # -- public ---------------------------------------------------------------------------------
+    def ask(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Answer:
+        mode = mode or self.settings.answer_mode
+        started = time.perf_counter()
+        chain = self.llm_chain if mode == "llm" else self.extractive_chain
+        answer: Answer = chain.invoke({"question": question, "filters": filters, "mode": mode})
+        return answer.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+    def stream(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
+        """Yield generated text as it comes (LLM mode), then the verified Answer last."""
+        mode = mode or self.settings.answer_mode
+        if mode != "llm":
+            yield self.ask(question, mode, filters)
+            return
+        started = time.perf_counter()
+        state = self._prompt(self._retrieve({"question": question, "filters": filters, "mode": mode}))
+        pieces = []
+        if state["passages"]:
+            for piece in self.llm.stream(state["messages"], self.settings.llm_max_tokens):
+                pieces.append(piece)
+                yield piece
+        answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
+        yield answer.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        k = self.settings.answer_passages if state["mode"] == "llm" else self.settings.extractive_passages
+        question, filters = state["question"], state.get("filters")
+        hits = self.retriever.search(question, k=k, filters=filters)
+        parts = sub_questions(question)
+        if len(parts) > 1:  # a compound question: make sure each part's best passages are there
+            subject = " ".join(subject_terms(question))
+            seen = {h.chunk.chunk_id for h in hits}
+            for part in parts:
+                for h in self.retriever.search(f"{subject} {part}", k=2, filters=filters):
+                    if h.chunk.chunk_id not in seen:
+                        seen.add(h.chunk.chunk_id)
+                        hits.append(h)
+        meta = self.retriever.store.metadata_of([h.chunk.docid for h in hits])
+        passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in ("city", "year")})
+                    for n, h in enumerate(hits, 1)]
+        return {**state, "passages": passages}
+
+    def _prompt(self, state: dict[str, Any]) -> dict[str, Any]:
+        blocks = []
+        for p in state["passages"]:
+            section = " > ".join(p.hit.chunk.section)
+            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{p.hit.chunk.text}")
+        user = self._user.format(passages="\n\n".join(blocks), question=state["question"].strip())
+        return {**state, "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
+
+    def _generate(self, state: dict[str, Any]) -> dict[str, Any]:
+        raw = self.llm.complete(state["messages"], self.settings.llm_max_tokens) if state["passages"] else ""
+        return {**state, "raw": raw}
+
+    def _parse(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {**state, "draft": parse_llm_output(state["raw"])}
+
+    def _extract(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {**state, "draft": draft_extractive(state["question"], state["passages"])}
+
+    def _verify(self, state: dict[str, Any]) -> Answer:
+        draft: Draft = state["draft"]
+        if not draft.sentences:
+            return refusal(state["question"], state["passages"], state["mode"])
+        return verify(state["question"], draft, state["passages"], state["mode"])
+
+
+def parse_llm_output(raw: str) -> Draft:
+    """Read "回答：… [n]" and "依据：[n] 「quote」" from the model's reply.
+
+    A cited sentence with no quote of its own offers itself as the quote: it is then checked
+    against the passage like any quote, and dropped if it is not (nearly) verbatim.
+    """
+    text = raw.strip()
+    answer_part, *rest = re.split(r"(?:依据|依據)[:：]", text, maxsplit=1)
+    basis = rest[0] if rest else ""
+    answer_part = re.sub(r"^\s*(?:回答|答案)[:：]\s*", "", answer_part.strip())
+    if not answer_part or _NO_INFO.search(answer_part):
+        return Draft(sentences=(), quotes=())
+    sentences = parse_cited_text(answer_part)
+    quotes = [(int(m.group(1)), m.group(2)) for line in basis.splitlines() if (m := _QUOTE_LINE.match(line))]
+    quoted = {n for n, _ in quotes}
+    for sentence, numbers in sentences:
+        quotes.extend((n, sentence) for n in numbers if n not in quoted)
+    return Draft(sentences=sentences, quotes=tuple(quotes))

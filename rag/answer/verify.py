@@ -1,0 +1,233 @@
+"""Citation checking: pure functions from (question, draft, passages) to what may be shown.
+
+A draft is what a generator proposed: answer sentences citing passages as [n], and quotes per
+passage. Nothing of it is trusted. Quotes must be found in the cited passage's stored text (after
+the same folding as indexing: width, script, whitespace), or repaired to one unambiguous source
+sentence, or dropped. An answer sentence survives only if it cites a verified quote and every
+number, date, percentage and quoted name in it occurs in its quotes. The places and years the
+question asks about must occur in the supporting passages. If nothing survives, it is a refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from rag.models import Answer, Citation, Hit
+from rag.normalize import search_key, to_simplified
+
+REFUSAL = "所提供的文件中没有关于这个问题的信息。"
+REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
+
+_SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
+_CITE = re.compile(r"\s*\[(\d{1,3})\]")
+_FACT = re.compile(
+    r"\d+(?:[.,]\d+)*\s*(?:%|％)?"
+    r"|[零〇一二三四五六七八九十百千万亿两]{1,8}(?=[个项件名次年月日条家批届期类所座人户元倍成])"
+    r"|百分之[零〇一二三四五六七八九十点]+"
+    r"|《[^》]{1,60}》|“[^”]{2,40}”|「[^」]{2,40}」"
+)
+_PLACE = re.compile(r"([\u4e00-\u9fff]{2})(?:市|省|县|区)")
+_NOT_PLACE_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治范辖地")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A generator's proposal: ``sentences`` as (text without markers, cited numbers)."""
+
+    sentences: tuple[tuple[str, tuple[int, ...]], ...]
+    quotes: tuple[tuple[int, str], ...]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A numbered retrieved passage (n starts at 1) with the document context the checks need."""
+
+    n: int
+    hit: Hit
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def context(self) -> str:
+        """Where the subject of a question may be named: title, section, text, city and year."""
+        c = self.hit.chunk
+        return "\n".join([self.hit.title, " ".join(c.section), c.text, *self.metadata.values()])
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text``, stripped of surrounding whitespace."""
+    spans = []
+    for m in _SENT_END.finditer(text):
+        s, e = m.start(), m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """Search key of ``text`` without whitespace and quote marks, with a map back to offsets."""
+    key = search_key(text)
+    chars, index = [], []
+    for i, ch in enumerate(key):
+        if ch.isspace() or ch in "“”‘’\"'「」『』":
+            continue
+        chars.append(ch)
+        index.append(i)
+    return "".join(chars), index
+
+
+def locate_quote(quote: str, source: str) -> tuple[int, int] | None:
+    """Offsets of ``quote`` in ``source``: exact after folding, else the one source sentence it
+    unambiguously comes from (a truncated or lightly altered quote), else None."""
+    q, _ = _folded(quote.strip().strip("。"))
+    if len(q) < 4:
+        return None
+    key, index = _folded(source)
+    at = key.find(q)
+    if at >= 0:
+        return index[at], index[at + len(q) - 1] + 1
+    scored = []
+    for s, e in sentence_spans(source):
+        sk, _ = _folded(source[s:e])
+        if not sk:
+            continue
+        match = SequenceMatcher(None, q, sk, autojunk=False)
+        common = sum(b.size for b in match.get_matching_blocks())
+        scored.append((common / len(q), common / len(sk), s, e))
+    scored.sort(reverse=True)
+    if not scored:
+        return None
+    cover, _, s, e = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else 0.0
+    if cover >= 0.8 and cover - runner_up >= 0.2:
+        return s, e
+    return None
+
+
+def extract_facts(text: str) -> list[str]:
+    """Numbers, dates, percentages, Chinese numerals with a classifier, 《titles》 and “names”."""
+    return [m.group(0).strip() for m in _FACT.finditer(_CITE.sub("", text))]
+
+
+def subject_terms(question: str) -> list[str]:
+    """Places and years a question is about; an answer from elsewhere is no answer."""
+    key = search_key(question)
+    places = {m.group(1) for m in _PLACE.finditer(key) if m.group(1)[-1] not in _NOT_PLACE_END}
+    for word, flag in _posseg(key):
+        if flag == "ns" and len(word) >= 2:
+            places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
+    years = {m.group(1) for m in _YEAR.finditer(key)}
+    return sorted(places) + sorted(years)
+
+
+def _posseg(text: str) -> list[tuple[str, str]]:
+    return [(w.word, w.flag) for w in _pseg().cut(text)]
+
+
+@lru_cache(maxsize=1)
+def _pseg():
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.posseg
+
+
+def is_traditional(text: str) -> bool:
+    return to_simplified(text) != text
+
+
+def to_script_of(question: str, text: str) -> str:
+    """Answer text in the script of the question (quotes are never converted)."""
+    if is_traditional(question):
+        return _s2t().convert(text)
+    return to_simplified(text)
+
+
+@lru_cache(maxsize=1)
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2t.json")
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return _folded(needle)[0] in _folded(haystack)[0]
+
+
+def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) -> Answer:
+    """Keep only what the passages support; otherwise refuse, listing the passages as related."""
+    by_n = {p.n: p for p in passages}
+    verified: dict[int, list[Citation]] = {}
+    for n, quote in draft.quotes:
+        p = by_n.get(n)
+        if p is None:
+            continue  # citation number out of range
+        chunk = p.hit.chunk
+        span = locate_quote(quote, chunk.text)
+        if span is None:
+            continue
+        s, e = chunk.start + span[0], chunk.start + span[1]
+        cites = verified.setdefault(n, [])
+        if all((c.start, c.end) != (s, e) for c in cites):
+            cites.append(_citation(n, p, s, e, chunk.text[span[0]:span[1]]))
+    terms = subject_terms(question)
+    kept: list[tuple[str, tuple[int, ...]]] = []
+    for text, cited in draft.sentences:
+        support = [n for n in dict.fromkeys(cited) if n in verified]
+        if not support:
+            continue
+        quotes = "\n".join(c.quote for n in support for c in verified[n])
+        if not all(_contains(quotes, f) for f in extract_facts(text)):
+            continue
+        # each supported sentence must come from passages about the places and years asked about
+        if about_subject([by_n[n] for n in support], terms):
+            kept.append((text, tuple(support)))
+    used = sorted({n for _, ns in kept for n in ns})
+    if not kept:
+        return refusal(question, passages, mode)
+    answer = "".join(to_script_of(question, t) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
+    citations = tuple(c for n in used for c in verified[n])
+    return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode)
+
+
+def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
+    """True when the passages (with their titles, sections, city and year) name every term."""
+    context = "\n".join(p.context for p in passages)
+    return all(_contains(context, t) for t in terms)
+
+
+def refusal(question: str, passages: Sequence[Passage], mode: str) -> Answer:
+    related = tuple(_citation(p.n, p, p.hit.chunk.start, p.hit.chunk.end, p.hit.chunk.text) for p in passages[:3])
+    text = REFUSAL_TRAD if is_traditional(question) else REFUSAL
+    return Answer(question=question, answer=text, refused=True, related=related, mode=mode)
+
+
+def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
+    c = p.hit.chunk
+    return Citation(n=n, docid=c.docid, chunk_id=c.chunk_id, title=p.hit.title, section=" > ".join(c.section),
+                    quote=quote, start=start, end=end)
+
+
+def parse_cited_text(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Split generated answer text into sentences with the [n] numbers each one carries."""
+    # "…示范市。[1]" — a marker after the full stop belongs to the sentence before it
+    text = re.sub(r"([。！？；!?;])((?:\s*\[\d{1,3}\])+)", r"\2\1", text)
+    out = []
+    for s, e in sentence_spans(text):
+        sentence = text[s:e]
+        numbers = tuple(int(n) for n in _CITE.findall(sentence))
+        clean = _CITE.sub("", sentence).strip()
+        if clean:
+            out.append((clean, numbers))
+    return tuple(out)

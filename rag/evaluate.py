@@ -1,0 +1,179 @@
+"""Batch evaluation: run every question of an eval set, score it, write answers, metrics and a report.
+
+Two formats are accepted, per line:
+  PolicyQA facts  ``{"id", "question", "answerable": bool, "facts": [["alt1", "alt2"], ...]}``
+  NCP/DRCD spans  ``{"qid", "question", "answers": [...]}`` (scored by containment and ROUGE-L)
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.models import Answer
+from rag.normalize import search_key
+
+
+def fold(text: str) -> str:
+    return "".join(search_key(text).split())
+
+
+def has_fact(answer: str, alternatives: Iterable[str]) -> bool:
+    folded = fold(answer)
+    return any(fold(alt) in folded for alt in alternatives)
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """Character-level ROUGE-L F1 (LCS), as the NCP task scored it."""
+    a, b = fold(candidate), fold(reference)
+    if not a or not b:
+        return 0.0
+    prev = [0] * (len(b) + 1)
+    for ch in a:
+        cur = [0]
+        for j, bj in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if ch == bj else max(prev[j], cur[j - 1]))
+        prev = cur
+    lcs = prev[-1]
+    if not lcs:
+        return 0.0
+    p, r = lcs / len(a), lcs / len(b)
+    return 2 * p * r / (p + r)
+
+
+@dataclass
+class Scored:
+    item: dict
+    answer: Answer
+    outcome: str  # correct | wrong | refused-ok | missed (refused an answerable one) | fabricated
+    quotes_ok: int
+    quotes: int
+    detail: str
+
+
+def score(item: dict, answer: Answer, doc_text: Callable[[str], str | None]) -> Scored:
+    quotes_ok = sum(1 for c in answer.citations if (t := doc_text(c.docid)) is not None and t[c.start:c.end] == c.quote)
+    if "answers" in item:  # span format: gold strings, all questions answerable
+        gold = [g for g in item["answers"] if g.strip()]
+        text = answer.answer + "\n" + "\n".join(c.quote for c in answer.citations)
+        contained = any(fold(g) in fold(text) for g in gold)
+        rl = max((rouge_l(answer.answer, g) for g in gold), default=0.0)
+        outcome = "refused" if answer.refused else "correct" if contained else "partial"
+        return Scored(item, answer, outcome, quotes_ok, len(answer.citations), f"ROUGE-L {rl:.2f}")
+    if not item["answerable"]:
+        outcome = "refused-ok" if answer.refused else "fabricated"
+        return Scored(item, answer, outcome, quotes_ok, len(answer.citations), "")
+    if answer.refused:
+        return Scored(item, answer, "missed", quotes_ok, len(answer.citations), "")
+    missing = [f[0] for f in item["facts"] if not has_fact(answer.answer, f)]
+    return Scored(item, answer, "wrong" if missing else "correct", quotes_ok, len(answer.citations),
+                  ("missing: " + ", ".join(missing)) if missing else "")
+
+
+def metrics(scored: list[Scored]) -> dict:
+    lat = sorted(s.answer.latency_ms for s in scored)
+    quotes = sum(s.quotes for s in scored)
+    out: dict = {
+        "questions": len(scored),
+        "latency_ms_p50": _pct(lat, 0.5),
+        "latency_ms_p95": _pct(lat, 0.95),
+        "quotes_shown": quotes,
+        "quotes_verbatim_share": (sum(s.quotes_ok for s in scored) / quotes) if quotes else 1.0,
+    }
+    answered = [s for s in scored if not s.answer.refused]
+    out["citation_coverage"] = (sum(1 for s in answered if s.answer.citations) / len(answered)) if answered else 1.0
+    if scored and "answers" in scored[0].item:
+        n = len(scored)
+        out.update({
+            "answered": len(answered),
+            "containment": sum(s.outcome == "correct" for s in scored) / n,
+            "rouge_l": statistics.fmean(float(s.detail.split()[-1]) for s in scored),
+            "refusal_rate": sum(s.answer.refused for s in scored) / n,
+        })
+        return out
+    answerable = [s for s in scored if s.item["answerable"]]
+    unanswerable = [s for s in scored if not s.item["answerable"]]
+    refused = [s for s in scored if s.answer.refused]
+    wrong = [s for s in scored if s.outcome in ("wrong", "fabricated")]
+    out.update({
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "fact_accuracy": sum(s.outcome == "correct" for s in answerable) / max(len(answerable), 1),
+        "wrong_answers": len(wrong),
+        "wrong_answer_rate": len(wrong) / max(len(answered), 1),
+        "refusal_precision": sum(not s.item["answerable"] for s in refused) / max(len(refused), 1),
+        "refusal_recall": sum(s.answer.refused for s in unanswerable) / max(len(unanswerable), 1),
+    })
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(values[min(len(values) - 1, int(len(values) * q))], 1) if values else 0.0
+
+
+_ORDER = {"fabricated": 0, "wrong": 1, "partial": 2, "missed": 3, "refused": 4, "correct": 5, "refused-ok": 6}
+_COLOUR = {"fabricated": "#c0392b", "wrong": "#c0392b", "partial": "#e67e22", "missed": "#e67e22",
+           "refused": "#e67e22", "correct": "#27ae60", "refused-ok": "#27ae60"}
+
+
+def write_report(out: Path, scored: list[Scored], m: dict, title: str) -> None:
+    """answers.jsonl, metrics.json and report.html (bars, latency histogram, failures first)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "answers.jsonl", "w", encoding="utf-8") as fh:
+        for s in scored:
+            fh.write(json.dumps({"id": s.item.get("id") or s.item.get("qid"), "outcome": s.outcome,
+                                 **s.answer.model_dump()}, ensure_ascii=False) + "\n")
+    (out / "metrics.json").write_text(json.dumps(m, ensure_ascii=False, indent=2))
+    bars = [(k, v) for k, v in m.items() if isinstance(v, float) and 0 <= v <= 1 and not k.startswith("latency")]
+    svg_bars = "".join(
+        f'<text x="0" y="{22 * i + 15}">{html.escape(k)}</text><rect x="190" y="{22 * i + 3}" width="{300 * v:.0f}" height="16" '
+        f'fill="{"#c0392b" if "wrong" in k else "#2e86c1"}"/><text x="{195 + 300 * v:.0f}" y="{22 * i + 15}">{v:.3f}</text>'
+        for i, (k, v) in enumerate(bars))
+    lat = [s.answer.latency_ms for s in scored]
+    hist = _histogram(lat)
+    rows = "".join(
+        f'<tr><td>{html.escape(str(s.item.get("id") or s.item.get("qid")))}</td>'
+        f'<td style="color:{_COLOUR.get(s.outcome, "#000")};font-weight:bold">{s.outcome}</td>'
+        f"<td>{html.escape(s.item['question'])}</td><td>{html.escape(s.answer.answer)}</td>"
+        f"<td>{html.escape(s.detail)}</td><td>{'<br>'.join(html.escape(f'[{c.n}] {c.chunk_id}: {c.quote}') for c in s.answer.citations)}</td>"
+        f"<td>{s.answer.latency_ms:.0f}</td></tr>"
+        for s in sorted(scored, key=lambda s: (_ORDER.get(s.outcome, 9), str(s.item.get('id')))))
+    page = f"""<!doctype html><html lang="zh"><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}</style>
+<h1>{html.escape(title)}</h1>
+<p>{m['questions']} questions · latency p50 {m['latency_ms_p50']} ms · p95 {m['latency_ms_p95']} ms · {m['quotes_shown']} quotes shown</p>
+<svg width="620" height="{22 * len(bars) + 10}" font-size="12">{svg_bars}</svg>
+<h2>Latency (ms)</h2>{hist}
+<h2>Questions (failures first)</h2>
+<table><tr><th>id</th><th>outcome</th><th>question</th><th>answer</th><th>detail</th><th>citations</th><th>ms</th></tr>{rows}</table>
+<h2>Metrics</h2><pre>{html.escape(json.dumps(m, ensure_ascii=False, indent=2))}</pre></html>"""
+    (out / "report.html").write_text(page, encoding="utf-8")
+
+
+def _histogram(values: list[float], bins: int = 12) -> str:
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    width = (hi - lo) / bins or 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    top = max(counts)
+    bars = "".join(
+        f'<rect x="{i * 40}" y="{120 - 100 * c / top:.0f}" width="36" height="{100 * c / top:.0f}" fill="#7d3c98"/>'
+        f'<text x="{i * 40}" y="135" font-size="9">{lo + i * width:.0f}</text><text x="{i * 40 + 12}" y="{115 - 100 * c / top:.0f}" font-size="10">{c}</text>'
+        for i, c in enumerate(counts))
+    return f'<svg width="{bins * 40}" height="140">{bars}</svg>'
+
+
+def load_eval_set(path: Path, limit: int | None = None) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        items = [json.loads(line) for line in fh if line.strip()]
+    for item in items:
+        if "question" not in item or not ("facts" in item or "answers" in item):
+            raise ValueError(f"{path}: each line needs 'question' and 'facts' (+'answerable') or 'answers'")
+    return items[:limit] if limit else items

@@ -1,0 +1,21 @@
+"""The chat-model interface every generation backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+
+class LLMUnavailableError(RuntimeError):
+    """No generator can be used (package missing, server unreachable); extractive mode still works."""
+
+
+class ChatModel(ABC):
+    name: str
+
+    @abstractmethod
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 400) -> Iterator[str]:
+        """Yield the reply's text pieces as they are generated (greedy decoding)."""
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int = 400) -> str:
+        return "".join(self.stream(messages, max_tokens))
