@@ -181,7 +181,11 @@ def build_policyqa(corpus_file: Path, tag: str, settings: Settings, embedder: Em
                    extra: list[Path] = ()) -> dict:
     folder = RUNS / f"index-{tag}"
     s = settings.model_copy(update={"index_dir": folder})
-    full = update_index(s, [corpus_file, *extra], embedder)
+    def progress(kind: str, done: int, total: int) -> None:
+        if kind == "chunks" and done % 512 < 32:
+            print(f"  [{tag}] {done} chunks embedded", file=sys.stderr, flush=True)
+
+    full = update_index(s, [corpus_file, *extra], embedder, progress=progress)
     again = update_index(s, [corpus_file, *extra], embedder)
     return {"settings": s, "chunks": full.totals.get("chunks", 0), "build_s": full.seconds,
             "embedded": full.chunks_embedded, "embed_s": full.embed_seconds, "reindex_s": again.seconds}

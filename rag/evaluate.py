@@ -69,7 +69,9 @@ def score(item: dict, answer: Answer, doc_text: Callable[[str], str | None]) -> 
         return Scored(item, answer, outcome, quotes_ok, len(answer.citations), "")
     if answer.refused:
         return Scored(item, answer, "missed", quotes_ok, len(answer.citations), "")
-    missing = [f[0] for f in item["facts"] if not has_fact(answer.answer, f)]
+    # what the user is shown: the answer and the verified quotes it cites
+    shown = answer.answer + "\n" + "\n".join(c.quote for c in answer.citations)
+    missing = [f[0] for f in item["facts"] if not has_fact(shown, f)]
     return Scored(item, answer, "wrong" if missing else "correct", quotes_ok, len(answer.citations),
                   ("missing: " + ", ".join(missing)) if missing else "")
 

@@ -134,6 +134,9 @@ def parse_llm_output(raw: str) -> Draft:
     sentences = parse_cited_text(answer_part)
     quotes = [(int(m.group(1)), m.group(2)) for line in basis.splitlines() if (m := _QUOTE_LINE.match(line))]
     quoted = {n for n, _ in quotes}
+    if quoted and not any(numbers for _, numbers in sentences):
+        # markers only in the basis: each sentence rests on the quoted passages (still checked)
+        sentences = tuple((text, tuple(sorted(quoted))) for text, _ in sentences)
     for sentence, numbers in sentences:
         quotes.extend((n, sentence) for n in numbers if n not in quoted)
     return Draft(sentences=sentences, quotes=tuple(quotes))

@@ -84,6 +84,9 @@ def _folded(text: str) -> tuple[str, list[int]]:
     return "".join(chars), index
 
 
+_OPEN, _CLOSE = "“‘「『\"'", "”’」』\"'"
+
+
 def locate_quote(quote: str, source: str) -> tuple[int, int] | None:
     """Offsets of ``quote`` in ``source``: exact after folding, else the one source sentence it
     unambiguously comes from (a truncated or lightly altered quote), else None."""
@@ -93,7 +96,13 @@ def locate_quote(quote: str, source: str) -> tuple[int, int] | None:
     key, index = _folded(source)
     at = key.find(q)
     if at >= 0:
-        return index[at], index[at + len(q) - 1] + 1
+        start, end = index[at], index[at + len(q) - 1] + 1
+        quote = quote.strip().strip("。")
+        if quote[:1] in _OPEN and start > 0 and source[start - 1] in _OPEN:
+            start -= 1
+        if quote[-1:] in _CLOSE and end < len(source) and source[end] in _CLOSE:
+            end += 1
+        return start, end
     scored = []
     for s, e in sentence_spans(source):
         sk, _ = _folded(source[s:e])
@@ -158,7 +167,7 @@ def to_script_of(question: str, text: str) -> str:
 def _s2t():
     import opencc
 
-    return opencc.OpenCC("s2t.json")
+    return opencc.OpenCC("s2tw.json")  # 為/裡/著 as traditional documents write them, not 爲/裏
 
 
 def _contains(haystack: str, needle: str) -> bool:
@@ -184,6 +193,10 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
     terms = subject_terms(question)
     kept: list[tuple[str, tuple[int, ...]]] = []
     for text, cited in draft.sentences:
+        for n in dict.fromkeys(cited):
+            if n in by_n and n not in verified and (span := _sentence_with_facts(text, by_n[n].hit.chunk.text)):
+                chunk = by_n[n].hit.chunk
+                verified[n] = [_citation(n, by_n[n], chunk.start + span[0], chunk.start + span[1], chunk.text[span[0]:span[1]])]
         support = [n for n in dict.fromkeys(cited) if n in verified]
         if not support:
             continue
@@ -199,6 +212,16 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
     answer = "".join(to_script_of(question, t) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
     citations = tuple(c for n in used for c in verified[n])
     return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode)
+
+
+def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
+    """A claim cited without a usable quote: the one source sentence holding all its facts, if
+    exactly one does (a terse "196名[1]" gets the sentence it came from; anything else, nothing)."""
+    facts = extract_facts(claim)
+    if not facts:
+        return None
+    spans = [(s, e) for s, e in sentence_spans(source) if all(_contains(source[s:e], f) for f in facts)]
+    return spans[0] if len(spans) == 1 else None
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:

@@ -47,14 +47,6 @@ class IndexStats:
     totals: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class _Pending:
-    file: str
-    root: str
-    file_hash: str
-    docs: list[tuple[Document, list[NewChunk]]]
-
-
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -96,7 +88,8 @@ class _Run:
                  progress: ProgressFn | None) -> None:
         self.store, self.settings, self.embedder, self.stats = store, settings, embedder, stats
         self.progress = progress or (lambda *_: None)
-        self.pending: list[_Pending] = []
+        self.pending: list[tuple[str, Document, list[NewChunk]]] = []  # (file, document, chunks)
+        self.done_files: list[tuple[str, str, str]] = []  # (file, root, hash) fully read
         self.pending_chunks = 0
 
     def run(self, paths: list[Path]) -> None:
@@ -126,19 +119,20 @@ class _Run:
             if self.store.file_hash(key) is not None:
                 log.warning("%s could not be read this time; its previously indexed version is kept", path)
             return
-        docs = []
         old = set(self.store.docids_of_file(key))
         for doc in result.documents:
             old.discard(doc.docid)
             if self.store.doc_hash(doc.docid) == doc.content_hash:
                 continue  # unchanged (a JSONL record, or a file whose run was cut off after writing)
-            docs.append((doc, self._chunks(doc)))
+            chunks = self._chunks(doc)
+            self.pending.append((key, doc, chunks))
+            self.pending_chunks += len(chunks)
+            if self.pending_chunks >= self.settings.index_flush_chunks:
+                self._flush()  # big JSONL corpora are committed in batches, not at the end
         if old:  # records removed from a JSONL file
             self.stats.documents_deleted += self.store.delete_documents(old)
-        self.pending.append(_Pending(key, root, data_hash, docs))
-        self.pending_chunks += sum(len(c) for _, c in docs)
-        if self.pending_chunks >= self.settings.index_flush_chunks:
-            self._flush()
+        # the file counts as indexed once all its documents are written (at the next flush)
+        self.done_files.append((key, root, data_hash))
 
     def _chunks(self, doc: Document) -> list[NewChunk]:
         out = []
@@ -148,22 +142,19 @@ class _Run:
         return out
 
     def _flush(self) -> None:
-        if not self.pending:
-            return
-        new: dict[str, str] = {}
-        for p in self.pending:
-            for doc, chunks in p.docs:
+        if self.pending:
+            new: dict[str, str] = {}
+            for _, doc, chunks in self.pending:
                 for c in chunks:
                     new.setdefault(c.embed_hash, embed_text(doc.title, c.chunk.section, c.chunk.text))
-        for h in self.store.known_vectors(new):
-            del new[h]
-        vectors = self._embed(new)
-        items = [(p.file, doc, chunks) for p in self.pending for doc, chunks in p.docs]
-        self.store.write_documents(items, vectors)
-        self.store.record_files((p.file, p.root, p.file_hash) for p in self.pending)
-        self.stats.documents_written += len(items)
-        self.stats.chunks_written += sum(len(c) for _, _, c in items)
-        self.pending, self.pending_chunks = [], 0
+            for h in self.store.known_vectors(new):
+                del new[h]
+            self.store.write_documents(self.pending, self._embed(new))
+            self.stats.documents_written += len(self.pending)
+            self.stats.chunks_written += sum(len(c) for _, _, c in self.pending)
+        if self.done_files:
+            self.store.record_files(self.done_files)
+        self.pending, self.done_files, self.pending_chunks = [], [], 0
 
     def _embed(self, texts: dict[str, str]) -> dict[str, np.ndarray]:
         hashes, bodies = list(texts), list(texts.values())

@@ -1,0 +1,112 @@
+"""The verifier as a pure function: quotes, facts, subjects, citation numbers, scripts."""
+
+from __future__ import annotations
+
+from rag.answer.chain import parse_llm_output
+from rag.answer.verify import (REFUSAL, Draft, Passage, extract_facts, locate_quote, parse_cited_text,
+                               subject_terms, verify)
+from rag.models import Chunk, Hit
+
+TIANCHANG = ("在2019年全国法治政府建设示范创建活动中，在省司法厅、滁州市司法局和天长市委、市政府高度重视下，该市取得了可喜成绩，"
+             "2020年8月被评为首批“全国法治政府建设示范市（县、区）”。受中央全面依法治国委员会委托，省委书记为天长市颁发了奖牌。")
+RUGAO = "做優知識產權全鏈條保護公證服務平臺，出具知識產權類公證書360件，同比增長63%。"
+SUZHOU = "2023年，全市人民调解组织共化解纠纷246357件，其中，村（社区）人民调解委员会化解纠纷119712件，大量纠纷就地化解。"
+
+
+def _passage(n: int, text: str, docid: str, title: str, offset: int = 100, **meta: str) -> Passage:
+    chunk = Chunk(docid=docid, ordinal=n, section=("一、测试",), start=offset, end=offset + len(text), text=text)
+    return Passage(n, Hit(chunk=chunk, title=title, score=1.0), meta)
+
+
+PASSAGES = [
+    _passage(1, TIANCHANG, "tianchang-2021.txt", "天长市法治创建工作案例", city="天长市", year="2021"),
+    _passage(2, RUGAO, "rugao-2023.txt", "rugao-2023", offset=500, city="如皋市", year="2023"),
+    _passage(3, SUZHOU, "suzhou-2023.txt", "suzhou-2023", offset=900, city="苏州市", year="2023"),
+]
+
+
+def test_exact_quote_maps_to_offsets() -> None:
+    span = locate_quote("2020年8月被评为首批“全国法治政府建设示范市（县、区）”", TIANCHANG)
+    assert span is not None
+    assert TIANCHANG[span[0]:span[1]] == "2020年8月被评为首批“全国法治政府建设示范市（县、区）”"
+
+
+def test_width_and_script_shifted_quote_found_verbatim_in_source_script() -> None:
+    span = locate_quote("出具知识产权类公证书360件,同比增长63%", RUGAO)
+    assert span is not None and RUGAO[span[0]:span[1]] == "出具知識產權類公證書360件，同比增長63%"
+
+
+def test_truncated_quote_repaired_to_its_sentence_only_if_unambiguous() -> None:
+    span = locate_quote("受中央全面依法治国委员会委托省委书记为天长市颁发奖牌", TIANCHANG)  # words dropped
+    assert span is not None and TIANCHANG[span[0]:span[1]] == "受中央全面依法治国委员会委托，省委书记为天长市颁发了奖牌。"
+    assert locate_quote("天长市获评国家生态文明建设示范市", TIANCHANG) is None  # fabricated
+
+
+def test_fabricated_quote_and_invented_number_are_removed() -> None:
+    draft = Draft(sentences=(("天长市2020年8月被评为首批全国法治政府建设示范市。", (1,)),
+                             ("天长市共有人口63万。", (1,))),
+                  quotes=((1, "2020年8月被评为首批“全国法治政府建设示范市（县、区）”"),))
+    answer = verify("天长市何时被评为示范市？", draft, PASSAGES, "llm")
+    assert not answer.refused
+    assert "2020年8月" in answer.answer and "63万" not in answer.answer
+    assert answer.answer.endswith("[1]")
+    (c,) = answer.citations
+    assert (c.docid, c.n, c.end - c.start) == ("tianchang-2021.txt", 1, len(c.quote))
+    assert TIANCHANG[c.start - 100:c.end - 100] == c.quote  # offsets into the stored document text
+
+
+def test_number_not_in_quote_removes_the_sentence() -> None:
+    draft = Draft(sentences=(("如皋市出具知识产权类公证书380件。", (2,)),), quotes=((2, RUGAO),))
+    assert verify("如皋市出具了多少件知识产权类公证书？", draft, PASSAGES, "llm").refused
+
+
+def test_out_of_range_citation_dropped() -> None:
+    draft = Draft(sentences=(("天长市2020年8月被评为首批示范市。", (7,)),), quotes=((7, TIANCHANG),))
+    answer = verify("天长市何时被评为示范市？", draft, PASSAGES, "llm")
+    assert answer.refused and answer.answer == REFUSAL
+    assert [c.n for c in answer.related] == [1, 2, 3] and not answer.citations
+
+
+def test_subject_must_be_covered() -> None:
+    draft = Draft(sentences=(("全市人民调解组织共化解纠纷246357件。", (3,)),), quotes=((3, SUZHOU),))
+    assert not verify("苏州市2023年人民调解组织化解纠纷多少件？", draft, PASSAGES, "llm").refused
+    assert verify("北京市人民调解组织化解纠纷多少件？", draft, PASSAGES, "llm").refused
+    assert verify("苏州市2022年人民调解组织化解纠纷多少件？", draft, PASSAGES, "llm").refused
+
+
+def test_answer_follows_question_script_quotes_stay_verbatim() -> None:
+    draft = Draft(sentences=(("天长市2020年8月被评为首批全国法治政府建设示范市。", (1,)),),
+                  quotes=((1, "2020年8月被评为首批“全国法治政府建设示范市（县、区）”"),))
+    trad = verify("天長市何時被評為示範市？", draft, PASSAGES, "llm")
+    assert "天長市" in trad.answer and "評為" in trad.answer
+    assert trad.citations[0].quote.startswith("2020年8月被评为首批")
+    rugao = Draft(sentences=(("出具知識產權類公證書360件。", (2,)),), quotes=((2, RUGAO),))
+    simp = verify("如皋市出具了多少件知识产权类公证书？", rugao, PASSAGES, "llm")
+    assert "知识产权" in simp.answer and "知識產權" in simp.citations[0].quote
+
+
+def test_facts_and_subjects_extracted() -> None:
+    assert extract_facts("2020年8月被评为“全国法治政府建设示范市”，增长63%，共三十五项[1]") == [
+        "2020", "8", "“全国法治政府建设示范市”", "63%", "三十五"]
+    assert subject_terms("北京市2022年行政复议案件有多少件？") == ["北京", "2022"]
+    assert subject_terms("天長市何時被評為全國法治政府建設示範市？") == ["天长"]
+
+
+def test_parse_generated_text() -> None:
+    assert parse_cited_text("天长市2020年8月获评。[1] 如皋市增长63%[2][3]。") == (
+        ("天长市2020年8月获评。", (1,)), ("如皋市增长63%。", (2, 3)))
+    draft = parse_llm_output("回答：天长市于2020年8月被评为首批示范市[1]。\n依据：\n[1] 「2020年8月被评为首批“全国法治政府建设示范市（县、区）”」")
+    assert draft.sentences == (("天长市于2020年8月被评为首批示范市。", (1,)),)
+    assert draft.quotes == ((1, "2020年8月被评为首批“全国法治政府建设示范市（县、区）”"),)
+    assert parse_llm_output("资料中没有相关信息。").sentences == ()
+    # a cited sentence without its own quote offers itself as one
+    assert parse_llm_output("天长市2020年8月被评为首批示范市[1]。").quotes == ((1, "天长市2020年8月被评为首批示范市。"),)
+
+
+def test_terse_cited_claim_gets_the_one_sentence_holding_its_facts() -> None:
+    text = "截至目前，全市共有196名行政执法机关工作人员参加了行政执法证考试，171人通过考试。建设规范化执法场所。"
+    passages = [_passage(1, text, "tianchang-2021.txt", "天长市法治创建工作案例", city="天长市")]
+    answer = verify("天长市有多少人参加行政执法证考试？", Draft(sentences=(("196名。", (1,)),), quotes=()), passages, "llm")
+    assert not answer.refused and answer.citations[0].quote.startswith("截至目前，全市共有196名")
+    wrong = verify("天长市有多少人参加行政执法证考试？", Draft(sentences=(("200名。", (1,)),), quotes=()), passages, "llm")
+    assert wrong.refused
