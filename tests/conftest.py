@@ -36,6 +36,36 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
+TIANCHANG_Q = "天长市何时被评为全国法治政府建设示范市？"
+TIANCHANG_Q_TRAD = "天長市何時被評為全國法治政府建設示範市？"
+
+
+@pytest.fixture(scope="session")
+def e5():
+    from rag.embed import load_embedder
+
+    return load_embedder("e5-small")
+
+
+@pytest.fixture(scope="session")
+def use():
+    from rag.embed import load_embedder
+
+    return load_embedder("use-m3")
+
+
+@pytest.fixture(scope="session")
+def docs_index(tmp_path_factory, e5):
+    """The bundled docs/ indexed once with the default packaged model (Settings for it)."""
+    from rag.config import Settings
+    from rag.index.build import update_index
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("idx") / "index")
+    stats = update_index(settings, [DOCS], e5)
+    assert stats.files_failed == 0 and stats.documents_written == 5
+    return settings
+
+
 def shared_path(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():

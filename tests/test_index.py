@@ -25,28 +25,8 @@ from rag.ingest import ingest_paths
 from rag.retrieve import Filters, Retriever
 from rag.retrieve.fusion import rrf
 from rag.retrieve.langchain import PolicyQARetriever
-from tests.conftest import DOCS, ROOT
+from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
 
-TIANCHANG_Q = "天长市何时被评为全国法治政府建设示范市？"
-TIANCHANG_Q_TRAD = "天長市何時被評為全國法治政府建設示範市？"
-
-
-@pytest.fixture(scope="session")
-def e5():
-    return load_embedder("e5-small")
-
-
-@pytest.fixture(scope="session")
-def use():
-    return load_embedder("use-m3")
-
-
-@pytest.fixture(scope="session")
-def docs_index(tmp_path_factory, e5) -> Settings:
-    settings = Settings(index_dir=tmp_path_factory.mktemp("idx") / "index")
-    stats = update_index(settings, [DOCS], e5)
-    assert stats.files_failed == 0 and stats.documents_written == 5
-    return settings
 
 
 def test_rrf_is_pure_and_rewards_agreement() -> None:

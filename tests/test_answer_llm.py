@@ -1,0 +1,91 @@
+"""The packaged LLM end to end (llama.cpp, offline) and the OpenAI-compatible backend against
+llama.cpp's own server on loopback. Needs the ``llm`` extra, which CI installs."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.answer.chain import AnswerChain
+from rag.config import Settings
+from rag.retrieve import Retriever
+from tests.conftest import ROOT, TIANCHANG_Q
+from tests.test_answer import _stored
+
+llama_cpp = pytest.importorskip("llama_cpp", reason="the LLM extra is not installed (pip install -e '.[llm]')")
+
+
+@pytest.fixture(scope="module")
+def llm_chain(docs_index: Settings, e5) -> AnswerChain:
+    return AnswerChain(docs_index.model_copy(update={"answer_mode": "llm"}), Retriever.open(docs_index, e5))
+
+
+def test_llm_answers_tianchang_and_streams(llm_chain: AnswerChain, docs_index: Settings) -> None:
+    pieces = list(llm_chain.stream(TIANCHANG_Q))
+    answer = pieces[-1]
+    assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces[:-1])
+    assert not answer.refused, answer
+    assert "2020" in answer.answer and answer.citations
+    for c in answer.citations:
+        assert _stored(docs_index, c.docid)[c.start:c.end] == c.quote
+
+
+def test_llm_small_eval_run(llm_chain: AnswerChain, docs_index: Settings) -> None:
+    from rag.evaluate import load_eval_set, metrics, score
+
+    items = {q["id"]: q for q in load_eval_set(ROOT / "eval" / "policyqa_eval.jsonl")}
+    chosen = [items[i] for i in ("q013", "q045", "q061", "q063")]  # suzhou, trad tianchang, 2 unanswerable
+    scored = [score(q, llm_chain.ask(q["question"]), lambda d: _stored(docs_index, d)) for q in chosen]
+    m = metrics(scored)
+    assert m["quotes_verbatim_share"] == 1.0
+    assert m["wrong_answers"] == 0, [(s.item["question"], s.answer.answer) for s in scored]
+    assert m["refusal_recall"] == 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_openai_compatible_backend_against_llama_cpp_server(docs_index: Settings, e5) -> None:
+    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] not installed")
+    from rag.llm.llamacpp import packaged_gguf
+    from rag.llm.openai_compat import OpenAICompatModel
+
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf()),
+                               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        settings = docs_index.model_copy(update={"answer_mode": "llm", "llm_url": f"http://127.0.0.1:{port}/v1",
+                                                 "llm_model": "qwen-local"})
+        chain = AnswerChain(settings, Retriever.open(settings, e5))
+        assert isinstance(chain.llm, OpenAICompatModel)
+        answer = chain.ask(TIANCHANG_Q)
+        assert not answer.refused and "2020" in answer.answer
+        assert answer.citations[0].docid == "tianchang-2021.txt"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_unreachable_llm_server_is_a_clear_error(docs_index: Settings, e5) -> None:
+    from rag.llm import LLMUnavailableError
+
+    settings = docs_index.model_copy(update={"answer_mode": "llm", "llm_url": f"http://127.0.0.1:{_free_port()}"})
+    chain = AnswerChain(settings, Retriever.open(settings, e5))
+    with pytest.raises(LLMUnavailableError, match="cannot reach"):
+        chain.ask(TIANCHANG_Q)
