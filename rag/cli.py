@@ -78,6 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_eval)
+
+    for name, helptext in (("serve", "HTTP API (and the web UI at /ui) for other systems and staff"),
+                           ("ui", "the staff web UI (and the HTTP API under /v1)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve the intranet")
+        p.add_argument("--port", type=int, default=8000 if name == "serve" else 7860)
+        p.add_argument("--index", help="index folder")
+        if name == "serve":
+            p.add_argument("--no-ui", action="store_true", help="API only")
+        p.set_defaults(func=cmd_serve, ui_at_root=name == "ui")
     return parser
 
 
@@ -246,6 +256,19 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     write_report(out, scored, m, f"PolicyQA eval · {Path(args.evalset).name} · {m['mode']}")
     print(json.dumps(m, ensure_ascii=False, indent=2))
     print(f"written {out}/answers.jsonl, metrics.json, report.html")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from rag.server import create_server
+
+    app = create_server(settings, ui=not getattr(args, "no_ui", False), ui_path="/" if args.ui_at_root else "/ui")
+    where = f"http://{args.host}:{args.port}"
+    log.warning("PolicyQA on %s — API %s/v1 (docs %s/docs)%s", where, where, where,
+                "" if getattr(args, "no_ui", False) else f", UI {where}{'/' if args.ui_at_root else '/ui'}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

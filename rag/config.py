@@ -47,3 +47,15 @@ class Settings(BaseSettings):
     llm_threads: int | None = Field(None, ge=1)
     llm_context: int = Field(4096, ge=512)
     llm_max_tokens: int = Field(300, ge=16, le=4096)
+    api_keys: str = Field("", description="Comma-separated API keys; empty = no authentication.")
+    max_question_chars: int = Field(2000, ge=10, le=20000)
+    max_upload_mb: float = Field(50.0, gt=0)
+    data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def upload_dir(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else Path(self.index_dir) / "uploads"

@@ -13,7 +13,8 @@ import fcntl
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +54,30 @@ ProgressFn = Callable[[str, int, int], None]
 def update_index(settings: Settings, paths: Iterable[str | Path], embedder: Embedder, *,
                  rebuild: bool = False, progress: ProgressFn | None = None) -> IndexStats:
     """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora)."""
-    folder = Path(settings.index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     stats = IndexStats()
+    with _writable(settings, embedder, rebuild=rebuild) as store:
+        _Run(store, settings, embedder, stats, progress).run([Path(p) for p in paths])
+        stats.totals = store.counts()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def remove_documents(settings: Settings, docids: Iterable[str], embedder: Embedder) -> int:
+    """Delete documents (and the files they came from) from every structure of the index."""
+    with _writable(settings, embedder) as store:
+        docids = [d for d in docids if store.doc_hash(d) is not None]
+        files = {f for d in docids for (f,) in store.db.execute("SELECT file FROM documents WHERE docid=?", (d,))}
+        removed = store.delete_documents(docids)
+        store.forget_files(f for f in files if not store.docids_of_file(f))
+    return removed
+
+
+@contextmanager
+def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> Iterator[Store]:
+    """Exclusive, manifest-checked write access; derived files are refreshed on the way out."""
+    folder = Path(settings.index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,16 +92,13 @@ def update_index(settings: Settings, paths: Iterable[str | Path], embedder: Embe
             check_manifest(store, expected, folder)
             store.set_meta(expected)
             before = store.generation
-            _Run(store, settings, embedder, stats, progress).run([Path(p) for p in paths])
+            yield store
             store.collect_garbage()
             if store.generation != before or not (folder / "derived.json").exists():
                 save_derived(folder, build_derived(store, embedder.dim, settings.ann_threshold))
             write_manifest_file(folder, store)
-            stats.totals = store.counts()
         finally:
             store.close()
-    stats.seconds = time.perf_counter() - started
-    return stats
 
 
 class _Run:

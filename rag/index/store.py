@@ -141,6 +141,11 @@ class Store:
             self._bump()
         return len(docids)
 
+    def forget_files(self, paths: Iterable[str]) -> None:
+        """Drop file records (their documents are already gone) so a re-upload is indexed again."""
+        with self.transaction():
+            self.db.executemany("DELETE FROM files WHERE path=?", ((p,) for p in paths))
+
     def delete_files(self, paths: Iterable[str]) -> int:
         """Forget files and every document that came from them."""
         paths = list(paths)

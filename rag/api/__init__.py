@@ -1,0 +1,274 @@
+"""HTTP API (FastAPI): answers, search, documents, and an OpenAI-compatible chat endpoint.
+
+Every refusal of a request is a 4xx JSON body ``{"error": {"code", "message"}}``; a question the
+documents cannot answer is not an error but an Answer with ``refused: true``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.ingest import SUPPORTED
+from rag.llm import LLMUnavailableError
+from rag.models import Answer
+from rag.retrieve import Filters
+from rag.service import PolicyQA
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class FiltersIn(BaseModel):
+    docids: list[str] = Field(default_factory=list, max_length=100)
+    city: str | None = Field(None, max_length=50)
+    year: str | None = Field(None, max_length=10)
+
+    def to_filters(self) -> Filters:
+        return Filters(tuple(self.docids), self.city, self.year)
+
+
+class AnswerRequest(BaseModel):
+    question: str = Field(min_length=1)
+    mode: Literal["llm", "extractive"] | None = None
+    filters: FiltersIn | None = None
+    stream: bool = False
+
+
+class SearchRequest(BaseModel):
+    question: str = Field(min_length=1)
+    k: int = Field(5, ge=1, le=50)
+    filters: FiltersIn | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, top_p… are accepted and ignored
+    model: str = "policyqa"
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def create_app(qa: PolicyQA) -> FastAPI:
+    settings = qa.settings
+    app = FastAPI(title="PolicyQA", version="0.1.0",
+                  description="Citation-verified answers over Chinese government policy documents.")
+    app.state.qa = qa
+    max_body = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > max_body:
+            return _error(413, "too_large", f"request body over {settings.max_upload_mb:g} MB")
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError):
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError):
+        details = "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in exc.errors()[:5])
+        return _error(422, "invalid_request", details or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(LLMUnavailableError)
+    async def llm_error(_: Request, exc: LLMUnavailableError):
+        return _error(503, "llm_unavailable", str(exc))
+
+    async def authorize(request: Request) -> None:
+        keys = settings.api_key_list
+        if not keys:
+            return
+        header = request.headers.get("authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+        if given not in keys:
+            raise ApiError(401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'")
+
+    def check_question(question: str) -> str:
+        if not question.strip():
+            raise ApiError(400, "empty_question", "the question is empty")
+        if len(question) > settings.max_question_chars:
+            raise ApiError(413, "question_too_long",
+                           f"the question has {len(question)} characters; the limit is {settings.max_question_chars}")
+        return question
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        counts = qa.retriever.store.counts()
+        return {"status": "ok", "documents": counts["documents"], "chunks": counts["chunks"],
+                "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode}
+
+    @app.post("/v1/answer", dependencies=[Depends(authorize)])
+    async def answer(body: AnswerRequest):
+        question = check_question(body.question)
+        filters = body.filters.to_filters() if body.filters else None
+        if body.stream:
+            return StreamingResponse(_sse(qa.stream(question, body.mode, filters)), media_type="text/event-stream")
+        result = await run_in_threadpool(qa.ask, question, body.mode, filters)
+        return json.loads(result.model_dump_json())
+
+    @app.post("/v1/search", dependencies=[Depends(authorize)])
+    async def search(body: SearchRequest):
+        question = check_question(body.question)
+        hits = await run_in_threadpool(qa.search, question, body.k, body.filters.to_filters() if body.filters else None)
+        return {"question": question, "hits": [
+            {"docid": h.chunk.docid, "chunk_id": h.chunk.chunk_id, "title": h.title, "section": list(h.chunk.section),
+             "start": h.chunk.start, "end": h.chunk.end, "score": h.score, "text": h.chunk.text} for h in hits]}
+
+    @app.get("/v1/documents", dependencies=[Depends(authorize)])
+    def list_documents() -> dict:
+        return {"documents": qa.documents()}
+
+    @app.post("/v1/documents", status_code=201, dependencies=[Depends(authorize)])
+    async def upload(file: UploadFile = File(...)):
+        name = safe_filename(file.filename or "")
+        if not name.lower().endswith(SUPPORTED):
+            raise ApiError(415, "unsupported_type", f"'{file.filename}' is not one of: {', '.join(SUPPORTED)}")
+        limit = int(settings.max_upload_mb * 1024 * 1024)
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise ApiError(413, "too_large", f"the file is over {settings.max_upload_mb:g} MB")
+        if not data:
+            raise ApiError(400, "empty_file", "the file is empty")
+        folder = settings.upload_dir.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = (folder / name).resolve()
+        if target.parent != folder:
+            raise ApiError(400, "bad_filename", "invalid file name")
+        tmp = folder / f".{uuid.uuid4().hex}.part"
+        tmp.write_bytes(data)
+        tmp.replace(target)
+        stats = await run_in_threadpool(qa.add, [target])
+        if stats.errors and not stats.documents_written and not stats.files_unchanged:
+            target.unlink(missing_ok=True)
+            raise ApiError(422, "ingest_failed", stats.errors[0])
+        docs = [d for d in qa.documents() if d["source"] == str(target) or d["source"].startswith(f"{target}#")]
+        return {"documents": docs, "chunks_embedded": stats.chunks_embedded, "warnings": stats.warnings}
+
+    @app.delete("/v1/documents/{docid:path}", dependencies=[Depends(authorize)])
+    async def delete(docid: str):
+        doc = qa.document(docid)
+        if doc is None:
+            raise ApiError(404, "not_found", f"no document '{docid}'")
+        await run_in_threadpool(qa.remove, docid)
+        upload_dir = settings.upload_dir.resolve()
+        source = Path(doc.source.split("#", 1)[0]).resolve()
+        if source.parent == upload_dir:
+            source.unlink(missing_ok=True)  # an uploaded copy goes with it; bundled files are not touched
+        return {"deleted": docid}
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
+    async def chat(body: ChatRequest):
+        question = check_question(_last_user_text(body.messages))
+        created = int(time.time())
+        cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if body.stream:
+            return StreamingResponse(_openai_stream(qa, question, cid, created), media_type="text/event-stream")
+        result = await run_in_threadpool(qa.ask, question)
+        return {
+            "id": cid, "object": "chat.completion", "created": created, "model": "policyqa",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(result)},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": [c.model_dump() for c in result.citations], "refused": result.refused,
+        }
+
+    return app
+
+
+def _last_user_text(messages: list[ChatMessage]) -> str:
+    for m in reversed(messages):
+        if m.role == "user":
+            if isinstance(m.content, str):
+                return m.content
+            if isinstance(m.content, list):
+                return "".join(str(p.get("text", "")) for p in m.content if isinstance(p, dict))
+    raise ApiError(400, "no_question", "no user message with a question")
+
+
+def answer_with_sources(answer: Answer) -> str:
+    """The answer followed by its sources, for clients that only show message text."""
+    lines = [answer.answer]
+    if answer.citations:
+        lines += ["", "来源："] + [f"[{c.n}] {c.title} · {c.section or '—'}：「{c.quote}」" for c in answer.citations]
+    elif answer.related:
+        lines += ["", "相关段落（不是依据）："] + [f"- {c.title} · {c.section or '—'}" for c in answer.related]
+    return "\n".join(lines)
+
+
+_UNSAFE = re.compile(r"[^\w\u4e00-\u9fff.\-]+")
+
+
+def safe_filename(name: str) -> str:
+    """The base name only, with no path separators, control characters or leading dots."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).lstrip(".")
+    if not cleaned or cleaned in (".", ".."):
+        raise ApiError(400, "bad_filename", "the upload needs a file name such as 通知.docx")
+    return cleaned[:120]
+
+
+def _sse(events: Iterator[str | Answer]) -> Iterator[str]:
+    """token events (unverified text as generated), then the verified answer, then done."""
+    try:
+        for item in events:
+            if isinstance(item, Answer):
+                yield f"event: answer\ndata: {item.model_dump_json()}\n\n"
+            else:
+                yield f"event: token\ndata: {json.dumps({'text': item}, ensure_ascii=False)}\n\n"
+    except (LLMUnavailableError, ValueError) as exc:
+        yield f"event: error\ndata: {json.dumps({'message': str(exc)}, ensure_ascii=False)}\n\n"
+    yield "event: done\ndata: {}\n\n"
+
+
+def _openai_stream(qa: PolicyQA, question: str, cid: str, created: int) -> Iterator[str]:
+    """OpenAI chunks carrying only verified text: the draft is not streamed to API clients."""
+    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": "policyqa",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant"})
+    try:
+        answer = qa.ask(question)
+    except (LLMUnavailableError, ValueError) as exc:
+        yield chunk({"content": f"错误：{exc}"}, "stop")
+        yield "data: [DONE]\n\n"
+        return
+    text = answer_with_sources(answer)
+    for i in range(0, len(text), 16):
+        yield chunk({"content": text[i:i + 16]})
+    yield chunk({}, "stop", citations=[c.model_dump() for c in answer.citations])
+    yield "data: [DONE]\n\n"

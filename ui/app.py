@@ -1,0 +1,157 @@
+"""Gradio chat UI for staff: streaming answers, clickable citations, uploads and the document list.
+
+Everything taken from documents is HTML-escaped before it is shown: a document that contains
+``<script>`` is displayed as text, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from rag.llm import LLMUnavailableError
+from rag.models import Answer, Citation
+from rag.service import PolicyQA
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "天长市何时被评为全国法治政府建设示范市？",
+    "苏州市2023年全市人民调解组织共化解纠纷多少件？",
+    "如皋市2024年的目标是什么？",
+    "太倉市有多少名行政執法人員通過資格審查？",
+]
+MODES = {"原文摘录（快速）": "extractive", "智能生成（本地模型）": "llm"}
+
+CSS = """
+.pq-source mark { background: #ffe08a; padding: 0 2px; }
+.pq-source .pq-meta { color: #555; font-size: 0.9em; margin-bottom: 6px; }
+.pq-refused { color: #9a6700; }
+"""
+
+
+def citation_label(c: Citation) -> str:
+    return f"[{c.n}] {c.title} · {c.section or '—'}"
+
+
+def render_answer(answer: Answer) -> str:
+    """Chat text for an answer (escaped); citations are listed by number for clicking below."""
+    if answer.refused:
+        related = "".join(f"<li>{html.escape(citation_label(c))}</li>" for c in answer.related)
+        more = f"<br>相关段落（仅供参考，不是依据）：<ul>{related}</ul>" if related else ""
+        return f'<span class="pq-refused">⚠ 未找到依据：{html.escape(answer.answer)}</span>{more}'
+    cites = "<br>".join(f"{html.escape(citation_label(c))}：「{html.escape(c.quote)}」" for c in answer.citations)
+    return f"{html.escape(answer.answer)}<br><br><small>来源（点击下方引用查看原文）：<br>{cites}</small>"
+
+
+def render_source(qa: PolicyQA, c: Citation) -> str:
+    """The paragraph holding the quote, the quoted span highlighted, with title and section."""
+    doc = qa.document(c.docid)
+    if doc is None:
+        return "<p>该文件已被删除。</p>"
+    text = doc.text
+    start = text.rfind("\n", 0, c.start) + 1
+    end = text.find("\n", c.end)
+    end = len(text) if end < 0 else end
+    body = (html.escape(text[start:c.start]) + "<mark>" + html.escape(text[c.start:c.end]) + "</mark>"
+            + html.escape(text[c.end:end]))
+    return (f'<div class="pq-source"><div class="pq-meta"><b>{html.escape(doc.title)}</b>（{html.escape(c.docid)}）<br>'
+            f'{html.escape(c.section or "—")}</div><p>{body}</p></div>')
+
+
+def build_ui(qa: PolicyQA) -> gr.Blocks:
+    with gr.Blocks(title="PolicyQA 政策文件问答") as demo:
+        gr.Markdown("## PolicyQA 政策文件问答\n回答只依据已收录的文件，每句话都附有核验过的原文引用；文件中没有的内容会明确说明。")
+        citations_state = gr.State([])
+        with gr.Tab("问答"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="对话", height=460, elem_id="pq-chat")
+                    question = gr.Textbox(label="问题", placeholder="例如：天长市何时被评为全国法治政府建设示范市？",
+                                          elem_id="pq-question")
+                    with gr.Row():
+                        mode = gr.Radio(list(MODES), value=_default_mode_label(qa), label="回答方式")
+                        ask = gr.Button("提问", variant="primary", elem_id="pq-ask")
+                    gr.Examples(EXAMPLES, inputs=question, label="示例问题")
+                with gr.Column(scale=2):
+                    cite_pick = gr.Radio([], label="引用（点击查看原文）", elem_id="pq-citations")
+                    source = gr.HTML("<p>点击引用编号，在此查看原文段落。</p>", elem_id="pq-source")
+        with gr.Tab("文档"):
+            upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
+            upload_status = gr.Markdown()
+            docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "年份", "段落数"], value=_doc_rows(qa),
+                                      interactive=False, label="已收录文件")
+            with gr.Row():
+                delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], label="删除文件")
+                delete_btn = gr.Button("删除")
+
+        def respond(q: str, mode_label: str, history: list):
+            history = list(history or [])
+            q = (q or "").strip()
+            if not q:
+                yield history, [], gr.update(choices=[], value=None), gr.update()
+                return
+            history = history + [{"role": "user", "content": html.escape(q)},
+                                 {"role": "assistant", "content": "检索中……"}]
+            yield history, [], gr.update(choices=[], value=None), gr.update()
+            draft = ""
+            try:
+                for item in qa.stream(q, mode=MODES.get(mode_label)):
+                    if isinstance(item, Answer):
+                        history[-1] = {"role": "assistant", "content": render_answer(item)}
+                        cites = [c.model_dump() for c in item.citations]
+                        labels = [citation_label(c) for c in item.citations]
+                        yield history, cites, gr.update(choices=labels, value=None), gr.update()
+                    else:
+                        draft += item
+                        history[-1] = {"role": "assistant", "content": f"<i>生成中（尚未核验）：</i>{html.escape(draft)}"}
+                        yield history, [], gr.update(), gr.update()
+            except (ValueError, LLMUnavailableError) as exc:
+                history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
+                yield history, [], gr.update(choices=[], value=None), gr.update()
+
+        def show_source(label: str | None, cites: list[dict]):
+            for c in cites or []:
+                cit = Citation(**c)
+                if citation_label(cit) == label:
+                    return render_source(qa, cit)
+            return gr.update()
+
+        def add_files(files, progress=gr.Progress()):
+            if not files:
+                return gr.update(), gr.update(), gr.update()
+            lines = []
+            for i, f in enumerate(files):
+                progress(i / len(files), desc=f"正在收录 {Path(f).name}")
+                stats = qa.add([Path(f)])
+                if stats.errors and not stats.documents_written:
+                    lines.append(f"❌ {html.escape(Path(f).name)}：{html.escape(stats.errors[0])}")
+                else:
+                    lines.append(f"✅ {html.escape(Path(f).name)}：{stats.chunks_written} 个段落")
+            progress(1.0)
+            return "\n\n".join(lines), _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()])
+
+        def delete_doc(docid: str | None):
+            if docid:
+                qa.remove(docid)
+            return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None)
+
+        outputs = [chatbot, citations_state, cite_pick, source]
+        ask.click(respond, [question, mode, chatbot], outputs)
+        question.submit(respond, [question, mode, chatbot], outputs)
+        cite_pick.change(show_source, [cite_pick, citations_state], source)
+        upload.upload(add_files, upload, [upload_status, docs_table, delete_pick])
+        delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick])
+    return demo
+
+
+def _default_mode_label(qa: PolicyQA) -> str:
+    return next(label for label, mode in MODES.items() if mode == qa.settings.answer_mode)
+
+
+def _doc_rows(qa: PolicyQA) -> list[list]:
+    return [[d["docid"], d["title"], d["metadata"].get("city", ""), d["metadata"].get("year", ""), d["chunks"]]
+            for d in qa.documents()]
