@@ -66,6 +66,48 @@ def docs_index(tmp_path_factory, e5):
     return settings
 
 
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, docs_index, e5):
+    """A real uvicorn server on a loopback port: API + UI over a copy of the docs index.
+
+    API keys are on (``test-key``); uploads are limited to 1 MB. Yields ``.base``, ``.headers``
+    and the server's ``.settings``.
+    """
+    import shutil
+    import threading
+    import time
+
+    import uvicorn
+
+    from rag.api import create_app
+    from rag.service import PolicyQA
+
+    folder = tmp_path_factory.mktemp("live") / "index"
+    shutil.copytree(docs_index.index_dir, folder)
+    settings = docs_index.model_copy(update={"index_dir": folder, "api_keys": "test-key,other-key", "max_upload_mb": 1.0})
+    qa = PolicyQA(settings)
+    import gradio as gr
+
+    from ui.app import CSS, build_ui
+
+    app = gr.mount_gradio_app(create_app(qa), build_ui(qa), path="/ui", css=CSS)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 60
+    while not server.started and time.time() < deadline:
+        time.sleep(0.1)
+    assert server.started, "server did not start"
+    from types import SimpleNamespace
+
+    yield SimpleNamespace(base=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer test-key"}, settings=settings)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 def shared_path(*parts: str) -> Path:
     path = SHARED.joinpath(*parts)
     if not path.exists():

@@ -1,0 +1,153 @@
+"""The HTTP API over real HTTP on loopback, with the real index and models."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import TIANCHANG_Q, TIANCHANG_Q_TRAD
+from tests.files import docx_file
+
+
+@pytest.fixture(scope="module")
+def api(live_server):
+    with httpx.Client(base_url=live_server.base, headers=live_server.headers, timeout=300) as client:
+        yield client
+
+
+def test_healthz_and_openapi(api: httpx.Client) -> None:
+    assert api.get("/healthz").json()["status"] == "ok"
+    schema = api.get("/openapi.json").json()
+    assert {"/v1/answer", "/v1/search", "/v1/documents", "/v1/chat/completions"} <= set(schema["paths"])
+
+
+def test_auth_required_when_keys_set(live_server) -> None:
+    base = live_server.base
+    r = httpx.post(f"{base}/v1/answer", json={"question": TIANCHANG_Q}, timeout=60)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    r = httpx.post(f"{base}/v1/answer", json={"question": TIANCHANG_Q}, headers={"X-API-Key": "other-key"}, timeout=60)
+    assert r.status_code == 200
+    assert httpx.get(f"{base}/v1/documents", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_answer_with_citation(api: httpx.Client) -> None:
+    data = api.post("/v1/answer", json={"question": TIANCHANG_Q, "mode": "extractive"}).json()
+    assert not data["refused"] and "2020年8月" in data["answer"]
+    c = data["citations"][0]
+    assert c["docid"] == "tianchang-2021.txt" and c["quote"] and c["end"] > c["start"]
+    trad = api.post("/v1/answer", json={"question": TIANCHANG_Q_TRAD}).json()
+    assert "評為" in trad["answer"]
+
+
+def test_bad_requests_are_4xx_json(api: httpx.Client) -> None:
+    for body, status in (({"question": ""}, 422), ({"question": "   "}, 400), ({"question": "问" * 3000}, 413),
+                         ({}, 422), ({"question": TIANCHANG_Q, "mode": "magic"}, 422)):
+        r = api.post("/v1/answer", json=body)
+        assert r.status_code == status, (body, r.text)
+        assert "message" in r.json()["error"]
+    assert api.post("/v1/answer", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    assert api.post("/v1/search", json={"question": TIANCHANG_Q, "k": 0}).status_code == 422
+
+
+def test_search_with_filters(api: httpx.Client) -> None:
+    hits = api.post("/v1/search", json={"question": "法治政府建设示范", "k": 3, "filters": {"city": "苏州市"}}).json()["hits"]
+    assert hits and {h["docid"] for h in hits} == {"suzhou-2023.txt"}
+
+
+def test_upload_docx_ask_then_delete(api: httpx.Client, tmp_path: Path) -> None:
+    path = docx_file(tmp_path / "滁州通知.docx", ["滁州市2025年开展行政执法案卷评查，共抽查案卷417份。", "其他安排另行通知。"],
+                     [["项目", "数量"], ["评查案卷", "417份"]])
+    r = api.post("/v1/documents", files={"file": (path.name, path.read_bytes())})
+    assert r.status_code == 201, r.text
+    assert r.json()["documents"][0]["docid"] == "滁州通知.docx"
+    assert any(d["docid"] == "滁州通知.docx" for d in api.get("/v1/documents").json()["documents"])
+    answer = api.post("/v1/answer", json={"question": "滁州市2025年抽查了多少份行政执法案卷？"}).json()
+    assert not answer["refused"] and "417份" in answer["answer"]
+    assert answer["citations"][0]["docid"] == "滁州通知.docx"
+    assert api.delete("/v1/documents/滁州通知.docx").status_code == 200
+    assert api.delete("/v1/documents/滁州通知.docx").status_code == 404
+    assert api.post("/v1/answer", json={"question": "滁州市2025年抽查了多少份行政执法案卷？"}).json()["refused"]
+
+
+def test_upload_refusals(api: httpx.Client, live_server, tmp_path: Path) -> None:
+    r = api.post("/v1/documents", files={"file": ("macro.xlsm", b"PK\x03\x04")})
+    assert r.status_code == 415
+    r = api.post("/v1/documents", files={"file": ("big.txt", "法".encode() * 600_000)})
+    assert r.status_code == 413
+    r = api.post("/v1/documents", files={"file": ("scan.pdf", b"%PDF-1.4 nothing")})
+    assert r.status_code == 422 and "scan.pdf" in r.json()["error"]["message"]
+    r = api.post("/v1/documents", files={"file": ("../../escape.txt", "越权写入测试，天长市。".encode())})
+    assert r.status_code == 201
+    uploads = live_server.settings.upload_dir
+    assert (uploads / "escape.txt").exists()
+    assert not (uploads.parent / "escape.txt").exists() and not (uploads.parent.parent / "escape.txt").exists()
+    docid = r.json()["documents"][0]["docid"]
+    assert "/" not in docid and ".." not in docid
+    assert api.delete(f"/v1/documents/{docid}").status_code == 200
+
+
+def _stream_answer(base: str, headers: dict, question: str, out: list) -> None:
+    events = []
+    with httpx.stream("POST", f"{base}/v1/answer", json={"question": question, "stream": True}, headers=headers, timeout=300) as r:
+        event = None
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((event, json.loads(line[5:])))
+    out.append(events)
+
+
+def test_two_concurrent_streaming_requests(live_server) -> None:
+    base, headers = live_server.base, live_server.headers
+    results: list = []
+    threads = [threading.Thread(target=_stream_answer, args=(base, headers, q, results))
+               for q in (TIANCHANG_Q, "苏州市2023年全市人民调解组织共化解纠纷多少件？")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert len(results) == 2
+    for events in results:
+        kinds = [k for k, _ in events]
+        assert kinds[-2:] == ["answer", "done"]
+        assert not events[-2][1]["refused"]
+
+
+def test_openai_client_talks_to_chat_completions(live_server) -> None:
+    from openai import OpenAI
+
+    base = live_server.base
+    client = OpenAI(base_url=f"{base}/v1", api_key="test-key")
+    reply = client.chat.completions.create(model="policyqa", messages=[{"role": "user", "content": TIANCHANG_Q}])
+    text = reply.choices[0].message.content
+    assert "2020年8月" in text and "来源" in text and "天长市法治创建工作案例" in text
+    assert reply.model_extra["citations"][0]["docid"] == "tianchang-2021.txt"
+    stream = client.chat.completions.create(model="policyqa", messages=[{"role": "user", "content": TIANCHANG_Q}], stream=True)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert streamed == text
+
+
+def test_schemathesis_finds_no_server_errors(live_server) -> None:
+    """Generated requests from the OpenAPI schema, every operation: none may get a 5xx."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(f"{live_server.base}/openapi.json")
+    failures = []
+    for path in ("/v1/answer", "/v1/search", "/v1/chat/completions", "/v1/documents", "/healthz"):
+        for method in schema[path]:
+
+            @given(case=schema[path][method].as_strategy())
+            @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+            def check(case) -> None:
+                response = case.call(base_url=live_server.base, headers=live_server.headers, timeout=120)
+                if response.status_code >= 500:
+                    failures.append((method, path, response.status_code, response.text[:200]))
+
+            check()
+    assert not failures, failures

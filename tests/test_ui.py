@@ -1,0 +1,81 @@
+"""The staff UI in a real browser (Debian's Chromium, headless) against the live server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, TIANCHANG_Q
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "eval" / "runs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def page(live_server):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1300, "height": 950})
+        page.dialogs = []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        yield page
+        browser.close()
+
+
+def _ask(page, base: str, question: str) -> None:
+    page.goto(f"{base}/ui/")
+    page.fill("#pq-question textarea", question)
+    page.click("#pq-ask")
+
+
+def test_ask_tianchang_click_citation_see_highlight(page, live_server) -> None:
+    _ask(page, live_server.base, TIANCHANG_Q)
+    page.wait_for_selector("#pq-citations label", timeout=120_000)
+    assert "2020年8月" in page.inner_text("#pq-chat")
+    page.locator("#pq-citations label").first.click()
+    page.wait_for_selector("#pq-source mark", timeout=30_000)
+    assert "2020年8月被评为首批" in page.inner_text("#pq-source mark")
+    assert "天长市法治创建工作案例" in page.inner_text("#pq-source")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "ui-tianchang.png"), full_page=True)
+
+
+def test_traditional_question(page, live_server) -> None:
+    _ask(page, live_server.base, "太倉市有多少名行政執法人員通過資格審查？")
+    page.wait_for_selector("#pq-citations label", timeout=120_000)
+    text = page.inner_text("#pq-chat")
+    assert "1534名" in text and "執法" in text
+
+
+def test_refusal_shown_as_such(page, live_server) -> None:
+    _ask(page, live_server.base, "天长市的常住人口是多少？")
+    page.wait_for_selector("#pq-chat .pq-refused", timeout=120_000)
+    assert "未找到依据" in page.inner_text("#pq-chat")
+
+
+def test_script_in_a_document_is_shown_as_text(page, live_server, tmp_path: Path) -> None:
+    evil = tmp_path / "xss.txt"
+    evil.write_text("宣城市2025年普法宣传周共举办讲座<script>alert('pwned')</script>58场。", encoding="utf-8")
+    r = httpx.post(f"{live_server.base}/v1/documents", headers=live_server.headers,
+                   files={"file": (evil.name, evil.read_bytes())}, timeout=300)
+    assert r.status_code == 201, r.text
+    try:
+        _ask(page, live_server.base, "宣城市2025年普法宣传周共举办讲座多少场？")
+        page.wait_for_selector("#pq-citations label", timeout=120_000)
+        page.locator("#pq-citations label").first.click()
+        page.wait_for_selector("#pq-source mark", timeout=30_000)
+        assert "<script>alert('pwned')</script>" in page.inner_text("#pq-source")
+        assert "<script>alert" in page.inner_text("#pq-chat")
+        assert page.dialogs == []
+        assert page.locator("#pq-source script").count() == 0
+    finally:
+        httpx.delete(f"{live_server.base}/v1/documents/xss.txt", headers=live_server.headers, timeout=300)
