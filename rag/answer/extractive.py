@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import Draft, Passage, _posseg, about_subject, sentence_spans, subject_terms
+from rag.answer.verify import Draft, Passage, about_subject, posseg, sentence_spans, subject_terms
 from rag.index.keyword import tokenize
 from rag.normalize import search_key
 
@@ -57,7 +57,7 @@ def sub_questions(question: str) -> list[str]:
 
 
 def _names_person(sentence_key: str) -> bool:
-    return any(flag == "nr" and len(word) >= 2 for word, flag in _posseg(sentence_key))
+    return any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
 
 
 def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:

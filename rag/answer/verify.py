@@ -130,14 +130,14 @@ def subject_terms(question: str) -> list[str]:
     """Places and years a question is about; an answer from elsewhere is no answer."""
     key = search_key(question)
     places = {m.group(1) for m in _PLACE.finditer(key) if m.group(1)[-1] not in _NOT_PLACE_END}
-    for word, flag in _posseg(key):
+    for word, flag in posseg(key):
         if flag == "ns" and len(word) >= 2:
             places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
     years = {m.group(1) for m in _YEAR.finditer(key)}
     return sorted(places) + sorted(years)
 
 
-def _posseg(text: str) -> list[tuple[str, str]]:
+def posseg(text: str) -> list[tuple[str, str]]:
     return [(w.word, w.flag) for w in _pseg().cut(text)]
 
 
