@@ -248,9 +248,22 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             texts[docid] = doc.text if doc else None
         return texts[docid]
 
-    scored = [score(item, chain.ask(item["question"], mode=args.mode), doc_text)
-              for item in track(items, description="evaluating", console=Console(stderr=True), transient=True)]
+    scored, first_tokens = [], []
+    for item in track(items, description="evaluating", console=Console(stderr=True), transient=True):
+        started, answer, first = time.perf_counter(), None, None
+        for piece in chain.stream(item["question"], mode=args.mode):
+            if isinstance(piece, str):
+                first = first or (time.perf_counter() - started) * 1000
+            else:
+                answer = piece
+        if first is not None:
+            first_tokens.append(first)
+        scored.append(score(item, answer, doc_text))
     m = metrics(scored)
+    if first_tokens:  # LLM mode: time to the first streamed piece of text
+        first_tokens.sort()
+        m["first_token_ms_p50"] = round(first_tokens[len(first_tokens) // 2], 1)
+        m["first_token_ms_p95"] = round(first_tokens[min(len(first_tokens) - 1, int(len(first_tokens) * 0.95))], 1)
     m["mode"] = args.mode or settings.answer_mode
     out = Path(args.out)
     write_report(out, scored, m, f"PolicyQA eval · {Path(args.evalset).name} · {m['mode']}")
