@@ -110,3 +110,13 @@ def test_terse_cited_claim_gets_the_one_sentence_holding_its_facts() -> None:
     assert not answer.refused and answer.citations[0].quote.startswith("截至目前，全市共有196名")
     wrong = verify("天长市有多少人参加行政执法证考试？", Draft(sentences=(("200名。", (1,)),), quotes=()), passages, "llm")
     assert wrong.refused
+
+
+def test_quote_must_be_about_what_was_asked() -> None:
+    text = "組織開展專項整治行動，排查問題線索35條，已全部交辦整改。2023年，基層司法所牽頭化解各類矛盾糾紛948件。"
+    passages = [_passage(1, text, "rugao-2023.txt", "rugao-2023", city="如皋市", year="2023")]
+    quote = "2023年，基層司法所牽頭化解各類矛盾糾紛948件。"
+    wrong = Draft(sentences=(("948件。", (1,)),), quotes=((1, quote),))
+    assert verify("如皋市2023年排查问题线索多少条？", wrong, passages, "llm").refused
+    right = Draft(sentences=(("排查问题线索35条。", (1,)),), quotes=((1, "排查問題線索35條"),))
+    assert not verify("如皋市2023年排查问题线索多少条？", right, passages, "llm").refused

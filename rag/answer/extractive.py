@@ -11,41 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import Draft, Passage, about_subject, posseg, sentence_spans, subject_terms
+from rag.answer.verify import (MIN_COVERAGE, Draft, Passage, about_subject, content_words, coverage, posseg,
+                               sentence_spans, subject_terms)
 from rag.index.keyword import tokenize
 from rag.normalize import search_key
 
-#: Share of the question's content (weighted by word length) a sentence + its context must cover.
-MIN_COVERAGE = 0.6
-_QUESTION_WORDS = frozenset(
-    "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
-    "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作".split()
-)
 _ASKS_NUMBER = re.compile(r"多少|几[个项件名次年条家批]|比例|百分|数量|金额|人数|规模|多大|多长|多高")
 _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
 _ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
 _HAS_NUMBER = re.compile(r"\d|[零〇一二三四五六七八九十百千万两]+[个项件名次年条家批人户元]")
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
 _HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
-
-
-def content_words(question: str) -> list[str]:
-    """What the question asks about beyond its subject: words minus question words, places, years
-    and single characters (classifiers like 年/件 are covered by the number/date requirement)."""
-    key = search_key(question)
-    for term in subject_terms(question):
-        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
-    words = [w for w in tokenize(key) if w not in _QUESTION_WORDS and not w.isdigit()]
-    longer = [w for w in words if len(w) > 1]
-    return list(dict.fromkeys(longer or words))
-
-
-def _coverage(words: list[str], text_key: str, context_key: str) -> float:
-    if not words:
-        return 0.0
-    total = sum(len(w) for w in words)
-    got = sum(len(w) if w in text_key else 0.5 * len(w) if w in context_key else 0.0 for w in words)
-    return got / total
 
 
 def sub_questions(question: str) -> list[str]:
@@ -93,8 +69,8 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
             if (n, sentence) in chosen:
                 continue
             new = [w for w in words if w not in covered]
-            gain = _coverage(new, key, context_key) * len("".join(new)) / max(len("".join(words)), 1)
-            total = _coverage(words, key, context_key)
+            gain = coverage(new, key, context_key) * len("".join(new)) / max(len("".join(words)), 1)
+            total = coverage(words, key, context_key)
             score = (gain, total, -rank, -s)
             if best is None or score > best[0]:
                 best = (score, n, sentence, key)

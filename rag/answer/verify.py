@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from rag.index.keyword import tokenize
 from rag.models import Answer, Citation, Hit
 from rag.normalize import search_key, to_simplified
 
@@ -34,6 +35,13 @@ _PLACE = re.compile(r"([\u4e00-\u9fff]{2})(?:市|省|县|区)")
 _NOT_PLACE_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治范辖地")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
 
+
+#: Share of the question's content (weighted by word length) a sentence + its context must cover.
+MIN_COVERAGE = 0.6
+_QUESTION_WORDS = frozenset(
+    "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
+    "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作".split()
+)
 
 @dataclass(frozen=True)
 class Draft:
@@ -207,11 +215,30 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         if about_subject([by_n[n] for n in support], terms):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
-    if not kept:
+    if not kept or not _answers_the_question(question, kept, verified, by_n):
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, t) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
     citations = tuple(c for n in used for c in verified[n])
     return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode)
+
+
+def content_words(question: str) -> list[str]:
+    """What the question asks about beyond its subject: words minus question words, places, years
+    and single characters (classifiers like 年/件 are covered by the number/date requirement)."""
+    key = search_key(question)
+    for term in subject_terms(question):
+        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
+    words = [w for w in tokenize(key) if w not in _QUESTION_WORDS and not w.isdigit()]
+    longer = [w for w in words if len(w) > 1]
+    return list(dict.fromkeys(longer or words))
+
+
+def coverage(words: list[str], text_key: str, context_key: str) -> float:
+    if not words:
+        return 0.0
+    total = sum(len(w) for w in words)
+    got = sum(len(w) if w in text_key else 0.5 * len(w) if w in context_key else 0.0 for w in words)
+    return got / total
 
 
 def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
@@ -222,6 +249,18 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
         return None
     spans = [(s, e) for s, e in sentence_spans(source) if all(_contains(source[s:e], f) for f in facts)]
     return spans[0] if len(spans) == 1 else None
+
+
+def _answers_the_question(question: str, kept, verified: dict[int, list[Citation]], by_n: dict[int, Passage]) -> bool:
+    """The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
+    is no answer to a question about 问题线索, and half of a two-part question is not an answer."""
+    words = content_words(question)
+    if not words:
+        return True
+    used = sorted({n for _, ns in kept for n in ns})
+    quotes = search_key("\n".join(c.quote for n in used for c in verified[n]))
+    context = search_key("\n".join(by_n[n].context for n in used))
+    return coverage(words, quotes, context) >= MIN_COVERAGE
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
