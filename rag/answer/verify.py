@@ -258,7 +258,14 @@ def _answers_the_question(question: str, kept, verified: dict[int, list[Citation
     if not words:
         return True
     used = sorted({n for _, ns in kept for n in ns})
-    quotes = search_key("\n".join(c.quote for n in used for c in verified[n]))
+    # a quote may be a fragment ("8850件"): judge the source sentences it sits in
+    sentences = []
+    for n in used:
+        chunk = by_n[n].hit.chunk
+        for c in verified[n]:
+            s, e = c.start - chunk.start, c.end - chunk.start
+            sentences.extend(chunk.text[a:b] for a, b in sentence_spans(chunk.text) if a < e and b > s)
+    quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     return coverage(words, quotes, context) >= MIN_COVERAGE
 
