@@ -89,3 +89,17 @@ def test_unreachable_llm_server_is_a_clear_error(docs_index: Settings, e5) -> No
     chain = AnswerChain(settings, Retriever.open(settings, e5))
     with pytest.raises(LLMUnavailableError, match="cannot reach"):
         chain.ask(TIANCHANG_Q)
+
+
+def test_abandoned_stream_does_not_block_the_model(llm_chain: AnswerChain) -> None:
+    """A client that disconnects mid-stream must not leave the model locked for everyone else."""
+    import threading
+
+    stream = llm_chain.stream(TIANCHANG_Q)
+    next(p for p in stream if isinstance(p, str))
+    del stream  # abandoned after the first piece
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(llm_chain.ask("苏州市政务服务可网办率达到多少？")))
+    worker.start()
+    worker.join(timeout=300)
+    assert result, "the model stayed locked after an abandoned stream"

@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import logging
 import os
+import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,10 +84,27 @@ class LlamaCppModel(ChatModel):
         return self._llm
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 400) -> Iterator[str]:
-        with self._lock:
-            llm = self._load()
-            for part in llm.create_chat_completion(messages=messages, stream=True, temperature=0.0,
-                                                   max_tokens=max_tokens):
-                text = part["choices"][0]["delta"].get("content")
-                if text:
-                    yield text
+        """Generation runs in its own thread holding the model lock until it finishes, so a caller
+        that stops reading (an HTTP client that disconnects) can never leave the lock held."""
+        pieces: queue.Queue = queue.Queue()
+        done = object()
+
+        def generate() -> None:
+            try:
+                with self._lock:
+                    llm = self._load()
+                    for part in llm.create_chat_completion(messages=messages, stream=True, temperature=0.0,
+                                                           max_tokens=max_tokens):
+                        text = part["choices"][0]["delta"].get("content")
+                        if text:
+                            pieces.put(text)
+            except Exception as exc:  # handed to the reader, raised there
+                pieces.put(exc)
+            finally:
+                pieces.put(done)
+
+        threading.Thread(target=generate, daemon=True, name="llama-generate").start()
+        while (item := pieces.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
