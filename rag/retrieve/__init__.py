@@ -22,8 +22,6 @@ from rag.retrieve.fusion import rrf
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 2000
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -70,7 +68,7 @@ class Retriever:
                candidates: int | None = None) -> list[Hit]:
         k = k or self.settings.top_k
         candidates = max(candidates or self.settings.candidates, k)
-        key = query_key(question)
+        key = query_key(question, self.settings.max_question_chars)
         derived = self._derived
         allowed = None
         if filters:
@@ -85,11 +83,11 @@ class Retriever:
                 for i, score, ranks in fused if i in rows]
 
 
-def query_key(question: str) -> str:
+def query_key(question: str, max_chars: int = 2000) -> str:
     """Validate a question and give its search key (normalised like the corpus, simplified)."""
     if not question or not question.strip():
         raise ValueError("the question is empty: type a question about the documents")
-    if len(question) > MAX_QUERY_CHARS:
-        raise ValueError(f"the question is {len(question)} characters long; the limit is {MAX_QUERY_CHARS}. "
+    if len(question) > max_chars:
+        raise ValueError(f"the question is {len(question)} characters long; the limit is {max_chars}. "
                          "Ask about one point at a time")
     return search_key(normalize_text(question).replace("\n", " "))
