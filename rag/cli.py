@@ -235,7 +235,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import track
 
-    from rag.evaluate import load_eval_set, metrics, score, write_report
+    from rag.evaluate import load_eval_set, metrics, percentile, score, write_report
 
     items = load_eval_set(Path(args.evalset), args.limit)
     chain = _chain(settings)
@@ -262,8 +262,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     m = metrics(scored)
     if first_tokens:  # LLM mode: time to the first streamed piece of text
         first_tokens.sort()
-        m["first_token_ms_p50"] = round(first_tokens[len(first_tokens) // 2], 1)
-        m["first_token_ms_p95"] = round(first_tokens[min(len(first_tokens) - 1, int(len(first_tokens) * 0.95))], 1)
+        m["first_token_ms_p50"] = percentile(first_tokens, 0.5)
+        m["first_token_ms_p95"] = percentile(first_tokens, 0.95)
     m["mode"] = args.mode or settings.answer_mode
     out = Path(args.out)
     write_report(out, scored, m, f"PolicyQA eval · {Path(args.evalset).name} · {m['mode']}")

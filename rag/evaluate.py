@@ -81,8 +81,8 @@ def metrics(scored: list[Scored]) -> dict:
     quotes = sum(s.quotes for s in scored)
     out: dict = {
         "questions": len(scored),
-        "latency_ms_p50": _pct(lat, 0.5),
-        "latency_ms_p95": _pct(lat, 0.95),
+        "latency_ms_p50": percentile(lat, 0.5),
+        "latency_ms_p95": percentile(lat, 0.95),
         "quotes_shown": quotes,
         "quotes_verbatim_share": (sum(s.quotes_ok for s in scored) / quotes) if quotes else 1.0,
     }
@@ -113,7 +113,8 @@ def metrics(scored: list[Scored]) -> dict:
     return out
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile of already sorted values (nearest rank), rounded to 0.1."""
     return round(values[min(len(values) - 1, int(len(values) * q))], 1) if values else 0.0
 
 

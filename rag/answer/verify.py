@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from rag.index.keyword import tokenize
 from rag.models import Answer, Citation, Hit
-from rag.normalize import search_key, to_simplified
+from rag.normalize import place_names, search_key, to_simplified
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
@@ -31,8 +31,6 @@ _FACT = re.compile(
     r"|百分之[零〇一二三四五六七八九十点]+"
     r"|《[^》]{1,60}》|“[^”]{2,40}”|「[^」]{2,40}」"
 )
-_PLACE = re.compile(r"([\u4e00-\u9fff]{2})(?:市|省|县|区)")
-_NOT_PLACE_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治范辖地")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
 
 
@@ -137,7 +135,7 @@ def extract_facts(text: str) -> list[str]:
 def subject_terms(question: str) -> list[str]:
     """Places and years a question is about; an answer from elsewhere is no answer."""
     key = search_key(question)
-    places = {m.group(1) for m in _PLACE.finditer(key) if m.group(1)[-1] not in _NOT_PLACE_END}
+    places = set(place_names(key))
     for word, flag in posseg(key):
         if flag == "ns" and len(word) >= 2:
             places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
@@ -215,7 +213,7 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         if about_subject([by_n[n] for n in support], terms):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
-    if not kept or not _answers_the_question(question, kept, verified, by_n):
+    if not kept or not _answers_the_question(question, used, verified, by_n):
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, t) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
     citations = tuple(c for n in used for c in verified[n])
@@ -251,13 +249,13 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
     return spans[0] if len(spans) == 1 else None
 
 
-def _answers_the_question(question: str, kept, verified: dict[int, list[Citation]], by_n: dict[int, Passage]) -> bool:
+def _answers_the_question(question: str, used: list[int], verified: dict[int, list[Citation]],
+                          by_n: dict[int, Passage]) -> bool:
     """The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
     is no answer to a question about 问题线索, and half of a two-part question is not an answer."""
     words = content_words(question)
     if not words:
         return True
-    used = sorted({n for _, ns in kept for n in ns})
     # a quote may be a fragment ("8850件"): judge the source sentences it sits in
     sentences = []
     for n in used:

@@ -20,7 +20,7 @@ from rag.ingest.jsonl import JsonlLoader
 from rag.ingest.pdf import PdfLoader
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.models import Document
-from rag.normalize import HEADING_START, normalize_text
+from rag.normalize import HEADING_START, normalize_text, place_names
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +140,11 @@ def _title_from_text(text: str) -> str | None:
     return lead.group(0) if lead else None
 
 
-_CITY = re.compile(r"([\u4e00-\u9fff]{2})市")
-# A character right before 市 that makes it a common word (全市, 本市, 城市, 上市…), not a city name.
-_NOT_CITY_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 
 
 def _city(text: str) -> str | None:
-    counts = Counter(m for m in _CITY.findall(text[:20000]) if m[-1] not in _NOT_CITY_END)
+    counts = Counter(place_names(text[:20000], suffixes="市"))
     if not counts:
         return None
     name, n = counts.most_common(1)[0]
