@@ -23,7 +23,8 @@ from rag.index.store import Store
 from rag.index.vectors import FaissIndex
 from rag.ingest import ingest_paths
 from rag.retrieve import Filters, Retriever
-from rag.retrieve.fusion import rrf
+from rag.index.keyword import query_terms, terms
+from rag.retrieve.fusion import rrf, score_fusion
 from rag.retrieve.langchain import PolicyQARetriever
 from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
 
@@ -35,6 +36,44 @@ def test_rrf_is_pure_and_rewards_agreement() -> None:
     assert fused[0][2] == {"bm25": 1, "dense": 2}
     assert rrf({"x": ["a", "a", "b"]})[0][2] == {"x": 1}
     assert rrf({}) == []
+
+
+def test_score_fusion_keeps_margins_and_weights() -> None:
+    # bm25: "a" far ahead of "b"; dense: "b" slightly ahead of "a". Normalised: a = .7*1 + .3*.9
+    fused = score_fusion({"bm25": [("a", 30.0), ("b", 10.0), ("c", 5.0)], "dense": [("b", 0.9), ("a", 0.89), ("d", 0.8)]},
+                         {"bm25": 0.7, "dense": 0.3})
+    assert [i for i, _, _ in fused] == ["a", "b", "c", "d"]  # c and d tie at 0: first appearance wins
+    assert fused[0][1] == pytest.approx(0.7 + 0.3 * 0.9)
+    assert fused[1][1] == pytest.approx(0.7 * 0.2 + 0.3)
+    assert fused[2][1] == fused[3][1] == 0.0  # the weakest candidate of a list normalises to 0
+    assert fused[0][2] == {"bm25": 1, "dense": 2} and fused[3][2] == {"dense": 3}
+    # one candidate (or all equal) counts as fully relevant for its ranker; an empty run adds nothing
+    assert score_fusion({"bm25": [("x", 3.0)], "dense": []}, {"bm25": 0.7, "dense": 0.3}) == [("x", 0.7, {"bm25": 1})]
+    assert score_fusion({}, {}) == []
+
+
+def test_keyword_terms_are_bigrams_of_the_search_key() -> None:
+    assert terms("稳产保供 2020年 covid-19") == ["稳产", "产保", "保供", "2020", "年", "covid", "19"]
+    assert terms("发展，规划") == ["发展", "规划"]  # punctuation separates runs
+    # question phrasing is not a term; the subject is
+    assert query_terms("天长市获得了哪些荣誉？") == ["天长", "长市", "市获", "获得", "得了", "了哪", "些荣", "荣誉"]
+
+
+def test_old_keyword_terms_are_upgraded_in_place(tmp_path: Path, use) -> None:
+    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
+    update_index(settings, [DOCS], use)
+    store = Store(settings.index_dir / STORE_FILE)
+    with store.transaction():
+        store.db.execute("UPDATE chunks SET tokens='x'")
+        store.db.execute("UPDATE meta SET value='jieba-0' WHERE key='keyword_terms'")
+    store.close()
+    with pytest.raises(IndexMismatchError, match="upgrade it in place"):
+        Retriever.open(settings, use)
+    upgraded = update_index(settings, [DOCS], use)
+    assert upgraded.chunks_embedded == 0 and upgraded.documents_written == 0
+    retriever = Retriever.open(settings, use)
+    assert "2020年8月" in retriever.search(TIANCHANG_Q, k=1)[0].chunk.text
+    assert retriever.search(TIANCHANG_Q, k=1)[0].ranks.get("bm25") == 1
 
 
 def test_tianchang_found_first_in_both_scripts(docs_index: Settings, e5) -> None:

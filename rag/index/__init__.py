@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import Settings
-from rag.index.keyword import KeywordIndex
+from rag.index.keyword import TERMS_VERSION, KeywordIndex
 from rag.index.store import Store
 from rag.index.vectors import FaissIndex
 from rag.normalize import NORMALIZER_VERSION, search_key
@@ -40,6 +40,7 @@ def expected_manifest(settings: Settings, model_name: str, dim: int) -> dict[str
         "embedding_model": model_name,
         "dimension": str(dim),
         "normalizer_version": NORMALIZER_VERSION,
+        "keyword_terms": TERMS_VERSION,
         "chunk_max_chars": str(settings.chunk_max_chars),
         "chunk_min_chars": str(settings.chunk_min_chars),
     }
@@ -47,9 +48,17 @@ def expected_manifest(settings: Settings, model_name: str, dim: int) -> dict[str
 
 def check_manifest(store: Store, expected: dict[str, str], folder: Path) -> None:
     """Raise IndexMismatchError naming what differs and how to fix it."""
-    diffs = [(k, store.get_meta(k), v) for k, v in expected.items() if store.get_meta(k) not in (None, v)]
+    built = store.get_meta("embedding_model") is not None  # an empty store has no settings yet
+    diffs = [(k, store.get_meta(k), v) for k, v in expected.items()
+             if store.get_meta(k) != v and (built or store.get_meta(k) is not None)]
     if not diffs:
         return
+    if [k for k, _, _ in diffs] == ["keyword_terms"]:
+        raise IndexMismatchError(
+            f"index {folder} stores keyword terms of an older scheme ({diffs[0][1]!r}, this version uses "
+            f"{diffs[0][2]!r}): run `policyqa index --index {folder} PATH...` once to upgrade it in place "
+            "(nothing is re-embedded)"
+        )
     what = "; ".join(f"{k}: index has {have!r}, settings ask for {want!r}" for k, have, want in diffs)
     hint = ""
     if any(k == "embedding_model" for k, _, _ in diffs):

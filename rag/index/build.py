@@ -25,7 +25,7 @@ from rag.config import Settings
 from rag.embed import Embedder
 from rag.index import (STORE_FILE, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
                        save_derived, write_manifest_file)
-from rag.index.keyword import tokenize
+from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
 from rag.ingest import find_files, ingest_file
 from rag.models import Document
@@ -73,6 +73,18 @@ def remove_documents(settings: Settings, docids: Iterable[str], embedder: Embedd
     return removed
 
 
+def _upgrade_terms(store: Store, expected: dict[str, str], folder: Path) -> None:
+    """An index whose only difference is an older keyword-term scheme is upgraded in place."""
+    have = store.get_meta("keyword_terms")
+    if store.get_meta("embedding_model") is None or have == expected["keyword_terms"]:
+        return
+    if any(store.get_meta(k) != v for k, v in expected.items() if k != "keyword_terms"):
+        return  # other differences: check_manifest explains them
+    n = store.retokenize(lambda title, section, text: " ".join(terms(embed_text(title, section, text))))
+    store.set_meta({"keyword_terms": expected["keyword_terms"]})
+    log.info("index %s: keyword terms of %d chunks upgraded to %s (no re-embedding)", folder, n, expected["keyword_terms"])
+
+
 @contextmanager
 def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> Iterator[Store]:
     """Exclusive, manifest-checked write access; derived files are refreshed on the way out."""
@@ -89,6 +101,7 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> 
         store = Store(folder / STORE_FILE)
         try:
             expected = expected_manifest(settings, embedder.name, embedder.dim)
+            _upgrade_terms(store, expected, folder)
             check_manifest(store, expected, folder)
             store.set_meta(expected)
             before = store.generation
@@ -156,7 +169,7 @@ class _Run:
         out = []
         for chunk in chunk_document(doc, self.settings.chunk_max_chars, self.settings.chunk_min_chars):
             text = embed_text(doc.title, chunk.section, chunk.text)
-            out.append(NewChunk(chunk, " ".join(tokenize(text)), embed_hash(self.embedder.name, text)))
+            out.append(NewChunk(chunk, " ".join(terms(text)), embed_hash(self.embedder.name, text)))
         return out
 
     def _flush(self) -> None:

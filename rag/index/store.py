@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +171,19 @@ class Store:
             "chunks": self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
             "vectors": self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0],
         }
+
+    def retokenize(self, keyword_text: Callable[[str, tuple[str, ...], str], str]) -> int:
+        """Recompute every chunk's keyword terms from (title, section, text) in one transaction.
+
+        Used when the term scheme changes: terms come from stored text, so no file is re-read and
+        no vector is recomputed.
+        """
+        rows = self.db.execute("SELECT c.id, d.title, c.section, c.text FROM chunks c JOIN documents d USING(docid)").fetchall()
+        with self.transaction():
+            self.db.executemany("UPDATE chunks SET tokens=? WHERE id=?",
+                                [(keyword_text(t, tuple(json.loads(sec)), x), cid) for cid, t, sec, x in rows])
+            self._bump()
+        return len(rows)
 
     def iter_tokens(self) -> Iterator[tuple[int, str]]:
         yield from self.db.execute("SELECT id, tokens FROM chunks ORDER BY id")

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: BM25 and dense candidates fused with RRF, with document/city/year filters.
+"""Hybrid retrieval: BM25 and dense candidates fused (normalised scores or RRF), with document/city/year filters.
 
 Queries go through the same normalisation and search key as the corpus, so a traditional and a
 simplified phrasing of a question are literally the same query to both retrievers.
@@ -14,11 +14,11 @@ from pathlib import Path
 from rag.config import Settings
 from rag.embed import PACKAGED, Embedder, load_embedder
 from rag.index import STORE_FILE, Derived, check_manifest, expected_manifest, load_derived
-from rag.index.keyword import tokenize
+from rag.index.keyword import query_terms
 from rag.index.store import Store
 from rag.models import Hit
 from rag.normalize import normalize_text, search_key
-from rag.retrieve.fusion import rrf
+from rag.retrieve.fusion import rrf, score_fusion
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,14 @@ class Retriever:
             allowed = self.store.chunk_ids_where(list(filters.docids) or None, filters.city, filters.year)
             if not len(allowed):
                 return []
-        keyword = derived.keyword.search(tokenize(key), candidates, allowed)
+        keyword = derived.keyword.search(query_terms(key), candidates, allowed)
         dense = derived.vectors.search(self.embedder.embed_queries([key])[0], candidates, allowed)
-        fused = rrf({"bm25": [i for i, _ in keyword], "dense": [i for i, _ in dense]}, k=self.settings.rrf_k)[:k]
+        if self.settings.fusion == "rrf":
+            fused = rrf({"bm25": [i for i, _ in keyword], "dense": [i for i, _ in dense]}, k=self.settings.rrf_k)
+        else:
+            w = self.settings.dense_weight
+            fused = score_fusion({"bm25": keyword, "dense": dense}, {"bm25": 1.0 - w, "dense": w})
+        fused = fused[:k]
         rows = self.store.chunks_by_id([i for i, _, _ in fused])
         return [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
                 for i, score, ranks in fused if i in rows]
