@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rag.answer.chain import AnswerChain
+from rag.answer.extractive import focus_window
 from rag.config import Settings
 from rag.index.store import Store
+from rag.llm.base import ChatModel
 from rag.retrieve import Retriever
 from tests.conftest import ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
 
@@ -88,3 +92,44 @@ def test_span_format_eval_scores_containment(tmp_path: Path, docs_index: Setting
     s = score(item, chain.ask(TIANCHANG_Q, mode="extractive"), lambda d: _stored(docs_index, d))
     assert s.outcome == "correct"
     assert metrics([s])["containment"] == 1.0
+
+
+def test_focus_window_keeps_the_answering_sentences() -> None:
+    text = ("一、总体要求。坚持依法行政，推进政务公开。" "二、主要成效。天长市2020年8月被评为首批全国法治政府建设示范市。"
+            "全年办理行政复议案件120件。" "三、下一步计划。继续深化改革，优化营商环境。")
+    start, end = focus_window(text, "天长市何时被评为全国法治政府建设示范市？", 60)
+    assert "2020年8月被评为首批" in text[start:end] and end - start <= 60
+    assert text[start - 1] in "。" and text[end - 1] == "。"  # whole sentences
+    assert focus_window(text, "天长市何时被评为示范市？", 1000) == (0, len(text))
+
+
+class _ScriptedModel(ChatModel):
+    """A stand-in LLM that replies with a fixed text (the real model is tested in test_answer_llm)."""
+
+    name = "scripted"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.prompts: list[str] = []
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int = 400) -> Iterator[str]:
+        self.prompts.append(messages[-1]["content"])
+        yield self.reply
+
+
+def test_llm_refusal_falls_back_to_verified_source_sentences(docs_index: Settings, e5) -> None:
+    settings = docs_index.model_copy(update={"llm_passage_chars": 120})
+    retriever = Retriever.open(settings, e5)
+    model = _ScriptedModel("回答：资料中没有相关信息。")
+    answer = AnswerChain(settings, retriever, model).ask(TIANCHANG_Q, mode="llm")
+    assert not answer.refused and answer.mode == "extractive" and "2020年8月" in answer.answer
+    c = answer.citations[0]
+    assert _stored(settings, c.docid)[c.start:c.end] == c.quote
+    # each passage reached the model as whole sentences, at most llm_passage_chars (or one sentence)
+    shown = re.findall(r"^\[\d+\] 《[^\n]*\n([^\n]+)", model.prompts[0], flags=re.M)
+    assert len(shown) >= 3 and all(len(t) <= 120 or t.count("。") == 1 for t in shown)
+    assert any(len(h.chunk.text) > 120 for h in retriever.search(TIANCHANG_Q, k=4))  # windows did cut
+    # the fallback cannot answer what the documents do not say, and an invented figure is dropped
+    invented = _ScriptedModel("回答：天长市常住人口为60万人[1]。\n依据：\n[1] 「天长市常住人口为60万人。」")
+    answer = AnswerChain(settings, retriever, invented).ask("天长市的常住人口是多少？", mode="llm")
+    assert answer.refused and not answer.citations and "60万" not in answer.answer

@@ -16,7 +16,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from rag.answer.extractive import draft_extractive, sub_questions
+from rag.answer.extractive import draft_extractive, focus_window, sub_questions
 from rag.answer.verify import Draft, Passage, parse_cited_text, refusal, subject_terms, verify
 from rag.config import Settings
 from rag.llm import ChatModel, load_chat_model
@@ -98,7 +98,8 @@ class AnswerChain:
         blocks = []
         for p in state["passages"]:
             section = " > ".join(p.hit.chunk.section)
-            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{p.hit.chunk.text}")
+            start, end = focus_window(p.hit.chunk.text, state["question"], self.settings.llm_passage_chars)
+            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{p.hit.chunk.text[start:end]}")
         user = self._user.format(passages="\n\n".join(blocks), question=state["question"].strip())
         return {**state, "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
 
@@ -114,9 +115,17 @@ class AnswerChain:
 
     def _verify(self, state: dict[str, Any]) -> Answer:
         draft: Draft = state["draft"]
-        if not draft.sentences:
-            return refusal(state["question"], state["passages"], state["mode"])
-        return verify(state["question"], draft, state["passages"], state["mode"])
+        answer = (verify(state["question"], draft, state["passages"], state["mode"]) if draft.sentences
+                  else refusal(state["question"], state["passages"], state["mode"]))
+        if answer.refused and state["mode"] == "llm":
+            # The small LLM often says "not in the documents" (or quotes loosely) when a passage
+            # does answer; the source sentences themselves, verified the same way, are then shown,
+            # marked as extractive. Measured on eval/policyqa_eval.jsonl: see the issue-5 note.
+            fallback = self._verify({**self._extract(state), "mode": "extractive"})
+            if not fallback.refused:
+                log.info("LLM answer not supported by the passages; showing the extractive answer")
+                return fallback
+        return answer
 
 
 def parse_llm_output(raw: str) -> Draft:
