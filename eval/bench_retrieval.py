@@ -255,6 +255,8 @@ def main() -> None:
     parser.add_argument("--news", type=int, default=0, help="also run with N news distractor documents added")
     parser.add_argument("--news-chars", type=int, default=360, help="characters kept of each news article")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--rerank", type=int, default=0, metavar="N",
+                        help="also measure LLM-judge reranking on the first N questions of each set")
     parser.add_argument("--fresh", action="append", default=[], choices=["ncp", "drcd"],
                         help="rebuild this dataset's PolicyQA index from nothing (for the throughput figures); "
                         "by default vectors cached by earlier runs are reused")
@@ -286,6 +288,21 @@ def main() -> None:
             table = [{"system": r.name, **r.row()} for r in results]
             print_table(f"{name}{label}: {len(corpus)} documents, {len(questions)} questions", table)
             rows.append({"variant": label.strip(" ()") or "as written", "table": table})
+        if args.rerank:
+            # the LLM judge on the first N questions only: ~1 s per candidate on 2 cores
+            from rag.retrieve.rerank import LLMJudgeReranker
+            from rag.llm.llamacpp import LlamaCppModel
+
+            judge = LLMJudgeReranker(LlamaCppModel(threads=settings.llm_threads), settings.rerank_candidates,
+                                     settings.llm_passage_chars)
+            reranking = Retriever.open(built["settings"], embedder, reranker=judge)
+            subset, key = questions[:args.rerank], variants[0][1]
+            results = [evaluate("policyqa", subset, policyqa_search(retriever), canon, key),
+                       evaluate(f"policyqa + LLM judge (top {settings.rerank_candidates})", subset,
+                                policyqa_search(reranking), canon, key)]
+            table = [{"system": r.name, **r.row()} for r in results]
+            print_table(f"{name}{variants[0][0]}: reranking, first {len(subset)} questions", table)
+            rows.append({"variant": "rerank", "table": table})
         # Raw embedder throughput on exactly the texts the index embedded, measured in this run.
         sample = [r[0] for r in retriever.store.db.execute("SELECT text FROM chunks ORDER BY id LIMIT 256")]
         started = time.perf_counter()

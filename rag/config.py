@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     dense_weight: float = Field(0.3, ge=0.0, le=1.0, description="Share of the dense score in 'score' fusion.")
     rrf_k: int = Field(60, ge=1)
+    rerank: bool = Field(False, description="Let the local LLM judge the top candidates (slow on CPU; "
+                         "see eval/bench_retrieval.py --rerank).")
+    rerank_candidates: int = Field(8, ge=2, le=50, description="Fused candidates the LLM judges.")
     embed_threads: int | None = Field(None, ge=1, description="Threads for the packaged embedders.")
     answer_mode: str = Field("extractive", pattern="^(llm|extractive)$",
                              description="'llm' generates with citations; 'extractive' quotes source sentences.")

@@ -14,6 +14,7 @@ import pytest
 from rag.answer.chain import AnswerChain
 from rag.config import Settings
 from rag.retrieve import Retriever
+from rag.retrieve.rerank import LLMJudgeReranker
 from tests.conftest import ROOT, TIANCHANG_Q
 from tests.test_answer import _stored
 
@@ -29,7 +30,7 @@ def test_llm_answers_tianchang_and_streams(llm_chain: AnswerChain, docs_index: S
     pieces = list(llm_chain.stream(TIANCHANG_Q))
     answer = pieces[-1]
     assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces[:-1])
-    assert not answer.refused, answer
+    assert not answer.refused and answer.mode == "llm", answer  # the model's own answer, not the fallback
     assert "2020" in answer.answer and answer.citations
     for c in answer.citations:
         assert _stored(docs_index, c.docid)[c.start:c.end] == c.quote
@@ -103,3 +104,17 @@ def test_abandoned_stream_does_not_block_the_model(llm_chain: AnswerChain) -> No
     worker.start()
     worker.join(timeout=300)
     assert result, "the model stayed locked after an abandoned stream"
+
+
+def test_llm_judge_reranks_the_award_paragraph_first(llm_chain: AnswerChain, docs_index: Settings, e5) -> None:
+    judge = LLMJudgeReranker(llm_chain.llm, candidates=4)
+    hits = Retriever.open(docs_index, e5, reranker=judge).search("天长市获得过哪些国家级的法治荣誉？", k=6)
+    assert len(hits) == 6 and [h.ranks.get("judge") for h in hits[:4]] == [1, 2, 3, 4]
+    assert "judge" not in hits[4].ranks  # beyond the judged candidates: fused order, unjudged
+    assert "全国法治政府建设示范市" in hits[0].chunk.text and hits[0].score > 0
+    assert hits[0].score > hits[3].score
+    # POLICYQA_RERANK builds the judge from settings, and the answer chain writes with the same model
+    settings = docs_index.model_copy(update={"rerank": True})
+    retriever = Retriever.open(settings, e5)
+    assert isinstance(retriever.reranker, LLMJudgeReranker)
+    assert AnswerChain(settings, retriever).llm is retriever.reranker.model

@@ -24,7 +24,9 @@ from rag.index.vectors import FaissIndex
 from rag.ingest import ingest_paths
 from rag.retrieve import Filters, Retriever
 from rag.index.keyword import query_terms, terms
+from rag.models import Chunk, Hit
 from rag.retrieve.fusion import rrf, score_fusion
+from rag.retrieve.rerank import order_by
 from rag.retrieve.langchain import PolicyQARetriever
 from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
 
@@ -50,6 +52,15 @@ def test_score_fusion_keeps_margins_and_weights() -> None:
     # one candidate (or all equal) counts as fully relevant for its ranker; an empty run adds nothing
     assert score_fusion({"bm25": [("x", 3.0)], "dense": []}, {"bm25": 0.7, "dense": 0.3}) == [("x", 0.7, {"bm25": 1})]
     assert score_fusion({}, {}) == []
+
+
+def test_order_by_judge_scores_is_stable_and_records_ranks() -> None:
+    hits = [Hit(chunk=Chunk(docid="d", ordinal=i, section=(), start=0, end=1, text="x"), title="t", score=0.0,
+                ranks={"bm25": i + 1}) for i in range(3)]
+    ordered = order_by(hits, [0.5, 2.0, 0.5], "judge")
+    assert [h.chunk.ordinal for h in ordered] == [1, 0, 2]
+    assert ordered[0].ranks == {"bm25": 2, "judge": 1} and ordered[0].score == 2.0
+    assert hits[1].ranks == {"bm25": 2}  # records are not mutated
 
 
 def test_keyword_terms_are_bigrams_of_the_search_key() -> None:

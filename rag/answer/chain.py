@@ -40,7 +40,8 @@ class AnswerChain:
     def __init__(self, settings: Settings, retriever: Retriever, llm: ChatModel | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
-        self._llm = llm
+        # one local model per process: a reranking retriever's judge also writes the answers
+        self._llm = llm or getattr(retriever.reranker, "model", None)
         self._system = load_prompt("answer_system.md")
         self._user = load_prompt("answer_user.md")
         retrieve = RunnableLambda(self._retrieve)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rag.llm.base import ChatModel, LLMUnavailableError
+from rag.llm.base import ChatModel, LLMUnavailableError, RelevanceJudge
 
-__all__ = ["ChatModel", "LLMUnavailableError", "load_chat_model"]
+__all__ = ["ChatModel", "LLMUnavailableError", "RelevanceJudge", "load_chat_model"]
 
 
 def load_chat_model(settings) -> ChatModel:

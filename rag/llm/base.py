@@ -19,3 +19,11 @@ class ChatModel(ABC):
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int = 400) -> str:
         return "".join(self.stream(messages, max_tokens))
+
+
+class RelevanceJudge(ABC):
+    """A model that can score a yes/no question without generating (used for reranking)."""
+
+    @abstractmethod
+    def relevance(self, messages: list[dict[str, str]]) -> float:
+        """logit("是") − logit("否") of the first reply token: > 0 leans yes."""

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from rag.llm.base import ChatModel, LLMUnavailableError
+from rag.llm.base import ChatModel, LLMUnavailableError, RelevanceJudge
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def packaged_gguf() -> Path:
     return target
 
 
-class LlamaCppModel(ChatModel):
+class LlamaCppModel(ChatModel, RelevanceJudge):
     name = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 
     def __init__(self, threads: int | None = None, n_ctx: int = 4096, model_path: Path | None = None) -> None:
@@ -108,3 +108,27 @@ class LlamaCppModel(ChatModel):
             if isinstance(item, Exception):
                 raise item
             yield item
+
+    def relevance(self, messages: list[dict[str, str]]) -> float:
+        """One forward pass over the prompt; the logits of the first reply token are read in a
+        logits processor (public API) instead of sampling a reply."""
+        seen: list[float] = []
+        with self._lock:
+            llm = self._load()
+            yes, no = (self._single_token(llm, word) for word in ("是", "否"))
+
+            def grab(_ids, scores):
+                seen.append(float(scores[yes] - scores[no]))
+                return scores
+
+            llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0, logits_processor=[grab])
+        if not seen:
+            raise RuntimeError("the model produced no logits for the relevance prompt")
+        return seen[0]
+
+    @staticmethod
+    def _single_token(llm, word: str) -> int:
+        ids = llm.tokenize(word.encode("utf-8"), add_bos=False, special=False)
+        if len(ids) != 1:
+            raise LLMUnavailableError(f"this model splits {word!r} into {len(ids)} tokens; it cannot judge relevance")
+        return ids[0]

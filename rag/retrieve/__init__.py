@@ -19,6 +19,7 @@ from rag.index.store import Store
 from rag.models import Hit
 from rag.normalize import normalize_text, search_key
 from rag.retrieve.fusion import rrf, score_fusion
+from rag.retrieve.rerank import LLMJudgeReranker, Reranker
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +37,19 @@ class Filters:
 class Retriever:
     """An opened index. Thread-safe for searching; :meth:`refresh` picks up a newer generation."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, derived: Derived) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, derived: Derived,
+                 reranker: Reranker | None = None) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        self.reranker = reranker
         self._derived = derived
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    def open(cls, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> Retriever:
+        """Open the index in ``settings.index_dir``; with ``settings.rerank`` and no reranker given,
+        the local LLM judges candidates (it loads on the first search)."""
         folder = Path(settings.index_dir)
         path = folder / STORE_FILE
         if not path.exists():
@@ -55,7 +60,9 @@ class Retriever:
                 check_manifest(store, {"embedding_model": settings.embedding_model}, folder)
             embedder = load_embedder(settings.embedding_model, settings.embed_threads)
         check_manifest(store, expected_manifest(settings, embedder.name, embedder.dim), folder)
-        return cls(settings, store, embedder, load_derived(folder, store, embedder.dim, settings.ann_threshold))
+        if reranker is None and settings.rerank:
+            reranker = _llm_reranker(settings)
+        return cls(settings, store, embedder, load_derived(folder, store, embedder.dim, settings.ann_threshold), reranker)
 
     def refresh(self) -> None:
         """Reload the derived structures if the store was updated since they were loaded."""
@@ -82,10 +89,21 @@ class Retriever:
         else:
             w = self.settings.dense_weight
             fused = score_fusion({"bm25": keyword, "dense": dense}, {"bm25": 1.0 - w, "dense": w})
-        fused = fused[:k]
+        fused = fused[:max(k, self.reranker.candidates) if self.reranker else k]
         rows = self.store.chunks_by_id([i for i, _, _ in fused])
-        return [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
+        hits = [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
                 for i, score, ranks in fused if i in rows]
+        return (self.reranker.rerank(question, hits) if self.reranker else hits)[:k]
+
+
+def _llm_reranker(settings: Settings) -> Reranker:
+    from rag.llm import RelevanceJudge, load_chat_model
+
+    model = load_chat_model(settings)
+    if not isinstance(model, RelevanceJudge):
+        raise ValueError("POLICYQA_RERANK needs the packaged local LLM (it reads the model's logits); "
+                         "unset POLICYQA_LLM_URL or POLICYQA_RERANK")
+    return LLMJudgeReranker(model, settings.rerank_candidates, settings.llm_passage_chars)
 
 
 def query_key(question: str, max_chars: int = 2000) -> str:
