@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.config import Settings  # noqa: E402
 from rag.embed import Embedder, load_embedder  # noqa: E402
+from rag.index import embed_text  # noqa: E402
 from rag.index.build import update_index  # noqa: E402
 from rag.index.keyword import KeywordIndex, tokenize  # noqa: E402
 from rag.index.vectors import FaissIndex  # noqa: E402
@@ -304,10 +305,11 @@ def main() -> None:
             print_table(f"{name}{variants[0][0]}: reranking, first {len(subset)} questions", table)
             rows.append({"variant": "rerank", "table": table})
         # Raw embedder throughput on exactly the texts the index embedded, measured in this run.
-        sample = [r[0] for r in retriever.store.db.execute("SELECT text FROM chunks ORDER BY id LIMIT 256")]
+        rows = retriever.store.chunks_by_id([r[0] for r in retriever.store.db.execute("SELECT id FROM chunks ORDER BY id LIMIT 256")])
+        sample = [embed_text(r.title, r.chunk.section, r.chunk.text) for r in rows.values()]
         started = time.perf_counter()
         for i in range(0, len(sample), 32):
-            embedder.embed_passages([search_key(t) for t in sample[i:i + 32]])
+            embedder.embed_passages(sample[i:i + 32])
         raw_rate = len(sample) / (time.perf_counter() - started)
         throughput = {
             "fresh_build": name in args.fresh,  # without --fresh, cached vectors make the build times meaningless

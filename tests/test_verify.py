@@ -120,3 +120,16 @@ def test_quote_must_be_about_what_was_asked() -> None:
     assert verify("如皋市2023年排查问题线索多少条？", wrong, passages, "llm").refused
     right = Draft(sentences=(("排查问题线索35条。", (1,)),), quotes=((1, "排查問題線索35條"),))
     assert not verify("如皋市2023年排查问题线索多少条？", right, passages, "llm").refused
+
+
+def test_half_of_a_two_part_question_is_no_answer() -> None:
+    question = "苏州市2023年人民调解组织化解纠纷多少件，行政执法案卷评查抽取了多少份案卷？"
+    half = Draft(sentences=(("化解纠纷246357件[3]。", (3,)),), quotes=((3, SUZHOU),))
+    assert verify(question, half, PASSAGES, "llm").refused
+    # the same sentence fully answers the one-part question
+    assert not verify("苏州市2023年人民调解组织化解纠纷多少件？", half, PASSAGES, "llm").refused
+    both = _passage(4, "全市行政执法案卷评查共抽取案卷160份。", "suzhou-2023.txt", "suzhou-2023", offset=1200,
+                    city="苏州市", year="2023")
+    full = Draft(sentences=(("化解纠纷246357件[3]，抽取案卷160份[4]。", (3, 4)),),
+                 quotes=((3, SUZHOU), (4, "全市行政执法案卷评查共抽取案卷160份。")))
+    assert not verify(question, full, [*PASSAGES, both], "llm").refused

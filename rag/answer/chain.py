@@ -16,8 +16,8 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from rag.answer.extractive import draft_extractive, focus_window, sub_questions
-from rag.answer.verify import Draft, Passage, parse_cited_text, refusal, subject_terms, verify
+from rag.answer.extractive import draft_extractive, focus_window
+from rag.answer.verify import Draft, Passage, parse_cited_text, refusal, sub_questions, subject_terms, verify
 from rag.config import Settings
 from rag.llm import ChatModel, load_chat_model
 from rag.models import Answer

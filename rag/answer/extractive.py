@@ -18,18 +18,9 @@ from rag.normalize import search_key
 
 _ASKS_NUMBER = re.compile(r"多少|几[个项件名次年条家批]|比例|百分|数量|金额|人数|规模|多大|多长|多高")
 _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
-_ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
 _HAS_NUMBER = re.compile(r"\d|[零〇一二三四五六七八九十百千万两]+[个项件名次年条家批人户元]")
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
 _HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
-
-
-def sub_questions(question: str) -> list[str]:
-    """Parts of a compound question ("A多少件，B多少份？"), each asking something of its own."""
-    parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", question) if p.strip()]
-    if len(parts) < 2 or sum(bool(_ASKS.search(search_key(p))) for p in parts) < 2:
-        return [question]
-    return parts
 
 
 def _names_person(sentence_key: str) -> bool:

@@ -249,13 +249,21 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
     return spans[0] if len(spans) == 1 else None
 
 
+_ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
+
+
+def sub_questions(question: str) -> list[str]:
+    """Parts of a compound question ("A多少件，B多少份？"), each asking something of its own."""
+    parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", question) if p.strip()]
+    if len(parts) < 2 or sum(bool(_ASKS.search(search_key(p))) for p in parts) < 2:
+        return [question]
+    return parts
+
+
 def _answers_the_question(question: str, used: list[int], verified: dict[int, list[Citation]],
                           by_n: dict[int, Passage]) -> bool:
     """The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
     is no answer to a question about 问题线索, and half of a two-part question is not an answer."""
-    words = content_words(question)
-    if not words:
-        return True
     # a quote may be a fragment ("8850件"): judge the source sentences it sits in
     sentences = []
     for n in used:
@@ -265,7 +273,9 @@ def _answers_the_question(question: str, used: list[int], verified: dict[int, li
             sentences.extend(chunk.text[a:b] for a, b in sentence_spans(chunk.text) if a < e and b > s)
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
-    return coverage(words, quotes, context) >= MIN_COVERAGE
+    # each part of a compound question on its own: the words of one part must not vouch for another
+    parts = [content_words(part) for part in sub_questions(question)]
+    return all(coverage(words, quotes, context) >= MIN_COVERAGE for words in parts if words)
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
