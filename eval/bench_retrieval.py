@@ -305,8 +305,8 @@ def main() -> None:
             print_table(f"{name}{variants[0][0]}: reranking, first {len(subset)} questions", table)
             rows.append({"variant": "rerank", "table": table})
         # Raw embedder throughput on exactly the texts the index embedded, measured in this run.
-        rows = retriever.store.chunks_by_id([r[0] for r in retriever.store.db.execute("SELECT id FROM chunks ORDER BY id LIMIT 256")])
-        sample = [embed_text(r.title, r.chunk.section, r.chunk.text) for r in rows.values()]
+        stored = retriever.store.chunks_by_id([r[0] for r in retriever.store.db.execute("SELECT id FROM chunks ORDER BY id LIMIT 256")])
+        sample = [embed_text(c.title, c.chunk.section, c.chunk.text) for c in stored.values()]
         started = time.perf_counter()
         for i in range(0, len(sample), 32):
             embedder.embed_passages(sample[i:i + 32])
