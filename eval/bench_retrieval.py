@@ -304,12 +304,7 @@ def main() -> None:
             rows.append({"variant": label.strip(" ()") or "as written", "table": table})
         if args.rerank:
             # the LLM judge on the first N questions only: ~1 s per candidate on 2 cores
-            from rag.retrieve.rerank import LLMJudgeReranker
-            from rag.llm.llamacpp import LlamaCppModel
-
-            judge = LLMJudgeReranker(LlamaCppModel(threads=settings.llm_threads), settings.rerank_candidates,
-                                     settings.llm_passage_chars)
-            reranking = Retriever.open(built["settings"], embedder, reranker=judge)
+            reranking = Retriever.open(built["settings"].model_copy(update={"rerank": True}), embedder)
             subset, key = questions[:args.rerank], variants[0][1]
             results = [evaluate("policyqa", subset, policyqa_search(retriever), canon, key),
                        evaluate(f"policyqa + LLM judge (top {settings.rerank_candidates})", subset,

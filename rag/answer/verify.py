@@ -41,6 +41,7 @@ _QUESTION_WORDS = frozenset(
     "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作".split()
 )
 
+
 @dataclass(frozen=True)
 class Draft:
     """A generator's proposal: ``sentences`` as (text without markers, cited numbers)."""

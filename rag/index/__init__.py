@@ -46,11 +46,16 @@ def expected_manifest(settings: Settings, model_name: str, dim: int) -> dict[str
     }
 
 
+def manifest_diffs(store: Store, expected: dict[str, str]) -> list[tuple[str, str | None, str]]:
+    """``(key, stored, expected)`` for every setting the index was built with differently."""
+    built = store.get_meta("embedding_model") is not None  # an empty store has no settings yet
+    return [(k, store.get_meta(k), v) for k, v in expected.items()
+            if store.get_meta(k) != v and (built or store.get_meta(k) is not None)]
+
+
 def check_manifest(store: Store, expected: dict[str, str], folder: Path) -> None:
     """Raise IndexMismatchError naming what differs and how to fix it."""
-    built = store.get_meta("embedding_model") is not None  # an empty store has no settings yet
-    diffs = [(k, store.get_meta(k), v) for k, v in expected.items()
-             if store.get_meta(k) != v and (built or store.get_meta(k) is not None)]
+    diffs = manifest_diffs(store, expected)
     if not diffs:
         return
     if [k for k, _, _ in diffs] == ["keyword_terms"]:

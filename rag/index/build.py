@@ -24,7 +24,7 @@ from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.index import (STORE_FILE, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
-                       save_derived, write_manifest_file)
+                       manifest_diffs, save_derived, write_manifest_file)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
 from rag.ingest import find_files, ingest_file
@@ -74,12 +74,10 @@ def remove_documents(settings: Settings, docids: Iterable[str], embedder: Embedd
 
 
 def _upgrade_terms(store: Store, expected: dict[str, str], folder: Path) -> None:
-    """An index whose only difference is an older keyword-term scheme is upgraded in place."""
-    have = store.get_meta("keyword_terms")
-    if store.get_meta("embedding_model") is None or have == expected["keyword_terms"]:
+    """An index whose only difference is an older keyword-term scheme is upgraded in place
+    (any other difference is left for check_manifest to explain)."""
+    if [k for k, _, _ in manifest_diffs(store, expected)] != ["keyword_terms"]:
         return
-    if any(store.get_meta(k) != v for k, v in expected.items() if k != "keyword_terms"):
-        return  # other differences: check_manifest explains them
     n = store.retokenize(lambda title, section, text: " ".join(terms(embed_text(title, section, text))))
     store.set_meta({"keyword_terms": expected["keyword_terms"]})
     log.info("index %s: keyword terms of %d chunks upgraded to %s (no re-embedding)", folder, n, expected["keyword_terms"])

@@ -69,6 +69,7 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
         self._n_ctx = n_ctx
         self._path = model_path
         self._llm = None
+        self._yes_no: tuple[int, int] | None = None  # token ids, looked up once the model is loaded
         self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
 
     def _load(self):
@@ -115,7 +116,9 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
         seen: list[float] = []
         with self._lock:
             llm = self._load()
-            yes, no = (self._single_token(llm, word) for word in ("是", "否"))
+            if self._yes_no is None:
+                self._yes_no = (self._single_token(llm, "是"), self._single_token(llm, "否"))
+            yes, no = self._yes_no
 
             def grab(_ids, scores):
                 seen.append(float(scores[yes] - scores[no]))
