@@ -7,10 +7,13 @@ Nothing reads settings at import time: the CLI (or an embedding application) bui
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from rag.ingest.limits import IngestLimits
 
 
 class Settings(BaseSettings):
@@ -65,10 +68,36 @@ class Settings(BaseSettings):
     llm_threads: int | None = Field(None, ge=1)
     llm_context: int = Field(4096, ge=512)
     llm_max_tokens: int = Field(300, ge=16, le=4096)
+    llm_weight_repack: Literal["auto", "on", "off"] = Field(
+        "auto", description="llama.cpp's load-time weight repacking ('extra buffer types'); 'auto' turns it off "
+        "on Intel CPUs with AMX, where it crashes llama-cpp-python 0.3.36, and keeps it elsewhere.",
+    )
     api_keys: str = Field("", description="Comma-separated API keys; empty = no authentication.")
     max_question_chars: int = Field(2000, ge=10, le=20000)
     max_upload_mb: float = Field(50.0, gt=0)
     data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")
+    # Reading one file (see rag/ingest/limits.py): bounds that stop a bomb, a hang or a giant.
+    ingest_max_file_mb: float = Field(500.0, gt=0, description="Larger files are refused unread.")
+    ingest_archive_max_members: int = Field(10_000, ge=1, description="Members of a .docx (zip) archive.")
+    ingest_archive_max_total_mb: float = Field(300.0, gt=0, description="Uncompressed size of a whole .docx.")
+    ingest_archive_max_member_mb: float = Field(200.0, gt=0, description="Uncompressed size of one member.")
+    ingest_archive_max_ratio: float = Field(
+        100.0, gt=1, description="Inflation ratio of one member over 1 MB (Word's XML compresses ~5-15x; bombs 1000x)."
+    )
+    ingest_pdf_max_pages: int = Field(5_000, ge=1)
+    ingest_timeout_s: float = Field(120.0, gt=0, description="A file whose reading makes no progress this long is "
+                                    "stopped and reported; the run goes on.")
+    ingest_max_memory_mb: int = Field(2048, ge=256, description="Address-space limit of the file-reader process.")
+
+    def ingest_limits(self) -> IngestLimits:
+        from rag.ingest.limits import IngestLimits
+
+        return IngestLimits(
+            max_file_mb=self.ingest_max_file_mb, archive_max_members=self.ingest_archive_max_members,
+            archive_max_total_mb=self.ingest_archive_max_total_mb,
+            archive_max_member_mb=self.ingest_archive_max_member_mb,
+            archive_max_ratio=self.ingest_archive_max_ratio, pdf_max_pages=self.ingest_pdf_max_pages,
+            timeout_s=self.ingest_timeout_s, max_memory_mb=self.ingest_max_memory_mb)
 
     @property
     def api_key_list(self) -> list[str]:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# A developer's own POLICYQA_* settings (index folder, LLM server, API keys) never leak into tests.
+for _name in [n for n in os.environ if n.startswith("POLICYQA_") and n != "POLICYQA_CACHE_DIR"]:
+    del os.environ[_name]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -29,6 +32,18 @@ def _guarded_connect(self: socket.socket, address):  # type: ignore[no-untyped-d
         if not loopback:
             raise RuntimeError(f"test tried to reach the network: {address!r}")
     return _real_connect(self, address)
+
+
+#: Fixtures that load real models, build real indexes or start real servers/browsers.
+HEAVY_FIXTURES = {"e5", "use", "docs_index", "live_server", "llm_chain"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on real models, servers, browsers or installs are the ``full`` tier (CI runs every
+    tier); ``pytest -m "not full"`` is the fast tier a developer runs on every change."""
+    for item in items:
+        if HEAVY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.full)
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +103,7 @@ def live_server(tmp_path_factory, docs_index, e5):
     qa = PolicyQA(settings)
     import gradio as gr
 
-    from ui.app import CSS, build_ui
+    from rag.ui import CSS, build_ui
 
     app = gr.mount_gradio_app(create_app(qa), build_ui(qa), path="/ui", css=CSS)
     with socket.socket() as s:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from rag.config import Settings
+
+#: The default limits on reading one file (tests run with no POLICYQA_* variables: see conftest).
+LIMITS = Settings().ingest_limits()
+
 PARA = "天长市2020年8月被评为首批全国法治政府建设示范市（县、区），省委书记为天长市颁发了奖牌。"
 
 
@@ -60,3 +65,96 @@ def docx_file(path: Path, paragraphs: list[str], table: list[list[str]]) -> Path
         d.add_paragraph(p)
     d.save(str(path))
     return path
+
+
+def rezip(source: Path, target: Path, replace: dict[str, bytes]) -> Path:
+    """A copy of the zip ``source`` with some members' bytes replaced (added if missing)."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item.filename, replace.get(item.filename, zin.read(item.filename)))
+        for name, data in replace.items():
+            if name not in zin.namelist():
+                zout.writestr(name, data)
+    return target
+
+
+def malformed_docx(path: Path) -> Path:
+    """A docx whose [Content_Types].xml has no namespace, as some non-Word tools write it
+    (python-docx raised AttributeError: 'lxml.etree._Element' object has no attribute 'overrides')."""
+    real = docx_file(path.with_suffix(".src.docx"), [PARA], [["a", "b"]])
+    rezip(real, path, {"[Content_Types].xml": b"<Types/>"})
+    real.unlink()
+    return path
+
+
+def docx_bomb(path: Path, inflated_mb: int = 200) -> Path:
+    """A small docx whose word/document.xml inflates to ``inflated_mb`` MB."""
+    real = docx_file(path.with_suffix(".src.docx"), [PARA], [["a", "b"]])
+    body = (b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
+            b'wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>' + b" " * (inflated_mb << 20)
+            + b"</w:t></w:r></w:p></w:body></w:document>")
+    rezip(real, path, {"word/document.xml": body})
+    real.unlink()
+    return path
+
+
+def messy_folder(folder: Path) -> dict[str, str | None]:
+    """A folder of the files users really drop in: name -> a word its error must contain, or None
+    for the good files that must be read. Every bad file must be named with an error and no
+    traceback; the good ones must still be indexed."""
+    import gzip
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    good_docx = docx_file(folder / "good.docx", [PARA, PARA], [["项目", "数量"], ["调解", "8850件"]])
+    data = good_docx.read_bytes()
+    pdf_with_lines(folder / "good.pdf", [PARA])
+    (folder / "gbk.txt").write_bytes((PARA * 3).encode("gbk"))
+    (folder / "big5.txt").write_bytes("如皋市司法局堅持以習近平新時代中國特色社會主義思想為指導。".encode("big5") * 3)
+    (folder / "one-line-1mb.txt").write_text(PARA * (1_000_000 // len(PARA.encode("utf-8")) + 1), encoding="utf-8")
+    malformed_docx(folder / "malformed.docx")
+    docx_bomb(folder / "bomb.docx")
+    (folder / "not-a-zip.docx").write_bytes(PARA.encode("utf-8"))
+    (folder / "truncated.docx").write_bytes(data[: len(data) // 2])
+    rezip(good_docx, folder / "empty-body.docx", {"word/document.xml": b""})
+    rezip(good_docx, folder / "broken-xml.docx", {"word/document.xml": b"<w:document><w:body><w:p>"})
+    (folder / "really-a-pdf.docx").write_bytes((folder / "good.pdf").read_bytes())
+    pdf_with_lines(folder / "encrypted.pdf", [PARA], password="secret")
+    pdf = (folder / "good.pdf").read_bytes()
+    (folder / "truncated.pdf").write_bytes(pdf[: len(pdf) // 3])
+    (folder / "garbage.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(4000))
+    image_only_pdf(folder / "scanned.pdf")
+    (folder / "binary.txt").write_bytes(os.urandom(3000))
+    (folder / "nul-bytes.txt").write_bytes(("正文" * 50).encode("utf-8").replace(b"\xe6", b"\x00"))
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.md").write_text("\n\n   \n", encoding="utf-8")
+    (folder / "binary.html").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2000))
+    (folder / "deep.html").write_text("<div>" * 50_000 + PARA + "</div>" * 50_000, encoding="utf-8")
+    (folder / "notes.xyz").write_bytes(b"whatever")
+    (folder / "sheet.xlsx").write_bytes(data)
+    (folder / "bad-lines.jsonl").write_text('{"docid": "../../../etc/passwd", "text": "x"}\nnot json\n'
+                                            '{"docid": "a\\u0000b", "text": "正文"}\n', encoding="utf-8")
+    (folder / "not-gzip.jsonl.gz").write_bytes(b"plain text, not gzip")
+    (folder / "png-named.pdf").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(500))
+    from pypdf import PdfWriter
+
+    PdfWriter().write(folder / "no-pages.pdf")
+    (folder / "only-nav.html").write_text("<html><body><nav>首页 | 新闻</nav><script>var a=1;</script></body></html>",
+                                          encoding="utf-8")
+    rezip(good_docx, folder / "many-members.docx", {f"customXml/item{i}.xml": b"<a/>" for i in range(10_001)})
+    (folder / "control-chars.txt").write_bytes(bytes(range(1, 9)) * 300)
+    (folder / "cut.jsonl.gz").write_bytes(gzip.compress(('{"docid": "n1", "text": "' + PARA + '"}\n').encode() * 50)[:200])
+    return {
+        "good.docx": None, "good.pdf": None, "gbk.txt": None, "big5.txt": None, "one-line-1mb.txt": None,
+        "deep.html": None,
+        "malformed.docx": "docx", "bomb.docx": "bomb", "not-a-zip.docx": "zip", "truncated.docx": "zip",
+        "empty-body.docx": "docx", "broken-xml.docx": "docx", "really-a-pdf.docx": "zip",
+        "encrypted.pdf": "encrypted", "truncated.pdf": "PDF", "garbage.pdf": "PDF", "scanned.pdf": "OCR",
+        "binary.txt": "not a text file", "nul-bytes.txt": "not a text file", "empty.txt": "empty",
+        "blank.md": "no text", "binary.html": "not a text file", "notes.xyz": "unsupported",
+        "sheet.xlsx": "unsupported", "bad-lines.jsonl": "docid", "not-gzip.jsonl.gz": "parsed",
+        "cut.jsonl.gz": "parsed", "png-named.pdf": "not a PDF", "no-pages.pdf": "no pages",
+        "only-nav.html": "no text", "many-members.docx": "members", "control-chars.txt": "not a text file",
+    }

@@ -7,11 +7,12 @@ import pytest
 from rag.chunk import chunk_document
 from rag.ingest import ingest_paths
 from rag.models import Document
+from tests.files import LIMITS
 from tests.conftest import DOCS, shared_path
 
 
 def _docs(*paths) -> list[Document]:
-    return [d for r in ingest_paths(paths) for d in r.documents]
+    return [d for r in ingest_paths(paths, LIMITS) for d in r.documents]
 
 
 @pytest.fixture(scope="module")

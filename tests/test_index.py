@@ -28,6 +28,7 @@ from rag.models import Chunk, Hit
 from rag.retrieve.fusion import rrf, score_fusion
 from rag.retrieve.rerank import order_by
 from rag.retrieve.langchain import PolicyQARetriever
+from tests.files import LIMITS
 from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
 
 
@@ -183,7 +184,7 @@ def _check_consistent(folder: Path, expected_docs: dict[str, int]) -> None:
 
 def _expected(paths: list[Path], settings: Settings) -> dict[str, int]:
     return {d.docid: len(chunk_document(d, settings.chunk_max_chars, settings.chunk_min_chars))
-            for r in ingest_paths(paths) for d in r.documents}
+            for r in ingest_paths(paths, LIMITS) for d in r.documents}
 
 
 def test_add_update_delete_round_trip(tmp_path: Path, use) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import find_files, ingest_file, ingest_paths
-from tests.files import PARA, docx_file, image_only_pdf, pdf_with_lines
+from tests.files import LIMITS, PARA, docx_file, image_only_pdf, pdf_with_lines
 
 TRAD = "如皋市司法局堅持以習近平新時代中國特色社會主義思想為指導，全面推進依法治市和司法行政工作高質量發展。"
 
 
 def _one(path: Path):
-    result = ingest_file(path, path.name)
+    result = ingest_file(path, path.name, LIMITS)
     assert result.ok, result.errors
     assert len(result.documents) == 1
     return result.documents[0]
@@ -97,7 +97,7 @@ def test_pdf_line_wrap_inside_sentence_is_rejoined(tmp_path: Path) -> None:
 
 def test_encrypted_pdf_is_a_clear_error(tmp_path: Path) -> None:
     path = pdf_with_lines(tmp_path / "secret.pdf", [PARA], password="s3cret")
-    result = ingest_file(path, path.name)
+    result = ingest_file(path, path.name, LIMITS)
     assert not result.documents
     assert "encrypted" in str(result.errors[0]) and "secret.pdf" in str(result.errors[0])
 
@@ -106,15 +106,15 @@ def test_corrupt_pdf_is_a_clear_error(tmp_path: Path) -> None:
     good = pdf_with_lines(tmp_path / "good.pdf", [PARA]).read_bytes()
     path = tmp_path / "broken.pdf"
     path.write_bytes(good[: len(good) // 3])
-    result = ingest_file(path, path.name)
+    result = ingest_file(path, path.name, LIMITS)
     assert not result.documents
     assert "damaged" in str(result.errors[0]) or "no text layer" in str(result.errors[0])
     path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
-    assert "damaged" in str(ingest_file(path, path.name).errors[0])
+    assert "damaged" in str(ingest_file(path, path.name, LIMITS).errors[0])
 
 
 def test_image_only_pdf_says_ocr(tmp_path: Path) -> None:
-    result = ingest_file(image_only_pdf(tmp_path / "scan.pdf"), "scan.pdf")
+    result = ingest_file(image_only_pdf(tmp_path / "scan.pdf"), "scan.pdf", LIMITS)
     assert not result.documents
     message = str(result.errors[0])
     assert "no text layer" in message and "OCR" in message
@@ -124,7 +124,7 @@ def test_zero_byte_binary_and_unknown_files(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "blob.txt").write_bytes(bytes(range(256)) * 40)
     (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04whatever")
-    messages = {Path(r.path).name: str(r.errors[0]) for r in ingest_paths([tmp_path]) if r.errors}
+    messages = {Path(r.path).name: str(r.errors[0]) for r in ingest_paths([tmp_path], LIMITS) if r.errors}
     assert "empty" in messages["empty.txt"]
     assert "not a text file" in messages["blob.txt"]
     assert "unsupported file type '.xlsx'" in messages["sheet.xlsx"] and ".docx" in messages["sheet.xlsx"]
@@ -137,7 +137,7 @@ def test_one_bad_file_never_stops_the_folder(tmp_path: Path) -> None:
     sub.mkdir()
     (sub / "c.txt").write_bytes(TRAD.encode("big5"))
     (tmp_path / ".hidden.txt").write_text("不应读取", encoding="utf-8")
-    results = {r.path: r for r in ingest_paths([tmp_path])}
+    results = {r.path: r for r in ingest_paths([tmp_path], LIMITS)}
     assert [Path(p).name for p in results] == ["a.txt", "b.pdf", "c.txt"]
     assert results[str(tmp_path / "a.txt")].ok and results[str(sub / "c.txt")].ok
     assert results[str(sub / "c.txt")].documents[0].docid == "sub/c.txt"
@@ -154,7 +154,7 @@ def test_jsonl_bad_line_is_reported_and_the_rest_loads(tmp_path: Path) -> None:
     lines = [json.dumps({"docid": "d1", "text": PARA}, ensure_ascii=False), "{not json",
              json.dumps({"docid": "d2", "text": TRAD, "title": "如皋"}, ensure_ascii=False)]
     path.write_text("\n".join(lines), encoding="utf-8")
-    result = ingest_file(path, path.name)
+    result = ingest_file(path, path.name, LIMITS)
     assert [d.docid for d in result.documents] == ["d1", "d2"]
     assert result.documents[1].title == "如皋"
     assert len(result.errors) == 1 and "corpus.jsonl:2" in str(result.errors[0])

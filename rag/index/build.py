@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from rag.index import (STORE_FILE, build_derived, check_manifest, embed_hash, em
                        manifest_diffs, save_derived, write_manifest_file)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
-from rag.ingest import find_files, ingest_file
+from rag.ingest import Ingestor, find_files
 from rag.models import Document
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,17 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def update_index(settings: Settings, paths: Iterable[str | Path], embedder: Embedder, *,
-                 rebuild: bool = False, progress: ProgressFn | None = None) -> IndexStats:
-    """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora)."""
+                 rebuild: bool = False, progress: ProgressFn | None = None,
+                 ingestor: Ingestor | None = None) -> IndexStats:
+    """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora).
+
+    Files are read by ``ingestor`` (a long-lived one from a server), else by one made for this run.
+    """
     started = time.perf_counter()
     stats = IndexStats()
-    with _writable(settings, embedder, rebuild=rebuild) as store:
-        _Run(store, settings, embedder, stats, progress).run([Path(p) for p in paths])
+    with _writable(settings, embedder, rebuild=rebuild) as store, \
+            (nullcontext(ingestor) if ingestor else Ingestor(settings.ingest_limits())) as reader:
+        _Run(store, settings, embedder, stats, progress, reader).run([Path(p) for p in paths])
         stats.totals = store.counts()
     stats.seconds = time.perf_counter() - started
     return stats
@@ -114,8 +119,9 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> 
 
 class _Run:
     def __init__(self, store: Store, settings: Settings, embedder: Embedder, stats: IndexStats,
-                 progress: ProgressFn | None) -> None:
+                 progress: ProgressFn | None, ingestor: Ingestor) -> None:
         self.store, self.settings, self.embedder, self.stats = store, settings, embedder, stats
+        self.ingestor = ingestor
         self.progress = progress or (lambda *_: None)
         self.pending: list[tuple[str, Document, list[NewChunk]]] = []  # (file, document, chunks)
         self.done_files: list[tuple[str, str, str]] = []  # (file, root, hash) fully read
@@ -139,7 +145,7 @@ class _Run:
         self._delete_missing({root for _, _, root in files} | {str(p.resolve()) for p in paths if p.is_dir()}, seen)
 
     def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str) -> None:
-        result = ingest_file(path, docid)
+        result = self.ingestor.ingest_file(path, docid)
         for err in result.errors:
             self.stats.errors.append(str(err))
         self.stats.warnings.extend(f"{path}: {w}" for w in result.warnings)

@@ -17,8 +17,10 @@ from rag.ingest.base import IngestError, Loader, RawDocument
 from rag.ingest.docx import DocxLoader
 from rag.ingest.html import HtmlLoader
 from rag.ingest.jsonl import JsonlLoader
+from rag.ingest.limits import IngestLimits, check_file_size
 from rag.ingest.pdf import PdfLoader
 from rag.ingest.text import MarkdownLoader, TextLoader
+from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
 from rag.normalize import HEADING_START, normalize_text, place_names
 
@@ -28,8 +30,8 @@ LOADERS: tuple[Loader, ...] = (TextLoader(), MarkdownLoader(), HtmlLoader(), Doc
                                JsonlLoader())
 SUPPORTED = tuple(ext for loader in LOADERS for ext in loader.extensions)
 
-__all__ = ["IngestError", "IngestResult", "SUPPORTED", "build_document", "find_files", "ingest_file",
-           "ingest_paths", "loader_for"]
+__all__ = ["IngestError", "IngestLimits", "IngestResult", "Ingestor", "SUPPORTED", "build_document", "find_files",
+           "ingest_file", "ingest_paths", "loader_for", "read_file"]
 
 
 @dataclass
@@ -75,36 +77,109 @@ def find_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, str]]:
             raise FileNotFoundError(f"{p}: no such file or folder")
 
 
-def ingest_file(path: Path, docid: str) -> IngestResult:
-    """Load, normalise and describe one file; never raises IngestError."""
-    result = IngestResult(str(path))
+def read_file(path: Path, docid: str, limits: IngestLimits) -> Iterator[Document | IngestError]:
+    """Load and normalise one file in this process: its documents, and an IngestError for each
+    problem. Never raises for the file's content: whatever a parser raises is this file's error."""
     try:
+        check_file_size(path, limits)
         loader = loader_for(path)
-        if path.stat().st_size == 0:
+        if path.is_file() and path.stat().st_size == 0:  # (a pipe or device reports 0 too)
             raise IngestError(path, "the file is empty (0 bytes)", "Check that it was copied completely")
-        for item in loader.load(path, docid):
+        for item in loader.load(path, docid, limits):
             if isinstance(item, IngestError):
-                result.errors.append(item)
+                yield item
                 continue
             doc = build_document(item)
             if not doc.text.strip():
-                result.errors.append(IngestError(item.source, "no text left after extraction",
-                                                 "Check the file's content; scanned documents need OCR"))
+                yield IngestError(item.source, "no text left after extraction",
+                                  "Check the file's content; scanned documents need OCR")
             else:
-                result.documents.append(doc)
+                yield doc
     except IngestError as exc:
-        result.errors.append(exc)
+        yield exc
+    except MemoryError:
+        yield IngestError(path, f"reading it needs more than {limits.max_memory_mb} MB of memory",
+                          "Split or re-save the file, or raise POLICYQA_INGEST_MAX_MEMORY_MB")
     except OSError as exc:
-        result.errors.append(IngestError(path, f"cannot be read ({exc.strerror or exc})",
-                                         "Check that it exists and is readable"))
-    for err in result.errors:
-        log.warning("%s", err)
+        if exc.errno is not None:  # the file system said no
+            yield IngestError(path, f"cannot be read ({exc.strerror or exc})", "Check that it exists and is readable")
+        else:  # an OSError about the content (a bad gzip stream)
+            yield _unparsable(path, exc)
+    except Exception as exc:  # a third-party parser's own failure on this one file
+        yield _unparsable(path, exc)
+
+
+def _unparsable(path: Path, exc: Exception) -> IngestError:
+    log.debug("parser failure on %s", path, exc_info=True)
+    return IngestError(path, f"its content could not be parsed ({type(exc).__name__}: {str(exc)[:200]})",
+                       "Open it in the application that made it and save it again, or convert it to .txt")
+
+
+def ingest_file(path: Path, docid: str, limits: IngestLimits) -> IngestResult:
+    """:func:`read_file` gathered into one result (in this process: for tests and tools)."""
+    return _result(path, read_file(path, docid, limits))
+
+
+def ingest_paths(paths: Iterable[Path | str], limits: IngestLimits) -> Iterator[IngestResult]:
+    for path, docid in find_files(paths):
+        yield ingest_file(path, docid, limits)
+
+
+def _result(path: Path, items: Iterable[Document | IngestError]) -> IngestResult:
+    """Gather items; an error about the file itself (not one of its records) fails the whole file,
+    so a JSONL corpus cut off halfway never looks like a corpus whose later records were deleted."""
+    result = IngestResult(str(path))
+    for item in items:
+        (result.errors if isinstance(item, IngestError) else result.documents).append(item)
+    if any(e.path == str(path) for e in result.errors):
+        result.documents.clear()
     return result
 
 
-def ingest_paths(paths: Iterable[Path | str]) -> Iterator[IngestResult]:
-    for path, docid in find_files(paths):
-        yield ingest_file(path, docid)
+def _reader(limits: IngestLimits):
+    """Handler of the file-reader process (see :class:`Ingestor`)."""
+    return lambda request: read_file(Path(request[0]), request[1], limits)
+
+
+class Ingestor:
+    """Reads files in a child process with the time and memory limits of ``limits``.
+
+    A parser that segfaults, hangs or inflates a bomb ends only that child: the file gets an
+    IngestError, a fresh child reads the next file, and the caller's process is never at risk.
+    """
+
+    def __init__(self, limits: IngestLimits) -> None:
+        self.limits = limits
+        self._worker = Worker("file reader", "rag.ingest:_reader", (limits,), memory_mb=limits.max_memory_mb)
+
+    def ingest_file(self, path: Path, docid: str) -> IngestResult:
+        try:
+            # the limit is on progress: a JSONL corpus sends each document as it is read
+            result = _result(path, self._worker.stream((str(path), docid), timeout_s=self.limits.timeout_s))
+        except WorkerTimeout:
+            result = IngestResult(str(path), errors=[IngestError(
+                path, f"reading it made no progress for {self.limits.timeout_s:g} s and was stopped",
+                "Check the file (re-save or split it), or raise POLICYQA_INGEST_TIMEOUT_S")])
+        except WorkerCrashed as exc:
+            result = IngestResult(str(path), errors=[IngestError(
+                path, f"its parser crashed ({exc})",
+                "Open it in the application that made it and save it again, or convert it to .txt")])
+        for err in result.errors:
+            log.debug("%s", err)  # callers report them (CLI table, API 422)
+        return result
+
+    def ingest_paths(self, paths: Iterable[Path | str]) -> Iterator[IngestResult]:
+        for path, docid in find_files(paths):
+            yield self.ingest_file(path, docid)
+
+    def close(self) -> None:
+        self._worker.close()
+
+    def __enter__(self) -> Ingestor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def build_document(raw: RawDocument) -> Document:

@@ -7,7 +7,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from rag.ingest.limits import IngestLimits
 
 
 class IngestError(Exception):
@@ -18,6 +21,9 @@ class IngestError(Exception):
         self.problem = problem
         self.remedy = remedy
         super().__init__(f"{path}: {problem}. {remedy}")
+
+    def __reduce__(self):  # pickles across the file-reader process boundary
+        return (IngestError, (self.path, self.problem, self.remedy))
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ class Loader(ABC):
     extensions: ClassVar[tuple[str, ...]]
 
     @abstractmethod
-    def load(self, path: Path, docid: str) -> Iterator[RawDocument | IngestError]:
+    def load(self, path: Path, docid: str, limits: IngestLimits) -> Iterator[RawDocument | IngestError]:
         """Yield the documents in ``path``; ``docid`` is the id to give a single-document file.
 
         A whole-file problem is raised as IngestError; a multi-document file yields an IngestError

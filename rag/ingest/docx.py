@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from rag.ingest.base import IngestError, Loader, RawDocument, sha256
+from rag.ingest.limits import IngestLimits, check_archive
 
 
 class DocxLoader(Loader):
     extensions = (".docx",)
 
-    def load(self, path: Path, docid: str) -> Iterator[RawDocument]:
+    def load(self, path: Path, docid: str, limits: IngestLimits) -> Iterator[RawDocument]:
         import docx
         from docx.table import Table
         from docx.text.paragraph import Paragraph
 
+        check_archive(path, limits)  # before python-docx inflates anything
         data = path.read_bytes()
         try:
             document = docx.Document(str(path))
-        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-            raise IngestError(path, f"not a readable .docx file ({exc})",
+            blocks = list(document.iter_inner_content())
+        except Exception as exc:  # python-docx/lxml raise anything on a malformed package
+            raise IngestError(path, f"not a readable .docx file ({type(exc).__name__}: {exc})",
                               "Open it in Word/WPS and save it again as .docx") from exc
         lines: list[str] = []
-        for block in document.iter_inner_content():
+        for block in blocks:
             if isinstance(block, Paragraph):
                 lines.append(block.text)
             elif isinstance(block, Table):

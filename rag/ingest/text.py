@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rag.ingest.base import IngestError, Loader, RawDocument, sha256
 from rag.ingest.encoding import NotTextError, decode_text
+from rag.ingest.limits import IngestLimits
 
 _MD_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+(?=\S))|(\*\*|__|`)", re.MULTILINE)
 
@@ -15,7 +16,7 @@ _MD_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+(?=\S))|(\*\*|__|`)", 
 class TextLoader(Loader):
     extensions = (".txt", ".text")
 
-    def load(self, path: Path, docid: str) -> Iterator[RawDocument]:
+    def load(self, path: Path, docid: str, limits: IngestLimits) -> Iterator[RawDocument]:
         data = path.read_bytes()
         text, encoding = _decode(path, data)
         yield RawDocument(

@@ -1,0 +1,62 @@
+"""rag.isolation.Worker on real child processes: crashes, hangs and memory bombs stay in the child."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
+
+
+@pytest.fixture
+def worker():
+    with Worker("test", "tests.workers:echo", memory_mb=512) as w:
+        yield w
+
+
+def test_items_stream_back_in_order(worker: Worker) -> None:
+    assert worker.call(("pieces", ["a", "b", "c"]), timeout_s=30) == ["a", "b", "c"]
+
+
+def test_segfault_is_a_crash_of_that_request_only(worker: Worker) -> None:
+    first = worker.call(("pid", None), timeout_s=30)[0]
+    got = []
+    with pytest.raises(WorkerCrashed, match="SIGSEGV"):
+        for item in worker.stream(("segfault", None), timeout_s=30):
+            got.append(item)
+    assert got == ["before"] and worker.crashes == 1
+    second = worker.call(("pid", None), timeout_s=30)[0]  # a fresh child serves the next request
+    assert second != first and worker.crashes == 0
+
+
+def test_hang_is_stopped_at_the_time_limit(worker: Worker) -> None:
+    with pytest.raises(WorkerTimeout, match="0.5 s"):
+        worker.call(("sleep", 30), timeout_s=0.5)
+    assert worker.call(("pieces", ["ok"]), timeout_s=30) == ["ok"]
+
+
+def test_memory_limit_turns_a_bomb_into_memoryerror(worker: Worker) -> None:
+    with pytest.raises(MemoryError):
+        worker.call(("allocate", 1024), timeout_s=30)  # 1 GiB under a 512 MiB address-space limit
+    assert worker.call(("allocate", 16), timeout_s=30) == [16 * 1024 * 1024]
+
+
+def test_handler_exceptions_reach_the_caller(worker: Worker) -> None:
+    with pytest.raises(ValueError, match="bad request"):
+        worker.call(("raise", "bad request"), timeout_s=30)
+
+
+def test_a_reader_that_stops_early_does_not_confuse_the_next_request(worker: Worker) -> None:
+    stream = worker.stream(("pieces", list(range(100))), timeout_s=30)
+    assert next(stream) == 0
+    stream.close()
+    assert worker.call(("pieces", ["x"]), timeout_s=30) == ["x"]
+
+
+def test_weight_repack_is_off_exactly_on_amx_cpus() -> None:
+    from rag.llm.llamacpp import cpu_has_amx, use_weight_repack
+
+    epyc = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n"
+    xeon = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f amx_bf16 amx_tile amx_int8\n"
+    assert not cpu_has_amx(epyc) and cpu_has_amx(xeon)
+    assert use_weight_repack("auto", epyc) and not use_weight_repack("auto", xeon)
+    assert not use_weight_repack("off", epyc) and use_weight_repack("on", xeon)
