@@ -1,4 +1,4 @@
-"""``policyqa`` command line: ingest, index, search (and later ask/eval/serve)."""
+"""``policyqa`` command line: ingest, index, search, ask, eval, serve and ui over Chinese policy documents."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rag.config import Settings
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="read and chunk files, print what each became (no index written)")
     p.add_argument("paths", nargs="+", help="files or folders (txt md html docx pdf jsonl)")
     p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N chunks of each document")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any file could not be read")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("index", help="build or update the index incrementally (only changed files are redone)")
@@ -51,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", action="append", default=[], metavar="FILE", help="a {docid,text} JSONL corpus")
     p.add_argument("--index", help="index folder (default: index/ or POLICYQA_INDEX_DIR)")
     p.add_argument("--rebuild", action="store_true", help="drop the existing index and build from scratch")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any file could not be read")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", help="retrieve the passages for a question (no answer generation)")
@@ -92,10 +95,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.progress import track
-
     from rag.chunk import chunk_document
-    from rag.ingest import find_files, ingest_file
+    from rag.ingest import Ingestor, find_files
+    from rag.progress import Reporter
 
     console = Console()
     files = list(find_files(args.paths))
@@ -103,65 +105,67 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     sizes: list[int] = []
     chars = failed = 0
     started = time.perf_counter()
-    for path, docid in track(files, description="ingesting", console=Console(stderr=True),
-                             transient=True):
-        result = ingest_file(path, docid)
-        n_chunks = 0
-        for doc in result.documents:
-            chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
-            n_chunks += len(chunks)
-            sizes.extend(len(c.text) for c in chunks)
-            chars += len(doc.text)
-            for c in chunks[: args.show]:
-                console.print(f"  [{c.chunk_id}] {' > '.join(c.section)}\n    {c.text}", markup=False)
-        notes = [f"[red]{e}[/red]" for e in result.errors[:3]] + [f"[yellow]{w}[/yellow]" for w in result.warnings]
-        if len(result.errors) > 3:
-            notes.append(f"[red]… {len(result.errors) - 3} more errors[/red]")
-        failed += not result.documents
-        table.add_row(str(path), str(len(result.documents)), str(n_chunks), str(sum(len(d.text) for d in result.documents)),
-                      "\n".join(notes) or "ok")
+    with Ingestor(settings.ingest_limits()) as ingestor, Reporter() as progress:
+        for path, docid in progress.track(files, "reading files"):
+            result = ingestor.ingest_file(path, docid)
+            n_chunks = 0
+            for doc in result.documents:
+                chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
+                n_chunks += len(chunks)
+                sizes.extend(len(c.text) for c in chunks)
+                chars += len(doc.text)
+                for c in chunks[: args.show]:
+                    console.print(f"  [{c.chunk_id}] {' > '.join(c.section)}\n    {c.text}", markup=False)
+            notes = [f"[red]{escape(str(e))}[/red]" for e in result.errors[:3]]
+            notes += [f"[yellow]{escape(w)}[/yellow]" for w in result.warnings]
+            if len(result.errors) > 3:
+                notes.append(f"[red]… {len(result.errors) - 3} more errors[/red]")
+            failed += not result.documents
+            table.add_row(escape(str(path)), str(len(result.documents)), str(n_chunks),
+                          str(sum(len(d.text) for d in result.documents)), "\n".join(notes) or "ok")
     seconds = time.perf_counter() - started
     console.print(table)
-    console.print(_summary(len(files), failed, sizes, chars, seconds))
-    return 1 if failed else 0
+    console.print(_summary(len(files), failed, sizes, chars, seconds), markup=False, highlight=False)
+    return 1 if failed and args.strict else 0
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from rag.embed import load_embedder
     from rag.index.build import update_index
+    from rag.progress import Reporter
 
     paths = [*args.paths, *args.jsonl]
     if not paths:
         raise ValueError("nothing to index: give files or folders, e.g. `policyqa index docs/`")
+    log.info("loading the embedding model %s", settings.embedding_model)
     embedder = load_embedder(settings.embedding_model, settings.embed_threads)
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
-        files = bar.add_task("files", total=None)
-        chunks = bar.add_task("chunks embedded", total=None)
+    with Reporter(console) as progress:
+        files = progress.task("files read")
+        chunks = progress.task("chunks embedded")
 
-        def progress(kind: str, done: int, total: int) -> None:
-            if kind == "files":
-                bar.update(files, completed=done, total=total)
-            else:
-                bar.update(chunks, completed=done)
+        def report(kind: str, done: int, total: int) -> None:
+            progress.update(files if kind == "files" else chunks, done, total or None)
 
-        stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=progress)
+        stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report)
     for err in stats.errors:
-        console.print(f"[red]error[/red] {err}", markup=True, highlight=False)
+        console.print(f"[red]error[/red] {escape(err)}", highlight=False)
     for warning in stats.warnings:
-        console.print(f"[yellow]warning[/yellow] {warning}", markup=True, highlight=False)
+        console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     rate = stats.chunks_embedded / stats.embed_seconds if stats.embed_seconds else 0.0
     Console(soft_wrap=True).print(
-        f"index {settings.index_dir}: {stats.totals.get('documents', 0)} documents, {stats.totals.get('chunks', 0)} chunks "
-        f"({settings.embedding_model}). This run: {stats.files_seen} files ({stats.files_unchanged} unchanged, "
-        f"{stats.files_failed} failed), {stats.documents_written} documents written, {stats.documents_deleted} deleted, "
-        f"{stats.chunks_written} chunks, {stats.chunks_embedded} embedded in {stats.seconds:.1f}s "
+        f"Index {settings.index_dir} now holds {stats.totals.get('documents', 0)} documents, "
+        f"{stats.totals.get('chunks', 0)} chunks ({settings.embedding_model}). This run: {stats.files_seen} files "
+        f"({stats.files_unchanged} unchanged, {stats.files_failed} could not be read), {stats.documents_written} "
+        f"documents written, {stats.documents_deleted} deleted, {stats.chunks_written} chunks, "
+        f"{stats.chunks_embedded} embedded in {stats.seconds:.1f}s "
         f"({stats.chunks_written / max(stats.seconds, 1e-9):.1f} chunks/s; embedder {rate:.1f} chunks/s)",
         markup=False, highlight=False)
-    return 1 if stats.files_failed else 0
+    if stats.files_failed:
+        console.print(f"[yellow]{stats.files_failed} file(s) could not be read (listed above); everything else "
+                      "was indexed. Fix them and run the same command again: only changed files are redone.[/yellow]",
+                      highlight=False)
+    return 1 if stats.files_failed and args.strict else 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -221,6 +225,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(answer.model_dump_json(indent=2))
         return 0
     console = Console(soft_wrap=True)
+    for note in answer.notes:
+        console.print(f"[dim]ℹ {escape(note)}[/dim]", highlight=False)
     console.print(("[bold yellow]未找到依据[/bold yellow] " if answer.refused else "[bold]答：[/bold]") + answer.answer, highlight=False)
     for c in answer.citations:
         console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end})\n    「{c.quote}」", markup=False, highlight=False)
@@ -233,9 +239,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from rich.progress import track
-
     from rag.evaluate import load_eval_set, metrics, percentile, score, write_report
+    from rag.progress import Reporter
 
     items = load_eval_set(Path(args.evalset), args.limit)
     chain = _chain(settings)
@@ -249,16 +254,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return texts[docid]
 
     scored, first_tokens = [], []
-    for item in track(items, description="evaluating", console=Console(stderr=True), transient=True):
-        started, answer, first = time.perf_counter(), None, None
-        for piece in chain.stream(item["question"], mode=args.mode):
-            if isinstance(piece, str):
-                first = first or (time.perf_counter() - started) * 1000
-            else:
-                answer = piece
-        if first is not None:
-            first_tokens.append(first)
-        scored.append(score(item, answer, doc_text))
+    with Reporter() as progress:
+        for item in progress.track(items, "evaluating"):
+            started, answer, first = time.perf_counter(), None, None
+            for piece in chain.stream(item["question"], mode=args.mode):
+                if isinstance(piece, str):
+                    first = first or (time.perf_counter() - started) * 1000
+                else:
+                    answer = piece
+            if first is not None:
+                first_tokens.append(first)
+            scored.append(score(item, answer, doc_text))
     m = metrics(scored)
     if first_tokens:  # LLM mode: time to the first streamed piece of text
         first_tokens.sort()
@@ -279,7 +285,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     app = create_server(settings, ui=not getattr(args, "no_ui", False), ui_path="/" if args.ui_at_root else "/ui")
     where = f"http://{args.host}:{args.port}"
-    log.warning("PolicyQA on %s — API %s/v1 (docs %s/docs)%s", where, where, where,
+    log.info("PolicyQA on %s — API %s/v1 (docs %s/docs)%s", where, where, where,
                 "" if getattr(args, "no_ui", False) else f", UI {where}{'/' if args.ui_at_root else '/ui'}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

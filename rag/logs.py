@@ -1,15 +1,23 @@
-"""Logging set-up for the command line: rich output on stderr, quiet third-party libraries."""
+"""Logging set-up for the command line: rich output on stderr, quiet third-party libraries.
+
+Logs go to stderr so that stdout carries only results (``policyqa search --json | jq`` works).
+PolicyQA's own INFO lines (progress, the server's address) are shown by default; ``-v`` adds our
+debug lines, ``-vv`` everyone's.
+"""
 
 from __future__ import annotations
 
 import logging
 
+OURS = ("policyqa", "rag", "ui")
+
 
 def setup_logging(verbose: int = 0) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]",
-                        handlers=[RichHandler(show_path=False, markup=False)], force=True)
-    for noisy in ("jieba", "httpx", "sentence_transformers", "faiss", "bm25s", "pypdf"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.WARNING, format="%(message)s",
+                        datefmt="[%X]", force=True,
+                        handlers=[RichHandler(console=Console(stderr=True), show_path=False, markup=False)])
+    for name in OURS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -65,4 +65,8 @@ class Answer(Record):
         default=(), description="Closest passages shown on a refusal: never presented as support."
     )
     mode: str
+    notes: tuple[str, ...] = Field(
+        default=(), description="What the reader should know about how this answer was made, e.g. that the "
+        "local model was unavailable and the answer is the extractive one.",
+    )
     latency_ms: float = 0.0

@@ -15,7 +15,7 @@ def create_server(settings: Settings, ui: bool = True, ui_path: str = "/ui") -> 
     if ui:
         import gradio as gr
 
-        from ui.app import CSS, build_ui
+        from rag.ui import CSS, build_ui
 
         app = gr.mount_gradio_app(app, build_ui(qa), path=ui_path, css=CSS)
     return app

@@ -15,6 +15,7 @@ from rag.answer.chain import AnswerChain
 from rag.config import Settings
 from rag.embed import load_embedder
 from rag.index.build import IndexStats, remove_documents, update_index
+from rag.ingest import Ingestor
 from rag.models import Answer, Hit
 from rag.retrieve import Filters, Retriever
 
@@ -27,6 +28,7 @@ class PolicyQA:
         self._write_lock = threading.Lock()
         self.retriever = Retriever.open(settings)
         self.chain = AnswerChain(settings, self.retriever)
+        self.ingestor = Ingestor(settings.ingest_limits())  # its reader process starts on first use
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, **overrides) -> PolicyQA:
@@ -56,7 +58,7 @@ class PolicyQA:
     def add(self, paths: Sequence[str | Path]) -> IndexStats:
         """Ingest and index files or folders; searches see them as soon as this returns."""
         with self._write_lock:
-            stats = update_index(self.settings, paths, self.retriever.embedder)
+            stats = update_index(self.settings, paths, self.retriever.embedder, ingestor=self.ingestor)
             self.retriever.refresh()
         return stats
 
@@ -65,6 +67,11 @@ class PolicyQA:
             removed = remove_documents(self.settings, [docid], self.retriever.embedder)
             self.retriever.refresh()
         return bool(removed)
+
+    def close(self) -> None:
+        """Stop the helper processes (file reader, local model)."""
+        self.ingestor.close()
+        self.chain.close()
 
     def documents(self) -> list[dict]:
         return self.retriever.store.documents()

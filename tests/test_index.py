@@ -281,6 +281,7 @@ def _many_files(folder: Path, copies: int) -> None:
         (folder / f"{i:03d}-{src.name}").write_text(f"第{i}号副本\n" + src.read_text(encoding="utf-8"), encoding="utf-8")
 
 
+@pytest.mark.full
 def test_sigkill_mid_indexing_then_rerun_completes(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     _many_files(corpus, 20)
@@ -319,6 +320,7 @@ def test_sigkill_mid_indexing_then_rerun_completes(tmp_path: Path) -> None:
     assert "2020年8月" in Retriever.open(settings).search(TIANCHANG_Q, k=1)[0].chunk.text
 
 
+@pytest.mark.full
 def test_cli_index_and_batch_search(tmp_path: Path) -> None:
     env = {**os.environ, "POLICYQA_EMBEDDING_MODEL": "use-m3", "PYTHONPATH": str(ROOT)}
     index = str(tmp_path / "index")
@@ -334,3 +336,11 @@ def test_cli_index_and_batch_search(tmp_path: Path) -> None:
     line = json.loads(out.stdout.strip().splitlines()[0])
     assert line["qid"] == "q1" and line["hits"][0]["docid"] == "tianchang-2021.txt"
     assert set(line["hits"][0]) >= {"docid", "chunk_id", "score", "text"}
+    # stdout carries only the result, even with debug logging; Chinese is written as Chinese
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "-vv", "ask", TIANCHANG_Q, "--json", "--index", index],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "\\u" not in out.stdout and "天长市" in out.stdout
+    assert json.loads(out.stdout)["citations"][0]["docid"] == "tianchang-2021.txt"
+    help_text = subprocess.run([sys.executable, "-m", "rag.cli", "--help"], env=env, capture_output=True, text=True).stdout
+    assert "later" not in help_text and all(c in help_text for c in ("ask", "eval", "serve", "ui"))

@@ -79,3 +79,25 @@ def test_script_in_a_document_is_shown_as_text(page, live_server, tmp_path: Path
         assert page.locator("#pq-source script").count() == 0
     finally:
         httpx.delete(f"{live_server.base}/v1/documents/xss.txt", headers=live_server.headers, timeout=300)
+
+
+def test_api_docs_render_with_no_internet(page, live_server) -> None:
+    """/docs on an air-gapped intranet: every asset comes from the server itself."""
+    outside: list[str] = []
+
+    def only_loopback(route) -> None:
+        url = route.request.url
+        if url.startswith(live_server.base):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    try:
+        page.goto(f"{live_server.base}/docs")
+        page.wait_for_selector("text=/v1/answer", timeout=30_000)
+        assert page.locator(".opblock").count() >= 5
+    finally:
+        page.unroute("**/*")
+    assert not outside, outside

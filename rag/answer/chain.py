@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
-from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableLambda
@@ -19,19 +18,15 @@ from langchain_core.runnables import RunnableLambda
 from rag.answer.extractive import draft_extractive, focus_window
 from rag.answer.verify import Draft, Passage, parse_cited_text, refusal, sub_questions, subject_terms, verify
 from rag.config import Settings
-from rag.llm import ChatModel, load_chat_model
+from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.models import Answer
+from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 
 log = logging.getLogger(__name__)
 
-PROMPTS = Path(__file__).resolve().parent.parent.parent / "prompts"
 _NO_INFO = re.compile(r"没有相关信息|沒有相關信息|资料中没有|資料中沒有|无法回答|無法回答|未提及")
 _QUOTE_LINE = re.compile(r"^\s*\[(\d{1,3})\]\s*[「“\"]?(.+?)[」”\"]?\s*$")
-
-
-def load_prompt(name: str) -> str:
-    return (PROMPTS / name).read_text(encoding="utf-8").strip()
 
 
 class AnswerChain:
@@ -42,15 +37,27 @@ class AnswerChain:
         self.retriever = retriever
         # one local model per process: a reranking retriever's judge also writes the answers
         self._llm = llm or getattr(retriever.reranker, "model", None)
+        self._llm_lock = threading.Lock()
         self._system = load_prompt("answer_system.md")
         self._user = load_prompt("answer_user.md")
         retrieve = RunnableLambda(self._retrieve)
         self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(self._verify)
         self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
 
-    @cached_property
+    @property
     def llm(self) -> ChatModel:
-        return self._llm or load_chat_model(self.settings)
+        """The generator, made on first use (extractive-only deployments never load a model)."""
+        with self._llm_lock:
+            if self._llm is None:
+                self._llm = load_chat_model(self.settings)
+            return self._llm
+
+    def llm_health(self) -> dict:
+        return self._llm.health() if self._llm is not None else {"status": "not started"}
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
 
     # -- public ---------------------------------------------------------------------------------
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Answer:
@@ -70,9 +77,13 @@ class AnswerChain:
         state = self._prompt(self._retrieve({"question": question, "filters": filters, "mode": mode}))
         pieces = []
         if state["passages"]:
-            for piece in self.llm.stream(state["messages"], self.settings.llm_max_tokens):
-                pieces.append(piece)
-                yield piece
+            try:
+                for piece in self.llm.stream(state["messages"], self.settings.llm_max_tokens):
+                    pieces.append(piece)
+                    yield piece
+            except LLMUnavailableError as exc:
+                state = {**state, "llm_error": str(exc)}
+                pieces = []  # a draft cut off by a crash is not an answer
         answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
         yield answer.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
@@ -105,8 +116,12 @@ class AnswerChain:
         return {**state, "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
 
     def _generate(self, state: dict[str, Any]) -> dict[str, Any]:
-        raw = self.llm.complete(state["messages"], self.settings.llm_max_tokens) if state["passages"] else ""
-        return {**state, "raw": raw}
+        if not state["passages"]:
+            return {**state, "raw": ""}
+        try:
+            return {**state, "raw": self.llm.complete(state["messages"], self.settings.llm_max_tokens)}
+        except LLMUnavailableError as exc:
+            return {**state, "raw": "", "llm_error": str(exc)}
 
     def _parse(self, state: dict[str, Any]) -> dict[str, Any]:
         return {**state, "draft": parse_llm_output(state["raw"])}
@@ -122,10 +137,13 @@ class AnswerChain:
             # The small LLM often says "not in the documents" (or quotes loosely) when a passage
             # does answer; the source sentences themselves, verified the same way, are then shown,
             # marked as extractive. Measured on eval/policyqa_eval.jsonl: see the issue-5 note.
-            fallback = self._verify({**self._extract(state), "mode": "extractive"})
+            # The same answer stands in when the model could not run at all (not installed, crashed).
+            fallback = self._verify({**self._extract(state), "mode": "extractive", "llm_error": None})
             if not fallback.refused:
                 log.info("LLM answer not supported by the passages; showing the extractive answer")
-                return fallback
+                answer = fallback
+        if state.get("llm_error"):
+            answer = answer.model_copy(update={"notes": (f"本地模型暂不可用，以下为原文摘录答案（{state['llm_error']}）",)})
         return answer
 
 

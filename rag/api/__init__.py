@@ -18,7 +18,7 @@ from typing import Literal
 from fastapi import Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,7 +50,7 @@ class AnswerRequest(BaseModel):
     question: str = Field(min_length=1)
     mode: Literal["llm", "extractive"] | None = None
     filters: FiltersIn | None = None
-    stream: bool = False
+    stream: StrictBool = False
 
 
 class SearchRequest(BaseModel):
@@ -69,18 +69,39 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, top_p… are accepted and ignored
     model: str = "policyqa"
     messages: list[ChatMessage] = Field(min_length=1, max_length=100)
-    stream: bool = False
+    stream: StrictBool = False
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+#: A Chinese message for every error code, shown beside the English one (staff read Chinese).
+MESSAGES_ZH = {
+    "unauthorized": "缺少 API 密钥或密钥错误，请在请求头中提供 Authorization: Bearer <密钥>",
+    "too_large": "请求或文件超过大小上限",
+    "empty_question": "问题为空",
+    "question_too_long": "问题过长",
+    "no_question": "消息中没有用户问题",
+    "invalid_request": "请求格式不正确",
+    "unsupported_type": "不支持的文件类型",
+    "empty_file": "文件为空",
+    "bad_filename": "文件名无效",
+    "ingest_failed": "文件无法读取，未加入索引",
+    "not_found": "未找到",
+    "method_not_allowed": "不支持该请求方法",
+    "llm_unavailable": "本地模型暂不可用",
+    "http_error": "请求错误",
+}
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"code": code, "message": message, "message_zh": MESSAGES_ZH.get(code, MESSAGES_ZH["http_error"])}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def create_app(qa: PolicyQA) -> FastAPI:
     settings = qa.settings
-    app = FastAPI(title="PolicyQA", version="0.1.0",
+    app = FastAPI(title="PolicyQA", version="0.1.0", docs_url=None, redoc_url=None,
                   description="Citation-verified answers over Chinese government policy documents.")
     app.state.qa = qa
+    mount_docs(app)
     max_body = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024
 
     @app.middleware("http")
@@ -101,7 +122,8 @@ def create_app(qa: PolicyQA) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException):
-        return _error(exc.status_code, "http_error", str(exc.detail))
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(LLMUnavailableError)
     async def llm_error(_: Request, exc: LLMUnavailableError):
@@ -128,7 +150,8 @@ def create_app(qa: PolicyQA) -> FastAPI:
     def healthz() -> dict:
         counts = qa.retriever.store.counts()
         return {"status": "ok", "documents": counts["documents"], "chunks": counts["chunks"],
-                "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode}
+                "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
+                "llm": qa.chain.llm_health()}
 
     @app.post("/v1/answer", dependencies=[Depends(authorize)])
     async def answer(body: AnswerRequest):
@@ -173,9 +196,10 @@ def create_app(qa: PolicyQA) -> FastAPI:
         stats = await run_in_threadpool(qa.add, [target])
         if stats.errors and not stats.documents_written and not stats.files_unchanged:
             target.unlink(missing_ok=True)
-            raise ApiError(422, "ingest_failed", stats.errors[0])
+            raise ApiError(422, "ingest_failed", stats.errors[0].replace(f"{folder}/", ""))  # no server paths
         docs = [d for d in qa.documents() if d["source"] == str(target) or d["source"].startswith(f"{target}#")]
-        return {"documents": docs, "chunks_embedded": stats.chunks_embedded, "warnings": stats.warnings}
+        return {"documents": docs, "chunks_embedded": stats.chunks_embedded,
+                "warnings": [w.replace(f"{folder}/", "") for w in stats.warnings]}
 
     @app.delete("/v1/documents/{docid:path}", dependencies=[Depends(authorize)])
     async def delete(docid: str):
@@ -188,6 +212,11 @@ def create_app(qa: PolicyQA) -> FastAPI:
         if source.parent == upload_dir:
             source.unlink(missing_ok=True)  # an uploaded copy goes with it; bundled files are not touched
         return {"deleted": docid}
+
+    @app.get("/v1/models", dependencies=[Depends(authorize)])
+    def models() -> dict:
+        """OpenAI-compatible model list (clients list models before they chat)."""
+        return {"object": "list", "data": [{"id": "policyqa", "object": "model", "created": 0, "owned_by": "policyqa"}]}
 
     @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
     async def chat(body: ChatRequest):
@@ -206,6 +235,25 @@ def create_app(qa: PolicyQA) -> FastAPI:
         }
 
     return app
+
+
+def mount_docs(app: FastAPI) -> None:
+    """API docs whose script and style come from the install (Swagger UI 5 as packaged by
+    fastapi-offline), not a CDN: an air-gapped intranet browser gets a working page."""
+    from importlib.resources import files
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    assets = files("fastapi_offline").joinpath("static")
+    app.mount("/docs-assets", StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="PolicyQA API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
 
 
 def _last_user_text(messages: list[ChatMessage]) -> str:

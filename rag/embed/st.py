@@ -26,8 +26,13 @@ class SentenceTransformerEmbedder(Embedder):
             )
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch
-        from sentence_transformers import SentenceTransformer
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ValueError(
+                "a sentence-transformers model folder needs the 'st' extra: pip install torch==2.13.0 "
+                "'policyqa[st]' (torch pinned first, or pip takes a multi-GB CUDA build)") from exc
 
         if threads:
             torch.set_num_threads(threads)

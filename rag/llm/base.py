@@ -20,6 +20,13 @@ class ChatModel(ABC):
     def complete(self, messages: list[dict[str, str]], max_tokens: int = 400) -> str:
         return "".join(self.stream(messages, max_tokens))
 
+    def health(self) -> dict:
+        """What /healthz reports about this generator."""
+        return {"model": self.name, "status": "ready"}
+
+    def close(self) -> None:
+        """Release what the generator holds (a model process, connections)."""
+
 
 class RelevanceJudge(ABC):
     """A model that can score a yes/no question without generating (used for reranking)."""

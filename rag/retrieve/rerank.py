@@ -1,20 +1,21 @@
 """Optional second stage: the packaged LLM judges whether each top candidate answers the question.
 
 Score = logit("是") − logit("否") of the model's first reply token after a yes/no prompt
-(``prompts/rerank.md``). Off by default (``POLICYQA_RERANK``): on 2 cores it costs about a second
+(``rag/prompts/rerank.md``). Off by default (``POLICYQA_RERANK``): on 2 cores it costs about a second
 per candidate, and eval/bench_retrieval.py ``--rerank`` measures whether it pays.
 """
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 
-from rag.llm.base import RelevanceJudge
+from rag.llm.base import LLMUnavailableError, RelevanceJudge
 from rag.models import Hit
+from rag.resources import load_prompt
 
-PROMPT = Path(__file__).resolve().parent.parent.parent / "prompts" / "rerank.md"
+log = logging.getLogger(__name__)
 
 
 class Reranker(ABC):
@@ -41,15 +42,19 @@ class LLMJudgeReranker(Reranker):
         self.model = model
         self.candidates = candidates
         self.passage_chars = passage_chars
-        self._prompt = PROMPT.read_text(encoding="utf-8").strip()
+        self._prompt = load_prompt("rerank.md")
 
     def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         from rag.answer.extractive import focus_window  # the same window the answer LLM sees
 
         head = list(hits[: self.candidates])
         scores = []
-        for h in head:
-            start, end = focus_window(h.chunk.text, question, self.passage_chars)
-            text = self._prompt.format(title=h.title, passage=h.chunk.text[start:end], question=question.strip())
-            scores.append(self.model.relevance([{"role": "user", "content": text}]))
+        try:
+            for h in head:
+                start, end = focus_window(h.chunk.text, question, self.passage_chars)
+                text = self._prompt.format(title=h.title, passage=h.chunk.text[start:end], question=question.strip())
+                scores.append(self.model.relevance([{"role": "user", "content": text}]))
+        except LLMUnavailableError as exc:  # the fused order stands; retrieval never fails for the judge
+            log.warning("reranking skipped: %s", exc)
+            return list(hits)
         return order_by(head, scores, "judge") + list(hits[self.candidates:])

@@ -30,6 +30,7 @@ CSS = """
 .pq-source mark { background: #ffe08a; padding: 0 2px; }
 .pq-source .pq-meta { color: #555; font-size: 0.9em; margin-bottom: 6px; }
 .pq-refused { color: #9a6700; }
+.pq-note { color: #555; font-size: 0.9em; margin-bottom: 4px; }
 """
 
 
@@ -39,6 +40,11 @@ def citation_label(c: Citation) -> str:
 
 def render_answer(answer: Answer) -> str:
     """Chat text for an answer (escaped); citations are listed by number for clicking below."""
+    notes = "".join(f'<div class="pq-note">ℹ {html.escape(n)}</div>' for n in answer.notes)
+    return notes + _render_body(answer)
+
+
+def _render_body(answer: Answer) -> str:
     if answer.refused:
         related = "".join(f"<li>{html.escape(citation_label(c))}</li>" for c in answer.related)
         more = f"<br>相关段落（仅供参考，不是依据）：<ul>{related}</ul>" if related else ""
