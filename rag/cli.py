@@ -139,7 +139,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("nothing to index: give files or folders, e.g. `policyqa index docs/`")
     log.info("loading the embedding model %s", settings.embedding_model)
     embedder = load_embedder(settings.embedding_model, settings.embed_threads)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # one line per message, even in a log file
     with Reporter(console) as progress:
         files = progress.task("files read")
         chunks = progress.task("chunks embedded")
