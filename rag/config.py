@@ -72,7 +72,10 @@ class Settings(BaseSettings):
         "auto", description="llama.cpp's load-time weight repacking ('extra buffer types'); 'auto' turns it off "
         "on Intel CPUs with AMX, where it crashes llama-cpp-python 0.3.36, and keeps it elsewhere.",
     )
-    api_keys: str = Field("", description="Comma-separated API keys; empty = no authentication.")
+    api_keys: str = Field("", description="Comma-separated keys with full access (ask, add and remove documents); "
+                          "with neither these nor read_keys set, the server needs no key.")
+    read_keys: str = Field("", description="Comma-separated keys that may ask, search and list, but not change "
+                           "the library.")
     max_question_chars: int = Field(2000, ge=10, le=20000)
     max_upload_mb: float = Field(50.0, gt=0)
     data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")
@@ -102,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def read_key_list(self) -> list[str]:
+        return [k.strip() for k in self.read_keys.split(",") if k.strip()]
 
     @property
     def upload_dir(self) -> Path:

@@ -10,12 +10,18 @@ from rag.service import PolicyQA
 
 
 def create_server(settings: Settings, ui: bool = True, ui_path: str = "/ui") -> FastAPI:
+    """The API with the UI mounted under ``ui_path``; the key guard covers both."""
     qa = PolicyQA(settings)
-    app = create_app(qa)
+    app = create_app(qa, ui_path=ui_path if ui else None)
     if ui:
         import gradio as gr
 
         from rag.ui import CSS, build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(qa), path=ui_path, css=CSS)
+        blocks = build_ui(qa)
+        app = gr.mount_gradio_app(app, blocks, path=ui_path, css=CSS)
+        # Gradio checks that a file named in an event was uploaded through it only once the Blocks
+        # "has launched", which a mounted app never does: without this, a crafted FileData payload
+        # could make it copy any server file into its cache and hand it to the upload handler.
+        blocks.has_launched = True
     return app

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.answer.chain import AnswerChain
@@ -18,6 +20,23 @@ from rag.index.build import IndexStats, remove_documents, update_index
 from rag.ingest import Ingestor
 from rag.models import Answer, Hit
 from rag.retrieve import Filters, Retriever
+from rag.uploads import UPLOAD_PREFIX, UploadFolder, UploadRefused, upload_docid
+
+
+class UploadUnreadable(ValueError):
+    """The uploaded file could not be read; ``reasons`` name it and say what to do."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(reasons[0] if reasons else "the file could not be read")
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    docid: str
+    documents: list[dict]
+    chunks_embedded: int
+    warnings: list[str]
 
 
 class PolicyQA:
@@ -29,6 +48,7 @@ class PolicyQA:
         self.retriever = Retriever.open(settings)
         self.chain = AnswerChain(settings, self.retriever)
         self.ingestor = Ingestor(settings.ingest_limits())  # its reader process starts on first use
+        self.uploads = UploadFolder(settings.upload_dir)
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, **overrides) -> PolicyQA:
@@ -62,10 +82,59 @@ class PolicyQA:
             self.retriever.refresh()
         return stats
 
-    def remove(self, docid: str) -> bool:
+    def add_upload(self, filename: str, data: bytes) -> UploadResult:
+        """Index uploaded bytes as ``uploads/<name>`` (a new version if that name was uploaded before).
+
+        The bytes are read first, in a staging file; only a file that reads is put in place and
+        indexed, so a refused upload leaves the folder and the index exactly as they were. Raises
+        UploadRefused (bad name, unsupported type, empty), UploadUnreadable (with the reasons) or
+        IndexBusyError (another process is writing the index).
+        """
+        docid = upload_docid(filename)
+        if not data:
+            raise UploadRefused("empty_file", "the file is empty")
+        name = docid[len(UPLOAD_PREFIX):]
         with self._write_lock:
+            staging = self.uploads.staging(docid)
+            try:
+                self.uploads.write(staging, data)
+                result = self.ingestor.ingest_file(staging, docid)
+                if not result.documents:
+                    raise UploadUnreadable([f"{name}: {e.problem}. {e.remedy}" for e in result.errors])
+                final = self.uploads.path_for(docid)
+                previous = final.with_name(f".{final.name}.previous") if final.exists() else None
+                if previous:
+                    os.replace(final, previous)
+                os.replace(staging, final)
+                try:
+                    stats = update_index(self.settings, [(final, docid)], self.retriever.embedder,
+                                         ingestor=self.ingestor)
+                except BaseException:
+                    if previous:
+                        os.replace(previous, final)  # the earlier version stays what is indexed
+                    else:
+                        final.unlink(missing_ok=True)
+                    raise
+                if previous:
+                    previous.unlink(missing_ok=True)
+            finally:
+                staging.unlink(missing_ok=True)
+            self.retriever.refresh()
+        documents = [d for d in self.documents() if d["docid"] == docid or d["docid"].startswith(docid + "/")]
+        warnings = [w.replace(str(final), name) for w in stats.errors + stats.warnings]  # e.g. bad JSONL lines
+        return UploadResult(docid, documents, stats.chunks_embedded, warnings)
+
+    def remove(self, docid: str) -> bool:
+        """Remove one document; an uploaded file goes with its last document (a JSONL upload's
+        other records stay indexed, and the file with them)."""
+        with self._write_lock:
+            doc = self.retriever.store.document(docid)
             removed = remove_documents(self.settings, [docid], self.retriever.embedder)
             self.retriever.refresh()
+            if doc is not None:
+                source = Path(doc.source.split("#", 1)[0])
+                if self.uploads.holds(source) and not self.retriever.store.docids_of_file(str(source.resolve())):
+                    source.unlink(missing_ok=True)
         return bool(removed)
 
     def close(self) -> None:

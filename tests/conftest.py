@@ -81,31 +81,17 @@ def docs_index(tmp_path_factory, e5):
     return settings
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory, docs_index, e5):
-    """A real uvicorn server on a loopback port: API + UI over a copy of the docs index.
-
-    API keys are on (``test-key``); uploads are limited to 1 MB. Yields ``.base``, ``.headers``
-    and the server's ``.settings``.
-    """
-    import shutil
+def start_server(settings):
+    """A real uvicorn server on a loopback port (API + UI at /ui, as ``policyqa serve`` builds it).
+    Returns ``(base_url, stop)``."""
     import threading
     import time
 
     import uvicorn
 
-    from rag.api import create_app
-    from rag.service import PolicyQA
+    from rag.server import create_server
 
-    folder = tmp_path_factory.mktemp("live") / "index"
-    shutil.copytree(docs_index.index_dir, folder)
-    settings = docs_index.model_copy(update={"index_dir": folder, "api_keys": "test-key,other-key", "max_upload_mb": 1.0})
-    qa = PolicyQA(settings)
-    import gradio as gr
-
-    from rag.ui import CSS, build_ui
-
-    app = gr.mount_gradio_app(create_app(qa), build_ui(qa), path="/ui", css=CSS)
+    app = create_server(settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -116,11 +102,33 @@ def live_server(tmp_path_factory, docs_index, e5):
     while not server.started and time.time() < deadline:
         time.sleep(0.1)
     assert server.started, "server did not start"
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+def copy_index(settings, folder: Path, **updates):
+    """Settings for a private copy of an index (tests that change documents never share one)."""
+    import shutil
+
+    shutil.copytree(settings.index_dir, folder / "index")
+    return settings.model_copy(update={"index_dir": folder / "index", **updates})
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, docs_index, e5):
+    """The API + UI over a copy of the docs index, full keys on (``test-key``, ``other-key``), a read
+    key (``read-key``) and uploads limited to 1 MB. Yields ``.base``, ``.headers``, ``.settings``."""
     from types import SimpleNamespace
 
-    yield SimpleNamespace(base=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer test-key"}, settings=settings)
-    server.should_exit = True
-    thread.join(timeout=10)
+    settings = copy_index(docs_index, tmp_path_factory.mktemp("live"), api_keys="test-key,other-key",
+                          read_keys="read-key", max_upload_mb=1.0)
+    base, stop = start_server(settings)
+    yield SimpleNamespace(base=base, headers={"Authorization": "Bearer test-key"}, settings=settings)
+    stop()
 
 
 def shared_path(*parts: str) -> Path:

@@ -63,13 +63,13 @@ def test_upload_docx_ask_then_delete(api: httpx.Client, tmp_path: Path) -> None:
                      [["项目", "数量"], ["评查案卷", "417份"]])
     r = api.post("/v1/documents", files={"file": (path.name, path.read_bytes())})
     assert r.status_code == 201, r.text
-    assert r.json()["documents"][0]["docid"] == "滁州通知.docx"
-    assert any(d["docid"] == "滁州通知.docx" for d in api.get("/v1/documents").json()["documents"])
+    assert r.json()["docid"] == r.json()["documents"][0]["docid"] == "uploads/滁州通知.docx"
+    assert any(d["docid"] == "uploads/滁州通知.docx" for d in api.get("/v1/documents").json()["documents"])
     answer = api.post("/v1/answer", json={"question": "滁州市2025年抽查了多少份行政执法案卷？"}).json()
     assert not answer["refused"] and "417份" in answer["answer"]
-    assert answer["citations"][0]["docid"] == "滁州通知.docx"
-    assert api.delete("/v1/documents/滁州通知.docx").status_code == 200
-    assert api.delete("/v1/documents/滁州通知.docx").status_code == 404
+    assert answer["citations"][0]["docid"] == "uploads/滁州通知.docx"
+    assert api.delete("/v1/documents/uploads/滁州通知.docx").status_code == 200
+    assert api.delete("/v1/documents/uploads/滁州通知.docx").status_code == 404
     assert api.post("/v1/answer", json={"question": "滁州市2025年抽查了多少份行政执法案卷？"}).json()["refused"]
 
 
@@ -83,10 +83,11 @@ def test_upload_refusals(api: httpx.Client, live_server, tmp_path: Path) -> None
     r = api.post("/v1/documents", files={"file": ("../../escape.txt", "越权写入测试，天长市。".encode())})
     assert r.status_code == 201
     uploads = live_server.settings.upload_dir
-    assert (uploads / "escape.txt").exists()
     assert not (uploads.parent / "escape.txt").exists() and not (uploads.parent.parent / "escape.txt").exists()
-    docid = r.json()["documents"][0]["docid"]
-    assert "/" not in docid and ".." not in docid
+    docid = r.json()["docid"]
+    assert docid == "uploads/escape.txt"
+    (doc,) = [d for d in api.get("/v1/documents").json()["documents"] if d["docid"] == docid]
+    assert Path(doc["source"]).parent == uploads.resolve()  # stored inside the upload folder, server-named
     assert api.delete(f"/v1/documents/{docid}").status_code == 200
 
 

@@ -25,10 +25,20 @@ def page(live_server):
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1300, "height": 950})
+        _login(page, live_server.base, "test-key")
         page.dialogs = []
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         yield page
         browser.close()
+
+
+def _login(page, base: str, key: str) -> None:
+    """The server has keys on: a person signs in once on the login page (a session cookie)."""
+    page.goto(f"{base}/ui/")
+    assert "/login" in page.url
+    page.fill("input[name=key]", key)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/ui/**")
 
 
 def _ask(page, base: str, question: str) -> None:
@@ -78,7 +88,7 @@ def test_script_in_a_document_is_shown_as_text(page, live_server, tmp_path: Path
         assert page.dialogs == []
         assert page.locator("#pq-source script").count() == 0
     finally:
-        httpx.delete(f"{live_server.base}/v1/documents/xss.txt", headers=live_server.headers, timeout=300)
+        httpx.delete(f"{live_server.base}/v1/documents/uploads/xss.txt", headers=live_server.headers, timeout=300)
 
 
 def test_api_docs_render_with_no_internet(page, live_server) -> None:
@@ -96,8 +106,23 @@ def test_api_docs_render_with_no_internet(page, live_server) -> None:
     page.route("**/*", only_loopback)
     try:
         page.goto(f"{live_server.base}/docs")
-        page.wait_for_selector("text=/v1/answer", timeout=30_000)
+        page.wait_for_selector(".opblock-summary-path[data-path='/v1/answer']", timeout=30_000)
         assert page.locator(".opblock").count() >= 5
     finally:
         page.unroute("**/*")
     assert not outside, outside
+
+
+def test_upload_through_the_documents_tab(page, live_server, tmp_path: Path) -> None:
+    """A real browser upload still works with Gradio's uploaded-files-only check switched on."""
+    doc = tmp_path / "铜陵通知.txt"
+    doc.write_text("铜陵市2025年共受理行政复议申请789件。", encoding="utf-8")
+    page.goto(f"{live_server.base}/ui/")
+    page.get_by_role("tab", name="文档").click()
+    page.locator("input[type=file][multiple]").set_input_files(str(doc))
+    page.wait_for_selector("text=已收录为 uploads/铜陵通知.txt", timeout=120_000)
+    r = httpx.post(f"{live_server.base}/v1/answer", json={"question": "铜陵市2025年受理行政复议申请多少件？"},
+                   headers=live_server.headers, timeout=120).json()
+    assert "789件" in r["answer"] and r["citations"][0]["docid"] == "uploads/铜陵通知.txt"
+    assert httpx.delete(f"{live_server.base}/v1/documents/uploads/铜陵通知.txt", headers=live_server.headers,
+                        timeout=120).status_code == 200

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from fastapi import Depends, FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.ingest import SUPPORTED
 from rag.llm import LLMUnavailableError
 from rag.models import Answer
 from rag.retrieve import Filters
-from rag.service import PolicyQA
+from rag.api.guard import Guard, Keys
+from rag.index import IndexBusyError
+from rag.service import PolicyQA, UploadUnreadable
+from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class AnswerRequest(BaseModel):
     mode: Literal["llm", "extractive"] | None = None
     filters: FiltersIn | None = None
     stream: StrictBool = False
+    draft: StrictBool = Field(False, description="with stream: also send the LLM's unverified draft as "
+                              "'token' events (for display while waiting; never to be shown as an answer)")
 
 
 class SearchRequest(BaseModel):
@@ -87,8 +90,30 @@ MESSAGES_ZH = {
     "not_found": "未找到",
     "method_not_allowed": "不支持该请求方法",
     "llm_unavailable": "本地模型暂不可用",
+    "index_busy": "索引正在被其他进程更新，请稍后重试",
+    "forbidden": "该密钥无权执行此操作",
+    "internal_error": "服务器内部错误，已记录日志",
     "http_error": "请求错误",
 }
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    message_zh: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSE = {"model": ErrorBody, "description": "a refused request"}
+#: Documented on every operation: what the guard and the validators can answer.
+COMMON_RESPONSES = {400: ERROR_RESPONSE, 401: ERROR_RESPONSE, 403: ERROR_RESPONSE, 413: ERROR_RESPONSE,
+                    422: ERROR_RESPONSE, 503: ERROR_RESPONSE}
+UPLOAD_RESPONSES = {415: ERROR_RESPONSE}
+STREAMABLE = {200: {"content": {"application/json": {}, "text/event-stream": {}},
+                    "description": "the Answer, or with stream=true server-sent events"}}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -96,20 +121,17 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def create_app(qa: PolicyQA) -> FastAPI:
+def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
+    """The HTTP API; :class:`~rag.api.guard.Guard` wraps it and anything mounted on it later (the UI)."""
     settings = qa.settings
-    app = FastAPI(title="PolicyQA", version="0.1.0", docs_url=None, redoc_url=None,
-                  description="Citation-verified answers over Chinese government policy documents.")
+    app = FastAPI(title="PolicyQA", version="0.1.0", docs_url=None, redoc_url=None, responses=COMMON_RESPONSES,
+                  description="Citation-verified answers over Chinese government policy documents. With keys "
+                  "configured, send `Authorization: Bearer <key>` (read keys: ask/search/list; full keys: also "
+                  "add and remove documents).")
     app.state.qa = qa
     mount_docs(app)
-    max_body = int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body:
-            return _error(413, "too_large", f"request body over {settings.max_upload_mb:g} MB")
-        return await call_next(request)
+    app.add_middleware(Guard, keys=Keys(settings.api_key_list, settings.read_key_list),
+                       max_body_bytes=int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024, ui_path=ui_path)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError):
@@ -129,14 +151,15 @@ def create_app(qa: PolicyQA) -> FastAPI:
     async def llm_error(_: Request, exc: LLMUnavailableError):
         return _error(503, "llm_unavailable", str(exc))
 
-    async def authorize(request: Request) -> None:
-        keys = settings.api_key_list
-        if not keys:
-            return
-        header = request.headers.get("authorization", "")
-        given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-        if given not in keys:
-            raise ApiError(401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    @app.exception_handler(IndexBusyError)
+    async def index_busy(_: Request, exc: IndexBusyError):
+        return _error(503, "index_busy", "the index is being updated by another process; try again shortly",
+                      headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # still JSON, and logged with its traceback
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "unexpected server error; it has been logged")
 
     def check_question(question: str) -> str:
         if not question.strip():
@@ -153,16 +176,17 @@ def create_app(qa: PolicyQA) -> FastAPI:
                 "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
                 "llm": qa.chain.llm_health()}
 
-    @app.post("/v1/answer", dependencies=[Depends(authorize)])
+    @app.post("/v1/answer", responses=STREAMABLE)
     async def answer(body: AnswerRequest):
         question = check_question(body.question)
         filters = body.filters.to_filters() if body.filters else None
         if body.stream:
-            return StreamingResponse(_sse(qa.stream(question, body.mode, filters)), media_type="text/event-stream")
+            return StreamingResponse(_sse(qa.stream(question, body.mode, filters), body.draft),
+                                     media_type="text/event-stream")
         result = await run_in_threadpool(qa.ask, question, body.mode, filters)
         return json.loads(result.model_dump_json())
 
-    @app.post("/v1/search", dependencies=[Depends(authorize)])
+    @app.post("/v1/search")
     async def search(body: SearchRequest):
         question = check_question(body.question)
         hits = await run_in_threadpool(qa.search, question, body.k, body.filters.to_filters() if body.filters else None)
@@ -170,55 +194,39 @@ def create_app(qa: PolicyQA) -> FastAPI:
             {"docid": h.chunk.docid, "chunk_id": h.chunk.chunk_id, "title": h.title, "section": list(h.chunk.section),
              "start": h.chunk.start, "end": h.chunk.end, "score": h.score, "text": h.chunk.text} for h in hits]}
 
-    @app.get("/v1/documents", dependencies=[Depends(authorize)])
+    @app.get("/v1/documents")
     def list_documents() -> dict:
         return {"documents": qa.documents()}
 
-    @app.post("/v1/documents", status_code=201, dependencies=[Depends(authorize)])
+    @app.post("/v1/documents", status_code=201, responses=UPLOAD_RESPONSES)
     async def upload(file: UploadFile = File(...)):
-        name = safe_filename(file.filename or "")
-        if not name.lower().endswith(SUPPORTED):
-            raise ApiError(415, "unsupported_type", f"'{file.filename}' is not one of: {', '.join(SUPPORTED)}")
+        """Add a file: it is indexed as ``uploads/<name>``; the same name again replaces that upload."""
         limit = int(settings.max_upload_mb * 1024 * 1024)
         data = await file.read(limit + 1)
         if len(data) > limit:
             raise ApiError(413, "too_large", f"the file is over {settings.max_upload_mb:g} MB")
-        if not data:
-            raise ApiError(400, "empty_file", "the file is empty")
-        folder = settings.upload_dir.resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        target = (folder / name).resolve()
-        if target.parent != folder:
-            raise ApiError(400, "bad_filename", "invalid file name")
-        tmp = folder / f".{uuid.uuid4().hex}.part"
-        tmp.write_bytes(data)
-        tmp.replace(target)
-        stats = await run_in_threadpool(qa.add, [target])
-        if stats.errors and not stats.documents_written and not stats.files_unchanged:
-            target.unlink(missing_ok=True)
-            raise ApiError(422, "ingest_failed", stats.errors[0].replace(f"{folder}/", ""))  # no server paths
-        docs = [d for d in qa.documents() if d["source"] == str(target) or d["source"].startswith(f"{target}#")]
-        return {"documents": docs, "chunks_embedded": stats.chunks_embedded,
-                "warnings": [w.replace(f"{folder}/", "") for w in stats.warnings]}
+        try:
+            result = await run_in_threadpool(qa.add_upload, file.filename or "", data)
+        except UploadRefused as exc:
+            raise ApiError(415 if exc.code == "unsupported_type" else 400, exc.code, str(exc)) from None
+        except UploadUnreadable as exc:
+            raise ApiError(422, "ingest_failed", "; ".join(exc.reasons)) from None
+        return {"docid": result.docid, "documents": result.documents, "chunks_embedded": result.chunks_embedded,
+                "warnings": result.warnings}
 
-    @app.delete("/v1/documents/{docid:path}", dependencies=[Depends(authorize)])
+    @app.delete("/v1/documents/{docid:path}", responses={404: ERROR_RESPONSE})
     async def delete(docid: str):
-        doc = qa.document(docid)
-        if doc is None:
+        """Remove a document from the index; an uploaded file is deleted with its last document."""
+        if not await run_in_threadpool(qa.remove, docid):
             raise ApiError(404, "not_found", f"no document '{docid}'")
-        await run_in_threadpool(qa.remove, docid)
-        upload_dir = settings.upload_dir.resolve()
-        source = Path(doc.source.split("#", 1)[0]).resolve()
-        if source.parent == upload_dir:
-            source.unlink(missing_ok=True)  # an uploaded copy goes with it; bundled files are not touched
         return {"deleted": docid}
 
-    @app.get("/v1/models", dependencies=[Depends(authorize)])
+    @app.get("/v1/models")
     def models() -> dict:
         """OpenAI-compatible model list (clients list models before they chat)."""
         return {"object": "list", "data": [{"id": "policyqa", "object": "model", "created": 0, "owned_by": "policyqa"}]}
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
+    @app.post("/v1/chat/completions", responses=STREAMABLE)
     async def chat(body: ChatRequest):
         question = check_question(_last_user_text(body.messages))
         created = int(time.time())
@@ -276,25 +284,13 @@ def answer_with_sources(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-_UNSAFE = re.compile(r"[^\w\u4e00-\u9fff.\-]+")
-
-
-def safe_filename(name: str) -> str:
-    """The base name only, with no path separators, control characters or leading dots."""
-    base = Path(name.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", base).lstrip(".")
-    if not cleaned or cleaned in (".", ".."):
-        raise ApiError(400, "bad_filename", "the upload needs a file name such as 通知.docx")
-    return cleaned[:120]
-
-
-def _sse(events: Iterator[str | Answer]) -> Iterator[str]:
-    """token events (unverified text as generated), then the verified answer, then done."""
+def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
+    """token events (unverified text as generated, only if asked for), then the verified answer, then done."""
     try:
         for item in events:
             if isinstance(item, Answer):
                 yield f"event: answer\ndata: {item.model_dump_json()}\n\n"
-            else:
+            elif drafts:
                 yield f"event: token\ndata: {json.dumps({'text': item}, ensure_ascii=False)}\n\n"
     except (LLMUnavailableError, ValueError) as exc:
         yield f"event: error\ndata: {json.dumps({'message': str(exc)}, ensure_ascii=False)}\n\n"

@@ -34,6 +34,10 @@ class IndexMismatchError(ValueError):
     """The index on disk was built with settings this process cannot search it with."""
 
 
+class IndexBusyError(RuntimeError):
+    """Another process (``policyqa index``, another server) holds the index's write lock right now."""
+
+
 def expected_manifest(settings: Settings, model_name: str, dim: int) -> dict[str, str]:
     return {
         "format_version": FORMAT_VERSION,

@@ -23,7 +23,7 @@ import numpy as np
 from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.index import (STORE_FILE, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
+from rag.index import (STORE_FILE, IndexBusyError, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
                        manifest_diffs, save_derived, write_manifest_file)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
@@ -51,7 +51,12 @@ class IndexStats:
 ProgressFn = Callable[[str, int, int], None]
 
 
-def update_index(settings: Settings, paths: Iterable[str | Path], embedder: Embedder, *,
+#: A file or folder to index (docids from the path), or ``(file, docid)``: a file indexed under a
+#: docid of the caller's choosing (uploads); the records of such a JSONL file become ``docid/record``.
+Source = str | Path | tuple[Path, str]
+
+
+def update_index(settings: Settings, paths: Iterable[Source], embedder: Embedder, *,
                  rebuild: bool = False, progress: ProgressFn | None = None,
                  ingestor: Ingestor | None = None) -> IndexStats:
     """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora).
@@ -62,7 +67,7 @@ def update_index(settings: Settings, paths: Iterable[str | Path], embedder: Embe
     stats = IndexStats()
     with _writable(settings, embedder, rebuild=rebuild) as store, \
             (nullcontext(ingestor) if ingestor else Ingestor(settings.ingest_limits())) as reader:
-        _Run(store, settings, embedder, stats, progress, reader).run([Path(p) for p in paths])
+        _Run(store, settings, embedder, stats, progress, reader).run(list(paths))
         stats.totals = store.counts()
     stats.seconds = time.perf_counter() - started
     return stats
@@ -97,7 +102,7 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> 
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"index {folder} is being updated by another process; wait for it to finish") from None
+            raise IndexBusyError(f"index {folder} is being updated by another process; wait for it to finish") from None
         if rebuild:
             for path in [folder / STORE_FILE, folder / f"{STORE_FILE}-wal", folder / f"{STORE_FILE}-shm"]:
                 path.unlink(missing_ok=True)
@@ -127,25 +132,38 @@ class _Run:
         self.done_files: list[tuple[str, str, str]] = []  # (file, root, hash) fully read
         self.pending_chunks = 0
 
-    def run(self, paths: list[Path]) -> None:
-        files = [(f, docid, str(p.resolve())) for p in paths for f, docid in find_files([p])]
+    def run(self, sources: list[Source]) -> None:
+        files: list[tuple[Path, str, str, bool]] = []  # (file, docid, root, docid chosen by the caller)
+        folders = []
+        for source in sources:
+            if isinstance(source, tuple):
+                path = Path(source[0])
+                files.append((path, source[1], str(path.resolve()), True))
+            else:
+                root = Path(source)
+                files.extend((f, docid, str(root.resolve()), False) for f, docid in find_files([root]))
+                if root.is_dir():
+                    folders.append(str(root.resolve()))
         seen: set[str] = set()
-        for i, (path, docid, root) in enumerate(files):
+        for i, (path, docid, root, chosen) in enumerate(files):
             self.progress("files", i, len(files))
             key = str(path.resolve())
             seen.add(key)
             self.stats.files_seen += 1
             data_hash = _file_hash(path)
-            if self.store.file_hash(key) == data_hash:
+            if self.store.file_hash(key) == data_hash and self.store.docids_of_file(key):
                 self.stats.files_unchanged += 1
                 continue
-            self._read(path, docid, root, key, data_hash)
+            self._read(path, docid, root, key, data_hash, chosen)
         self.progress("files", len(files), len(files))
         self._flush()
-        self._delete_missing({root for _, _, root in files} | {str(p.resolve()) for p in paths if p.is_dir()}, seen)
+        self._delete_missing({root for _, _, root, _ in files} | set(folders), seen)
 
-    def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str) -> None:
+    def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str, chosen: bool) -> None:
         result = self.ingestor.ingest_file(path, docid)
+        if chosen:  # the records of a multi-document file live under the caller's docid
+            result.documents[:] = [d if d.docid == docid else d.model_copy(update={"docid": f"{docid}/{d.docid}"})
+                                   for d in result.documents]
         for err in result.errors:
             self.stats.errors.append(str(err))
         self.stats.warnings.extend(f"{path}: {w}" for w in result.warnings)

@@ -76,6 +76,7 @@ class Retriever:
         k = k or self.settings.top_k
         candidates = max(candidates or self.settings.candidates, k)
         key = query_key(question, self.settings.max_question_chars)
+        self.refresh()  # sees what another process (policyqa index, another server) wrote since
         derived = self._derived
         allowed = None
         if filters:

@@ -14,7 +14,10 @@ import gradio as gr
 
 from rag.llm import LLMUnavailableError
 from rag.models import Answer, Citation
-from rag.service import PolicyQA
+from rag.api.guard import Keys
+from rag.index import IndexBusyError
+from rag.service import PolicyQA, UploadUnreadable
+from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,9 @@ def render_source(qa: PolicyQA, c: Citation) -> str:
 
 
 def build_ui(qa: PolicyQA) -> gr.Blocks:
-    with gr.Blocks(title="PolicyQA 政策文件问答") as demo:
+    keys = Keys(qa.settings.api_key_list, qa.settings.read_key_list)
+    upload_root = Path(gr.utils.get_upload_folder()).resolve()
+    with gr.Blocks(title="PolicyQA 政策文件问答", analytics_enabled=False) as demo:
         gr.Markdown("## PolicyQA 政策文件问答\n回答只依据已收录的文件，每句话都附有核验过的原文引用；文件中没有的内容会明确说明。")
         citations_state = gr.State([])
         with gr.Tab("问答"):
@@ -126,22 +131,22 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                     return render_source(qa, cit)
             return gr.update()
 
-        def add_files(files, progress=gr.Progress()):
+        def add_files(files, request: gr.Request, progress=gr.Progress()):
             if not files:
                 return gr.update(), gr.update(), gr.update()
+            if not _may_write(keys, request):
+                return "❌ 当前密钥只能提问，不能上传文件。", gr.update(), gr.update()
             lines = []
             for i, f in enumerate(files):
-                progress(i / len(files), desc=f"正在收录 {Path(f).name}")
-                stats = qa.add([Path(f)])
-                if stats.errors and not stats.documents_written:
-                    lines.append(f"❌ {html.escape(Path(f).name)}：{html.escape(stats.errors[0])}")
-                else:
-                    lines.append(f"✅ {html.escape(Path(f).name)}：{stats.chunks_written} 个段落")
+                path = Path(f)
+                name = path.name
+                progress(i / len(files), desc=f"正在收录 {name}")
+                lines.append(_add_one(qa, path, upload_root))
             progress(1.0)
             return "\n\n".join(lines), _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()])
 
-        def delete_doc(docid: str | None):
-            if docid:
+        def delete_doc(docid: str | None, request: gr.Request):
+            if docid and _may_write(keys, request):
                 qa.remove(docid)
             return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None)
 
@@ -152,6 +157,35 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
         upload.upload(add_files, upload, [upload_status, docs_table, delete_pick])
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick])
     return demo
+
+
+def _may_write(keys: Keys, request: gr.Request | None) -> bool:
+    """The same role check as the HTTP guard, for UI events (which carry the browser's cookie)."""
+    if not keys.enabled:
+        return True
+    if request is None:
+        return False
+    return keys.role(dict(request.headers), dict(request.cookies)) == "write"
+
+
+def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
+    """Index one file the browser uploaded. Only files in Gradio's upload folder are read: a client
+    that names any other server path (a crafted FileData) gets nothing."""
+    name = html.escape(path.name)
+    resolved = path.resolve()
+    if not resolved.is_relative_to(upload_root) or not resolved.is_file():
+        log.warning("UI upload refused: %s is not an uploaded file", path)
+        return f"❌ {name}：不是通过本页面上传的文件，已拒绝。"
+    try:
+        result = qa.add_upload(path.name, resolved.read_bytes())
+    except UploadRefused as exc:
+        return f"❌ {name}：{html.escape(str(exc))}"
+    except UploadUnreadable as exc:
+        return f"❌ {name}：{html.escape('；'.join(exc.reasons))}"
+    except IndexBusyError:
+        return f"❌ {name}：索引正在被其他进程更新，请稍后重试。"
+    chunks = sum(d["chunks"] for d in result.documents)
+    return f"✅ {name}：已收录为 {html.escape(result.docid)}，{chunks} 个段落"
 
 
 def _default_mode_label(qa: PolicyQA) -> str:
