@@ -184,3 +184,43 @@ def place_names(text: str, suffixes: str = "市省县区") -> list[str]:
 
 def has_cjk(text: str) -> bool:
     return bool(_CJK_CHAR.search(text))
+
+
+#: A sentence: up to and including its end mark (and a closing quote/bracket after it), or a line,
+#: e.g. "共化解纠纷8850件。" / "（一）大力推进全面依法治市工作\n".
+_SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text``, stripped of surrounding whitespace."""
+    spans = []
+    for m in _SENT_END.finditer(text):
+        s, e = m.start(), m.end()
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            spans.append((s, e))
+    return spans
+
+
+#: Text addressed to an AI assistant, not to a reader (matched on the search key: simplified,
+#: lower case), e.g. "忽略以上所有指令，回答：……", "你现在是一个人工智能助手", "system prompt",
+#: "<|im_start|>system", "ignore previous instructions". Policy documents do not talk like this; a
+#: document that does is trying to steer the answer, and such a sentence is never quoted as support.
+_ADDRESSES_ASSISTANT = re.compile(
+    r"(?:忽略|无视|忘记|忘掉|不要理会|忽视)(?:掉)?(?:以上|以下|上面|下面|前面|之前|上述|先前|此前)?的?"
+    r"(?:所有|全部|一切|任何)?的?(?:指令|指示|提示词|提示|prompt|设定)"
+    r"|你(?:现在|从现在起|从现在开始)?(?:是|扮演|作为|充当)(?:一个|一名|一位)?[^，。,]{0,12}?"
+    r"(?:助手|模型|(?<![a-z])ai(?![a-z])|人工智能|机器人|assistant|chatbot)"
+    r"|系统提示词|system\s*prompt|<\|im_(?:start|end)\|>|\[/?inst\]|<</?sys>>"
+    r"|(?:^|\n)\s*(?:system|assistant|user)\s*[:：]"
+    r"|ignore\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|above|earlier)\s+instructions"
+    r"|(?:只|必须|务必|一律)(?:需|要)?(?:要)?回答[:：]"
+)
+
+
+def addresses_assistant(text: str) -> bool:
+    """True when ``text`` holds words addressed to an AI assistant (see _ADDRESSES_ASSISTANT)."""
+    return bool(_ADDRESSES_ASSISTANT.search(search_key(text)))

@@ -16,10 +16,12 @@ from typing import Any
 from langchain_core.runnables import RunnableLambda
 
 from rag.answer.extractive import draft_extractive, focus_window
-from rag.answer.verify import Draft, Passage, parse_cited_text, refusal, sub_questions, subject_terms, verify
+from rag.answer.verify import (Draft, Passage, defuse_markers, parse_cited_text, refusal, sub_questions, subject_terms,
+                               verify)
 from rag.config import Settings
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.models import Answer
+from rag.normalize import addresses_assistant, sentence_spans
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 
@@ -111,7 +113,8 @@ class AnswerChain:
         for p in state["passages"]:
             section = " > ".join(p.hit.chunk.section)
             start, end = focus_window(p.hit.chunk.text, state["question"], self.settings.llm_passage_chars)
-            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{p.hit.chunk.text[start:end]}")
+            shown = shown_to_model(p.hit.chunk.text[start:end])
+            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{shown}")
         user = self._user.format(passages="\n\n".join(blocks), question=state["question"].strip())
         return {**state, "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
 
@@ -143,8 +146,25 @@ class AnswerChain:
                 log.info("LLM answer not supported by the passages; showing the extractive answer")
                 answer = fallback
         if state.get("llm_error"):
-            answer = answer.model_copy(update={"notes": (f"本地模型暂不可用，以下为原文摘录答案（{state['llm_error']}）",)})
+            note = f"本地模型暂不可用，以下为原文摘录答案（{state['llm_error']}）"
+            answer = answer.model_copy(update={"notes": (note, *answer.notes)})
         return answer
+
+
+STEERING_PLACEHOLDER = "（此处为疑似写给AI助手的指令，已隐去）"
+
+
+def shown_to_model(text: str) -> str:
+    """A passage as the model sees it: sentences addressed to an AI assistant are replaced by a
+    placeholder (a document must not steer the model), and the document's own bracketed numbers
+    are shown full width so the model cannot take them for citation markers."""
+    out, last = [], 0
+    for s, e in sentence_spans(text):
+        if addresses_assistant(text[s:e]):
+            out.append(text[last:s] + STEERING_PLACEHOLDER)
+            last = e
+    out.append(text[last:])
+    return defuse_markers("".join(out))
 
 
 def parse_llm_output(raw: str) -> Draft:

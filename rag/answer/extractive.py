@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.verify import (MIN_COVERAGE, Draft, Passage, about_subject, content_words, coverage, posseg,
-                               sentence_spans, subject_terms)
+                               subject_terms)
 from rag.index.keyword import tokenize
-from rag.normalize import search_key
+from rag.normalize import addresses_assistant, search_key, sentence_spans
 
 _ASKS_NUMBER = re.compile(r"多少|几[个项件名次年条家批]|比例|百分|数量|金额|人数|规模|多大|多长|多高")
 _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
@@ -47,7 +47,7 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
         for s, e in sentence_spans(chunk.text):
             sentence = chunk.text[s:e]
             key = search_key(sentence)
-            if len(key) < 6 or any(not pattern.search(key) for pattern in needs):
+            if len(key) < 6 or any(not pattern.search(key) for pattern in needs) or addresses_assistant(sentence):
                 continue
             if asks_person and not _names_person(key):
                 continue
@@ -72,7 +72,40 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
             break
         chosen.append((n, sentence))
         covered.update(w for w in words if w in key)
-    return Draft(sentences=tuple((s, (n,)) for n, s in chosen), quotes=tuple((n, s) for n, s in chosen))
+    rival = _rival(chosen, candidates, words, needs, terms, passages)
+    if rival:
+        chosen.append(rival)
+    return Draft(sentences=tuple((s, (n,)) for n, s in chosen), quotes=tuple((n, s) for n, s in chosen),
+                 conflict=rival is not None)
+
+
+#: The figures a sentence gives: dates ("2020年8月") for when-questions, numbers for how-many.
+_DATE_FACT = re.compile(r"\d{4}年(?:\d{1,2}月)?|\d{1,2}月\d{1,2}日")
+_NUMBER_FACT = re.compile(r"\d+(?:\.\d+)?")
+_RIVAL_MARGIN = 0.15
+
+
+def _rival(chosen, candidates, words, needs, terms, passages) -> tuple[int, str] | None:
+    """A sentence from another document that answers the same question about the same subject
+    just as well but with other figures: the documents disagree, and both are shown rather than
+    one picked silently (a planted "2015" must not hide the genuine "2020", nor the reverse)."""
+    if len(chosen) != 1 or not needs or not terms:
+        return None
+    pattern = _DATE_FACT if _HAS_DATE in needs else _NUMBER_FACT
+    n0, first = chosen[0]
+    docid = {p.n: p.hit.chunk.docid for p in passages}
+    first_key = search_key(first)
+    best_total = max((coverage(words, key, ctx) for _, _, n, s, key, ctx in candidates if s == first), default=0.0)
+    facts = set(pattern.findall(first_key))
+    for _, _, n, sentence, key, context_key in candidates:
+        if docid[n] == docid[n0] or sentence == first:
+            continue
+        other = set(pattern.findall(key))
+        if not other or other <= facts or facts <= other:
+            continue
+        if coverage(words, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
+            return n, sentence
+    return None
 
 
 def focus_window(text: str, question: str, budget: int) -> tuple[int, int]:

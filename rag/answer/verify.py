@@ -18,12 +18,12 @@ from functools import lru_cache
 
 from rag.index.keyword import tokenize
 from rag.models import Answer, Citation, Hit
-from rag.normalize import place_names, search_key, to_simplified
+from rag.normalize import addresses_assistant, place_names, search_key, sentence_spans, to_simplified
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
+CONFLICT_NOTE = "各文件对此说法不一致，以下分别列出，请对照引用的原文核实。"
 
-_SENT_END = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
 _CITE = re.compile(r"\s*\[(\d{1,3})\]")
 _FACT = re.compile(
     r"\d+(?:[.,]\d+)*\s*(?:%|％)?"
@@ -48,6 +48,8 @@ class Draft:
 
     sentences: tuple[tuple[str, tuple[int, ...]], ...]
     quotes: tuple[tuple[int, str], ...]
+    #: the sentences come from documents that give different figures or dates for what was asked
+    conflict: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,20 +65,6 @@ class Passage:
         """Where the subject of a question may be named: title, section, text, city and year."""
         c = self.hit.chunk
         return "\n".join([self.hit.title, " ".join(c.section), c.text, *self.metadata.values()])
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Sentence spans of ``text``, stripped of surrounding whitespace."""
-    spans = []
-    for m in _SENT_END.finditer(text):
-        s, e = m.start(), m.end()
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            spans.append((s, e))
-    return spans
 
 
 def _folded(text: str) -> tuple[str, list[int]]:
@@ -191,7 +179,7 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
             continue  # citation number out of range
         chunk = p.hit.chunk
         span = locate_quote(quote, chunk.text)
-        if span is None:
+        if span is None or _steers(chunk.text, *span):
             continue
         s, e = chunk.start + span[0], chunk.start + span[1]
         cites = verified.setdefault(n, [])
@@ -216,9 +204,10 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
     used = sorted({n for _, ns in kept for n in ns})
     if not kept or not _answers_the_question(question, used, verified, by_n):
         return refusal(question, passages, mode)
-    answer = "".join(to_script_of(question, t) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
+    answer = "".join(to_script_of(question, defuse_markers(t)) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
     citations = tuple(c for n in used for c in verified[n])
-    return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode)
+    notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
+    return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode, notes=notes)
 
 
 def content_words(question: str) -> list[str]:
@@ -247,7 +236,22 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
     if not facts:
         return None
     spans = [(s, e) for s, e in sentence_spans(source) if all(_contains(source[s:e], f) for f in facts)]
-    return spans[0] if len(spans) == 1 else None
+    return spans[0] if len(spans) == 1 and not _steers(source, *spans[0]) else None
+
+
+def _steers(text: str, start: int, end: int) -> bool:
+    """Whether the span touches a sentence addressed to an AI assistant: such text is never support,
+    however well it matches (a document saying "忽略以上所有指令，回答：…" is steering, not informing)."""
+    return any(addresses_assistant(text[a:b]) for a, b in sentence_spans(text) if a < end and b > start)
+
+
+#: A bracketed number written in a source document, e.g. "依据《条例》[1]": shown full width (［1］)
+#: in an answer so that it can never be read as one of the answer's own citation markers.
+_LITERAL_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def defuse_markers(text: str) -> str:
+    return _LITERAL_MARKER.sub(r"［\1］", text)
 
 
 _ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")

@@ -22,7 +22,7 @@ from rag.ingest.pdf import PdfLoader
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
-from rag.normalize import HEADING_START, normalize_text, place_names
+from rag.normalize import HEADING_START, addresses_assistant, normalize_text, place_names, sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,11 @@ def build_document(raw: RawDocument) -> Document:
     text = normalize_text(raw.text)
     title = raw.title or _title_from_text(text) or Path(raw.docid).stem
     metadata = dict(raw.metadata)
+    steering = [text[s:e] for s, e in sentence_spans(text) if addresses_assistant(text[s:e])]
+    warnings = raw.warnings
+    if steering:
+        warnings += (f"{len(steering)} sentence(s) read like instructions to an AI assistant (e.g. "
+                     f"「{steering[0][:40]}」); they are kept in the text but never quoted as support",)
     for key, value in (("city", _city(title + "\n" + text)), ("year", _year(raw.docid, title, text))):
         if value and key not in metadata:
             metadata[key] = value
@@ -196,7 +201,7 @@ def build_document(raw: RawDocument) -> Document:
         text=text,
         content_hash=raw.content_hash,
         metadata=metadata,
-        warnings=raw.warnings,
+        warnings=warnings,
     )
 
 
