@@ -69,8 +69,9 @@ class Settings(BaseSettings):
     llm_context: int = Field(4096, ge=512)
     llm_max_tokens: int = Field(300, ge=16, le=4096)
     llm_weight_repack: Literal["auto", "on", "off"] = Field(
-        "auto", description="llama.cpp's load-time weight repacking ('extra buffer types'); 'auto' turns it off "
-        "on Intel CPUs with AMX, where it crashes llama-cpp-python 0.3.36, and keeps it elsewhere.",
+        "off", description="llama.cpp's load-time weight repacking ('extra buffer types'). It crashes "
+        "llama-cpp-python 0.3.36 on Intel CPUs with AMX and gave nothing on a 2-core AMD EPYC (84 vs 78 prompt "
+        "tok/s, 16.2 vs 16.3 generation tok/s, eval/bench_llm.py), so it is off; 'auto' keeps it except on AMX.",
     )
     api_keys: str = Field("", description="Comma-separated keys with full access (ask, add and remove documents); "
                           "with neither these nor read_keys set, the server needs no key.")

@@ -100,6 +100,24 @@ def docx_bomb(path: Path, inflated_mb: int = 200) -> Path:
     return path
 
 
+def pdf_bomb(path: Path, inflated_mb: int = 200) -> Path:
+    """A one-page PDF whose content stream inflates to ``inflated_mb`` MB (pypdf stops at its own
+    75 MB per-stream limit; the reader process's memory limit bounds the rest)."""
+    import zlib
+
+    from pypdf import PdfWriter
+    from pypdf.generic import EncodedStreamObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(200, 200)
+    stream = EncodedStreamObject()
+    stream._data = zlib.compress(b" " * (inflated_mb << 20), 9)
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    writer.write(path)
+    return path
+
+
 def messy_folder(folder: Path) -> dict[str, str | None]:
     """A folder of the files users really drop in: name -> a word its error must contain, or None
     for the good files that must be read. Every bad file must be named with an error and no
@@ -145,6 +163,7 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
                                           encoding="utf-8")
     rezip(good_docx, folder / "many-members.docx", {f"customXml/item{i}.xml": b"<a/>" for i in range(10_001)})
     (folder / "control-chars.txt").write_bytes(bytes(range(1, 9)) * 300)
+    pdf_bomb(folder / "pdf-bomb.pdf")
     (folder / "cut.jsonl.gz").write_bytes(gzip.compress(('{"docid": "n1", "text": "' + PARA + '"}\n').encode() * 50)[:200])
     return {
         "good.docx": None, "good.pdf": None, "gbk.txt": None, "big5.txt": None, "one-line-1mb.txt": None,
@@ -157,4 +176,5 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
         "sheet.xlsx": "unsupported", "bad-lines.jsonl": "docid", "not-gzip.jsonl.gz": "parsed",
         "cut.jsonl.gz": "parsed", "png-named.pdf": "not a PDF", "no-pages.pdf": "no pages",
         "only-nav.html": "no text", "many-members.docx": "members", "control-chars.txt": "not a text file",
+        "pdf-bomb.pdf": "page",
     }
