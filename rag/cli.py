@@ -285,6 +285,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     app = create_server(settings, ui=not getattr(args, "no_ui", False), ui_path="/" if args.ui_at_root else "/ui")
     where = f"http://{args.host}:{args.port}"
+    if not settings.api_key_list and not settings.read_key_list and args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("no keys are set (POLICYQA_API_KEYS, POLICYQA_READ_KEYS): anyone who can reach %s can ask, "
+                    "add and remove documents", where)
     log.info("PolicyQA on %s — API %s/v1 (docs %s/docs)%s", where, where, where,
                 "" if getattr(args, "no_ui", False) else f", UI {where}{'/' if args.ui_at_root else '/ui'}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -133,3 +133,28 @@ def test_half_of_a_two_part_question_is_no_answer() -> None:
     full = Draft(sentences=(("化解纠纷246357件[3]，抽取案卷160份[4]。", (3, 4)),),
                  quotes=((3, SUZHOU), (4, "全市行政执法案卷评查共抽取案卷160份。")))
     assert not verify(question, full, [*PASSAGES, both], "llm").refused
+
+
+def test_a_sentence_naming_no_place_speaks_for_its_own_documents_city() -> None:
+    """A Suzhou paragraph that mentions Taicang does not make Suzhou's figure Taicang's."""
+    text = "太仓市、昆山市等地积极参与。" + SUZHOU
+    suzhou = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
+    claim = Draft(sentences=(("全市人民调解组织共化解纠纷246357件", (1,)),), quotes=((1, SUZHOU[:38]),))
+    assert verify("太仓市2023年人民调解组织共化解纠纷多少件？", claim, suzhou, "llm").refused
+    assert not verify("苏州市2023年人民调解组织共化解纠纷多少件？", claim, suzhou, "llm").refused
+    named = "2023年，太仓市人民调解组织共化解纠纷8850件。"
+    passage = [_passage(1, named, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
+    ok = verify("太仓市2023年人民调解组织共化解纠纷多少件？",
+                Draft(sentences=((named, (1,)),), quotes=((1, named),)), passage, "llm")
+    assert not ok.refused and "8850件" in ok.answer  # the sentence itself names Taicang
+
+
+def test_a_quoted_name_in_the_question_must_be_in_the_support() -> None:
+    from rag.answer.verify import quoted_names
+
+    assert quoted_names("哪个城市打造了“亭满意”营商环境品牌？") == ["亭满意"]
+    assert quoted_names("《苏州市优化营商环境条例》何时施行？") == ["苏州市优化营商环境条例"]
+    text = "（二）打造最优营商环境，构筑最佳比较优势。"
+    passage = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
+    draft = Draft(sentences=((text, (1,)),), quotes=((1, text),))
+    assert verify("哪个城市打造了“亭满意”营商环境品牌？", draft, passage, "llm").refused

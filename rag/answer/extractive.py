@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import (MIN_COVERAGE, Draft, Passage, about_subject, content_words, coverage, posseg,
-                               subject_terms)
+from rag.answer.verify import (MIN_COVERAGE, Draft, Passage, about_subject, content_words, coverage, names_subject,
+                               posseg, quoted_names, subject_terms)
 from rag.index.keyword import tokenize
 from rag.normalize import addresses_assistant, search_key, sentence_spans
 
@@ -21,6 +21,10 @@ _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天
 _HAS_NUMBER = re.compile(r"\d|[零〇一二三四五六七八九十百千万两]+[个项件名次年条家批人户元]")
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
 _HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
+
+
+def _contains_name(sentence: str, name: str) -> bool:
+    return search_key(name) in search_key(sentence)
 
 
 def _names_person(sentence_key: str) -> bool:
@@ -38,6 +42,7 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
     needs = [p for p, asked in ((_HAS_NUMBER, _ASKS_NUMBER), (_HAS_DATE, _ASKS_DATE)) if asked.search(qkey)]
     asks_person = bool(_ASKS_PERSON.search(qkey))
     terms = subject_terms(question)
+    quoted = quoted_names(question)
     candidates = []
     for rank, p in enumerate(passages):
         if not about_subject([p], terms):
@@ -50,6 +55,8 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
             if len(key) < 6 or any(not pattern.search(key) for pattern in needs) or addresses_assistant(sentence):
                 continue
             if asks_person and not _names_person(key):
+                continue
+            if not names_subject(p, sentence, terms) or not all(_contains_name(p.context, q) for q in quoted):
                 continue
             candidates.append((rank, s, p.n, sentence, key, context_key))
     chosen: list[tuple[int, str]] = []

@@ -198,8 +198,14 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         quotes = "\n".join(c.quote for n in support for c in verified[n])
         if not all(_contains(quotes, f) for f in extract_facts(text)):
             continue
-        # each supported sentence must come from passages about the places and years asked about
-        if about_subject([by_n[n] for n in support], terms):
+        # each supported sentence must come from passages about the places and years asked about,
+        # and a place must be the document's subject or be named by the cited sentence itself
+        sentences = "\n".join(_sentences_around(by_n[n].hit.chunk.text, c.start - by_n[n].hit.chunk.start,
+                                                  c.end - by_n[n].hit.chunk.start)
+                                for n in support for c in verified[n])
+        if about_subject([by_n[n] for n in support], terms) and \
+                any(names_subject(by_n[n], sentences, terms) for n in support) and \
+                all(any(_contains(by_n[n].context, name) for n in support) for name in quoted_names(question)):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
     if not kept or not _answers_the_question(question, used, verified, by_n):
@@ -281,6 +287,29 @@ def _answers_the_question(question: str, used: list[int], verified: dict[int, li
     # each part of a compound question on its own: the words of one part must not vouch for another
     parts = [content_words(part) for part in sub_questions(question)]
     return all(coverage(words, quotes, context) >= MIN_COVERAGE for words in parts if words)
+
+
+def _sentences_around(text: str, start: int, end: int) -> str:
+    return "".join(text[a:b] for a, b in sentence_spans(text) if a < end and b > start)
+
+
+def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool:
+    """A place asked about must be the subject of the passage's document (its city or title) or be
+    named in the supporting sentence itself: a sentence that names no place speaks for its own
+    document's city, so a Suzhou report's "全市化解纠纷8850件" is never an answer about Taicang,
+    even when the same paragraph mentions Taicang."""
+    places = [t for t in terms if not t.isdigit()]
+    subject = " ".join([passage.metadata.get("city", ""), passage.hit.title, " ".join(passage.hit.chunk.section)])
+    return all(_contains(subject, place) or _contains(sentence, place) for place in places)
+
+
+#: Names the question quotes (“亭满意”, 「…」, 《…》): the very thing asked about, so a supporting
+#: passage must contain it, not merely share the question's other words.
+_QUOTED = re.compile(r"“([^”]{2,30})”|「([^」]{2,30})」|《([^》]{2,60})》|\"([^\"]{2,30})\"")
+
+
+def quoted_names(question: str) -> list[str]:
+    return [next(g for g in m.groups() if g) for m in _QUOTED.finditer(question)]
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
