@@ -1,7 +1,10 @@
 """Batch evaluation: run every question of an eval set, score it, write answers, metrics and a report.
 
 Two formats are accepted, per line:
-  PolicyQA facts  ``{"id", "question", "answerable": bool, "facts": [["alt1", "alt2"], ...]}``
+  PolicyQA facts  ``{"id", "question", "answerable": bool, "facts": [["alt1", "alt2"], ...]}``; a trap
+                  (answerable false) may carry ``"corrects": [[...]]``: answering with that fact, i.e.
+                  correcting the question's false premise, is as good as refusing; ``"kind"`` groups
+                  items in the metrics (paraphrase, other-city, …)
   NCP/DRCD spans  ``{"qid", "question", "answers": [...]}`` (scored by containment and ROUGE-L)
 """
 
@@ -49,7 +52,7 @@ def rouge_l(candidate: str, reference: str) -> float:
 class Scored:
     item: dict
     answer: Answer
-    outcome: str  # correct | wrong | refused-ok | missed (refused an answerable one) | fabricated
+    outcome: str  # correct | wrong | refused-ok | corrected (a trap's premise) | missed (refused an answerable one) | fabricated
     quotes_ok: int
     quotes: int
     detail: str
@@ -64,13 +67,15 @@ def score(item: dict, answer: Answer, doc_text: Callable[[str], str | None]) -> 
         rl = max((rouge_l(answer.answer, g) for g in gold), default=0.0)
         outcome = "refused" if answer.refused else "correct" if contained else "partial"
         return Scored(item, answer, outcome, quotes_ok, len(answer.citations), f"ROUGE-L {rl:.2f}")
+    # what the user is shown: the answer and the verified quotes it cites
+    shown = answer.answer + "\n" + "\n".join(c.quote for c in answer.citations)
     if not item["answerable"]:
-        outcome = "refused-ok" if answer.refused else "fabricated"
+        corrects = item.get("corrects")
+        outcome = ("refused-ok" if answer.refused else
+                   "corrected" if corrects and all(has_fact(shown, f) for f in corrects) else "fabricated")
         return Scored(item, answer, outcome, quotes_ok, len(answer.citations), "")
     if answer.refused:
         return Scored(item, answer, "missed", quotes_ok, len(answer.citations), "")
-    # what the user is shown: the answer and the verified quotes it cites
-    shown = answer.answer + "\n" + "\n".join(c.quote for c in answer.citations)
     missing = [f[0] for f in item["facts"] if not has_fact(shown, f)]
     return Scored(item, answer, "wrong" if missing else "correct", quotes_ok, len(answer.citations),
                   ("missing: " + ", ".join(missing)) if missing else "")
@@ -109,7 +114,23 @@ def metrics(scored: list[Scored]) -> dict:
         "wrong_answer_rate": len(wrong) / max(len(answered), 1),
         "refusal_precision": sum(not s.item["answerable"] for s in refused) / max(len(refused), 1),
         "refusal_recall": sum(s.answer.refused for s in unanswerable) / max(len(unanswerable), 1),
+        "traps_handled": sum(s.outcome in ("refused-ok", "corrected") for s in unanswerable) / max(len(unanswerable), 1),
     })
+    kinds = sorted({s.item["kind"] for s in scored if "kind" in s.item})
+    if kinds:
+        out["by_kind"] = {}
+        for kind in kinds:
+            group = [s for s in scored if s.item.get("kind") == kind]
+            answerable_group = [s for s in group if s.item["answerable"]]
+            traps = [s for s in group if not s.item["answerable"]]
+            out["by_kind"][kind] = {
+                "questions": len(group),
+                "fact_accuracy": (sum(s.outcome == "correct" for s in answerable_group) / len(answerable_group)
+                                  if answerable_group else None),
+                "traps_handled": (sum(s.outcome in ("refused-ok", "corrected") for s in traps) / len(traps)
+                                  if traps else None),
+                "wrong_answers": sum(s.outcome in ("wrong", "fabricated") for s in group),
+            }
     return out
 
 
@@ -118,9 +139,10 @@ def percentile(values: list[float], q: float) -> float:
     return round(values[min(len(values) - 1, int(len(values) * q))], 1) if values else 0.0
 
 
-_ORDER = {"fabricated": 0, "wrong": 1, "partial": 2, "missed": 3, "refused": 4, "correct": 5, "refused-ok": 6}
+_ORDER = {"fabricated": 0, "wrong": 1, "partial": 2, "missed": 3, "refused": 4, "correct": 5, "corrected": 6,
+          "refused-ok": 7}
 _COLOUR = {"fabricated": "#c0392b", "wrong": "#c0392b", "partial": "#e67e22", "missed": "#e67e22",
-           "refused": "#e67e22", "correct": "#27ae60", "refused-ok": "#27ae60"}
+           "refused": "#e67e22", "correct": "#27ae60", "corrected": "#27ae60", "refused-ok": "#27ae60"}
 
 
 def write_report(out: Path, scored: list[Scored], m: dict, title: str) -> None:

@@ -158,3 +158,32 @@ def test_a_quoted_name_in_the_question_must_be_in_the_support() -> None:
     passage = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
     draft = Draft(sentences=((text, (1,)),), quotes=((1, text),))
     assert verify("哪个城市打造了“亭满意”营商环境品牌？", draft, passage, "llm").refused
+
+
+def test_answer_types_a_sentence_must_fit() -> None:
+    from rag.answer.verify import fits_answer_type, stated_facts
+    from rag.normalize import search_key as k
+
+    # how many: a year or a numeral naming something is no count; the asked unit must be counted
+    assert not fits_answer_type("常熟市人民调解委员会受理调处矛盾纠纷多少件？", k("2015年以来，本市按照人民调解工作方针开展工作。"))
+    assert not fits_answer_type("常熟市有多少名行政执法人员通过资格审查？", k("落实行政执法“三项制度”，加强资格管理。"))
+    assert fits_answer_type("太仓市企业开办的费用和时间是多少？", k("企业开办“0费用,0.5天”速度领跑全省。"))
+    assert not fits_answer_type("天长市有多少个行政执法主体向社会公布？", k("聘请了10名政府特邀行政执法监督员。"))
+    assert fits_answer_type("天长市行政执法证考试有多少人通过？", k("共有196名工作人员参加考试，171人通过考试。"))
+    # a rate wants a percentage
+    assert not fits_answer_type("苏州市行政复议直接纠错率是多少？", k("发布“2022年度苏州市行政复议十大案例”。"))
+    assert fits_answer_type("常熟市行政复议直接纠错率是多少？", k("复议直接纠错率7.9%。"))
+    # figures and dates the question states must be there
+    assert stated_facts("哪个城市出具知识产权类公证书360件？") == ["360件"]
+    assert not fits_answer_type("常熟市在2020年8月获得了什么称号？", k("2018年获评首批“国际湿地城市”。"))
+    # who: a person in the asked role, or a role as the answer
+    assert not fits_answer_type("如皋市司法局局长是谁？", k("如皋市司法局坚持以习近平新时代中国特色社会主义思想为指导。"))
+    assert fits_answer_type("谁为天长市颁发了奖牌？", k("受中央全面依法治国委员会委托，省委书记为天长市颁发了奖牌。"))
+
+
+def test_which_city_is_answered_with_the_documents_subject() -> None:
+    text = "五是反映了全市生态环境建设情况，2018年获评首批“国际湿地城市”。"
+    passage = [_passage(1, text, "changshu-2020.txt", "新闻发布厅第六十七期", city="常熟市", year="2020")]
+    answer = verify("哪个城市获评首批“国际湿地城市”？", Draft(sentences=((text, (1,)),), quotes=((1, text),)), passage, "llm")
+    assert not answer.refused and answer.answer.startswith("常熟市：") and answer.citations[0].quote in text
+    assert subject_terms("哪个城市获评首批“国际湿地城市”？") == []  # "城市" names no place

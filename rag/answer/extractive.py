@@ -11,24 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import (MIN_COVERAGE, Draft, Passage, about_subject, content_words, coverage, names_subject,
-                               posseg, quoted_names, subject_terms)
+from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, asked_facts, content_words,
+                               coverage, fits_answer_type, must_match, names_subject, subject_terms)
 from rag.index.keyword import tokenize
 from rag.normalize import addresses_assistant, search_key, sentence_spans
 
-_ASKS_NUMBER = re.compile(r"多少|几[个项件名次年条家批]|比例|百分|数量|金额|人数|规模|多大|多长|多高")
-_ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
-_HAS_NUMBER = re.compile(r"\d|[零〇一二三四五六七八九十百千万两]+[个项件名次年条家批人户元]")
-_ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
-_HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
 
 
 def _contains_name(sentence: str, name: str) -> bool:
     return search_key(name) in search_key(sentence)
-
-
-def _names_person(sentence_key: str) -> bool:
-    return any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
 
 
 def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:
@@ -38,11 +29,9 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
     content words still uncovered (a question asking two things gets two sentences).
     """
     words = content_words(question)
-    qkey = search_key(question)
-    needs = [p for p, asked in ((_HAS_NUMBER, _ASKS_NUMBER), (_HAS_DATE, _ASKS_DATE)) if asked.search(qkey)]
-    asks_person = bool(_ASKS_PERSON.search(qkey))
+    needs = asked_facts(question)
     terms = subject_terms(question)
-    quoted = quoted_names(question)
+    must = must_match(question)
     candidates = []
     for rank, p in enumerate(passages):
         if not about_subject([p], terms):
@@ -52,11 +41,9 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
         for s, e in sentence_spans(chunk.text):
             sentence = chunk.text[s:e]
             key = search_key(sentence)
-            if len(key) < 6 or any(not pattern.search(key) for pattern in needs) or addresses_assistant(sentence):
+            if len(key) < 6 or not fits_answer_type(question, key) or addresses_assistant(sentence):
                 continue
-            if asks_person and not _names_person(key):
-                continue
-            if not names_subject(p, sentence, terms) or not all(_contains_name(p.context, q) for q in quoted):
+            if not names_subject(p, sentence, terms) or not all(_contains_name(p.context, q) for q in must):
                 continue
             candidates.append((rank, s, p.n, sentence, key, context_key))
     chosen: list[tuple[int, str]] = []
@@ -98,7 +85,7 @@ def _rival(chosen, candidates, words, needs, terms, passages) -> tuple[int, str]
     one picked silently (a planted "2015" must not hide the genuine "2020", nor the reverse)."""
     if len(chosen) != 1 or not needs or not terms:
         return None
-    pattern = _DATE_FACT if _HAS_DATE in needs else _NUMBER_FACT
+    pattern = _DATE_FACT if HAS_DATE in needs else _NUMBER_FACT
     n0, first = chosen[0]
     docid = {p.n: p.hit.chunk.docid for p in passages}
     first_key = search_key(first)

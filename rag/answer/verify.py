@@ -31,6 +31,8 @@ _FACT = re.compile(
     r"|百分之[零〇一二三四五六七八九十点]+"
     r"|《[^》]{1,60}》|“[^”]{2,40}”|「[^」]{2,40}」"
 )
+#: Words jieba tags as places that name no place ("哪个城市…" asks for one).
+_GENERIC_PLACES = frozenset("城市 城镇 城区 市区 地区 全市 本市 全省 全县 全区 各地 当地 省市 市县 县区 乡镇".split())
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
 
 
@@ -126,7 +128,7 @@ def subject_terms(question: str) -> list[str]:
     key = search_key(question)
     places = set(place_names(key))
     for word, flag in posseg(key):
-        if flag == "ns" and len(word) >= 2:
+        if flag == "ns" and len(word) >= 2 and word not in _GENERIC_PLACES:
             places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
     years = {m.group(1) for m in _YEAR.finditer(key)}
     return sorted(places) + sorted(years)
@@ -205,12 +207,18 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
                                 for n in support for c in verified[n])
         if about_subject([by_n[n] for n in support], terms) and \
                 any(names_subject(by_n[n], sentences, terms) for n in support) and \
-                all(any(_contains(by_n[n].context, name) for n in support) for name in quoted_names(question)):
+                all(any(_contains(by_n[n].context, name) for n in support) for name in must_match(question)) and \
+                (len(sub_questions(question)) > 1 or fits_answer_type(question, search_key(sentences))):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
     if not kept or not _answers_the_question(question, used, verified, by_n):
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, defuse_markers(t)) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
+    if _ASKS_PLACE.search(search_key(question)):
+        # "哪个城市…": a sentence about "全市" answers through its document's subject, named first
+        city = next((by_n[n].metadata.get("city") for n in used if by_n[n].metadata.get("city")), None)
+        if city and not _contains("".join(t for t, _ in kept), city.removesuffix("市")):
+            answer = to_script_of(question, f"{city}：") + answer
     citations = tuple(c for n in used for c in verified[n])
     notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
     return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode, notes=notes)
@@ -306,10 +314,89 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
 #: Names the question quotes (“亭满意”, 「…」, 《…》): the very thing asked about, so a supporting
 #: passage must contain it, not merely share the question's other words.
 _QUOTED = re.compile(r"“([^”]{2,30})”|「([^」]{2,30})」|《([^》]{2,60})》|\"([^\"]{2,30})\"")
+#: A figure the question itself states ("出具知识产权类公证书360件", "满意率达到99.25%"): not a year.
+_STATED_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:[%％]|[个项件名次条家批人户元份类期所座倍天])")
 
 
 def quoted_names(question: str) -> list[str]:
     return [next(g for g in m.groups() if g) for m in _QUOTED.finditer(question)]
+
+
+def must_match(question: str) -> list[str]:
+    """Names the question quotes: a supporting passage must contain them verbatim."""
+    return quoted_names(question)
+
+
+#: A date with its month that a question states ("在2020年8月获得了什么称号").
+_STATED_DATE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?")
+
+
+def stated_facts(question: str) -> list[str]:
+    """Figures and dates the question itself states: the supporting sentence must give them (a
+    question about "360件" or "2020年8月" is about that figure, not any sentence on the topic)."""
+    key = search_key(question)
+    return [m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)]
+
+
+# -- what kind of answer a question asks for ------------------------------------------------------
+_ASKS_NUMBER = re.compile(r"多少|几[个项件名次条家批类份期]|比例|百分|数量|金额|人数|规模|多大|多长|多高")
+_ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{0,6}(?:多少|几)")
+_ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
+_ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
+_ASKS_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区|地方|省)|哪里|何地")
+#: A quantity: digits that are not a year, month or day ("2023年", "2022年度", "11月" are not), or a
+#: Chinese numeral with a counting classifier ("十二项"), e.g. "1534名", "98.6%", "0.5天".
+_QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]*\s*(?:年|月|日))|[零〇一二三四五六七八九十百千万两]+[个项件名次条家批人户元份类期所座倍]")
+_CHINESE_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
+_HAS_PERCENT = re.compile(r"\d\s*[%％]|百分之")
+HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
+#: Roles a person question may ask for ("市委书记是谁") or be answered with ("省委书记为天长市颁发了奖牌").
+_ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?副?(?:书记|省长|市长|县长|区长|局长|厅长|部长|"
+                   r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
+
+
+def _counts_in(text: str, unit: str) -> bool:
+    group = next(g for g in _CLASSIFIER_GROUPS if unit in g)
+    return bool(re.search(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
+
+
+def asked_facts(question: str) -> list[re.Pattern]:
+    """Patterns one of which every answering sentence must match: a quantity for how-many, a
+    date for when (the drafter looks for sentences that give what is asked)."""
+    qkey = search_key(question)
+    return [p for p, asked in ((_QUANTITY, _ASKS_NUMBER), (HAS_DATE, _ASKS_DATE)) if asked.search(qkey)]
+
+
+#: Counting classifiers that answer each other: "多少人" is answered by "171人" or "196名".
+_CLASSIFIER_GROUPS = ("人名位", "件起宗", "个", "项", "次场", "份", "条", "家户", "类种", "期", "批", "元")
+_ASKS_COUNT_OF = re.compile(r"(?:多少|几)([人名位件起宗个项次场份条家户类种期批元])")
+
+
+def fits_answer_type(question: str, sentence_key: str) -> bool:
+    """Whether a sentence (search key) gives the kind of answer the question asks for: a quantity
+    that is not a year (nor a name in quotes like “三项制度”) for how-many, counted in the asked
+    unit (多少个 is not answered by 10名), a percentage for a rate, a date for when, the figures
+    and dates the question states, and for who a person in the asked role (any name in the
+    sentence is no answer to who a city's 市委书记 is)."""
+    qkey = search_key(question)
+    # a Chinese numeral inside quotes names something (“三项制度”), it does not count it; digits do
+    plain = _QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), sentence_key)
+    if any(not p.search(plain) for p in asked_facts(question)):
+        return False
+    if not all(f in sentence_key for f in stated_facts(question)):
+        return False
+    if len(sub_questions(question)) == 1:
+        if _ASKS_RATE.search(qkey) and not _HAS_PERCENT.search(plain):
+            return False
+        if (unit := _ASKS_COUNT_OF.search(qkey)) and not _counts_in(plain, unit.group(1)):
+            return False
+    if _ASKS_PERSON.search(qkey):
+        roles = {m.group(0) for m in _ROLE.finditer(qkey)}
+        named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
+        if roles:
+            return named and any(r in sentence_key for r in roles)
+        return named or bool(_ROLE.search(sentence_key))
+    return True
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
