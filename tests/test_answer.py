@@ -78,10 +78,40 @@ def test_eval_cli_extractive_on_the_bundled_set(docs_index: Settings, tmp_path: 
     assert m["questions"] >= 60 and m["unanswerable"] >= 10
     assert m["quotes_verbatim_share"] == 1.0
     assert m["wrong_answers"] == 0 and m["refusal_recall"] == 1.0
-    assert m["fact_accuracy"] >= 0.9
+    assert m["fact_accuracy"] >= 0.95  # measured 1.0 (70 questions)
     lines = (tmp_path / "run" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == m["questions"] and json.loads(lines[0])["id"] == "q001"
     assert "failures first" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+
+
+def test_hard_eval_set_no_wrong_answer_and_every_trap_handled(docs_index: Settings, tmp_path: Path) -> None:
+    """eval/policyqa_hard.jsonl: paraphrases, other cities, wrong years, false premises, reverse and
+    role questions (see eval/make_hard_set.py)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "POLICYQA_INDEX_DIR": str(docs_index.index_dir)}
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "eval", str(ROOT / "eval" / "policyqa_hard.jsonl"),
+                          "--out", str(tmp_path / "hard"), "--mode", "extractive"],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    m = json.loads((tmp_path / "hard" / "metrics.json").read_text())
+    assert m["questions"] >= 300 and m["quotes_verbatim_share"] == 1.0
+    assert m["wrong_answers"] == 0 and m["traps_handled"] == 1.0
+    assert m["fact_accuracy"] >= 0.85  # measured 0.88; the paraphrases the lexical gate refuses are the gap
+    assert m["by_kind"]["other-city"]["traps_handled"] == 1.0 and m["by_kind"]["reverse"]["fact_accuracy"] >= 0.9
+
+
+def test_the_questions_of_the_answer_issue(chain: AnswerChain, docs_index: Settings) -> None:
+    """Worded unlike the documents, about another city, or asking who: answered or refused as the
+    documents say, every quote verbatim (a heading is quoted with its own offsets)."""
+    honour = chain.ask("天长市获得过什么荣誉？", mode="extractive")
+    assert not honour.refused and "全国法治政府建设示范市" in honour.answer
+    for q in ("天长市的营商环境品牌是什么？", "哪个城市打造了“亭满意”营商环境品牌？"):
+        brand = chain.ask(q, mode="extractive")
+        assert not brand.refused and "亭满意" in brand.answer and "天长" in brand.answer + brand.citations[0].title, q
+        c = brand.citations[0]
+        assert c.quote == "1、以打造“亭满意”营商环境为抓手，营造全市依法用权氛围"
+        assert _stored(docs_index, c.docid)[c.start:c.end] == c.quote
+    for q in ("天长市的市委书记是谁？", "太仓市2023年全市人民调解组织共化解纠纷多少件？", "苏州市目前已建立多少个调解组织？"):
+        assert chain.ask(q, mode="extractive").refused, q
 
 
 def test_span_format_eval_scores_containment(tmp_path: Path, docs_index: Settings, chain: AnswerChain) -> None:

@@ -187,3 +187,15 @@ def test_which_city_is_answered_with_the_documents_subject() -> None:
     answer = verify("哪个城市获评首批“国际湿地城市”？", Draft(sentences=((text, (1,)),), quotes=((1, text),)), passage, "llm")
     assert not answer.refused and answer.answer.startswith("常熟市：") and answer.citations[0].quote in text
     assert subject_terms("哪个城市获评首批“国际湿地城市”？") == []  # "城市" names no place
+
+
+def test_honour_and_name_questions_want_a_conferral_and_a_quoted_name() -> None:
+    from rag.answer.verify import anchored, content_words, fits_answer_type
+    from rag.normalize import search_key as k
+
+    assert content_words("天长市获得过什么荣誉？") == [] and anchored("天长市获得过什么荣誉？")
+    assert fits_answer_type("天长市获得过什么荣誉？", k("2020年8月被评为首批“全国法治政府建设示范市（县、区）”。"))
+    assert not fits_answer_type("天长市获得过什么荣誉？", k("天长市召开2021年度联席会议。"))
+    assert fits_answer_type("天长市的营商环境品牌是什么？", k("1、以打造“亭满意”营商环境为抓手"))
+    assert not fits_answer_type("天长市的营商环境品牌是什么？", k("持续优化营商环境。"))
+    assert not anchored("天长市怎么样？")

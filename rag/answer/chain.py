@@ -104,9 +104,29 @@ class AnswerChain:
                         seen.add(h.chunk.chunk_id)
                         hits.append(h)
         meta = self.retriever.store.metadata_of([h.chunk.docid for h in hits])
-        passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in ("city", "year")})
+        headings = self._heading_offsets(hits)
+        passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in ("city", "year")},
+                            headings.get(h.chunk.chunk_id))
                     for n, h in enumerate(hits, 1)]
         return {**state, "passages": passages}
+
+    def _heading_offsets(self, hits) -> dict[str, int]:
+        """Where each passage's innermost section heading stands in its stored document (the last
+        occurrence before the passage), so that the heading can be quoted with exact offsets."""
+        texts: dict[str, str | None] = {}
+        out = {}
+        for h in hits:
+            c = h.chunk
+            if not c.section:
+                continue
+            if c.docid not in texts:
+                doc = self.retriever.store.document(c.docid)
+                texts[c.docid] = doc.text if doc else None
+            text = texts[c.docid]
+            at = text.rfind(c.section[-1], 0, c.start) if text else -1
+            if at >= 0:
+                out[c.chunk_id] = at
+        return out
 
     def _prompt(self, state: dict[str, Any]) -> dict[str, Any]:
         blocks = []

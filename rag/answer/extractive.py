@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, asked_facts, content_words,
-                               coverage, fits_answer_type, must_match, names_subject, subject_terms)
+from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, asked_facts,
+                               content_words, coverage, fits_answer_type, must_match, names_subject, subject_terms)
 from rag.index.keyword import tokenize
 from rag.normalize import addresses_assistant, search_key, sentence_spans
 
@@ -38,8 +38,10 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
             continue  # another city or year: the verifier would reject it anyway
         chunk = p.hit.chunk
         context_key = search_key(p.context)
-        for s, e in sentence_spans(chunk.text):
-            sentence = chunk.text[s:e]
+        # the passage's sentences and its heading (which may state the fact: "以打造“亭满意”营商环境为抓手")
+        # (on a tie a sentence of the passage wins: the heading is ordered after them)
+        spans = [(s, chunk.text[s:e]) for s, e in sentence_spans(chunk.text)] + ([(len(chunk.text), p.heading)] if p.heading else [])
+        for s, sentence in spans:
             key = search_key(sentence)
             if len(key) < 6 or not fits_answer_type(question, key) or addresses_assistant(sentence):
                 continue
@@ -62,6 +64,11 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
         if best is None:
             break
         (gain, total, _, _), n, sentence, key = best
+        if not words and not chosen and anchored(question):
+            # nothing left to match but the kind of answer: the best-ranked sentence of that kind
+            # about the subject (every candidate already fits the answer type and the subject)
+            chosen.append((n, sentence))
+            break
         if (not chosen and total < MIN_COVERAGE) or (chosen and gain < 0.2):
             break
         chosen.append((n, sentence))

@@ -40,7 +40,11 @@ _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
 MIN_COVERAGE = 0.6
 _QUESTION_WORDS = frozenset(
     "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
-    "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作".split()
+    "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作 "
+    # phrasing: how people ask, not what the documents must say ("获得过什么荣誉" is answered by
+    # "被评为…示范市"; "一共有几个" by "已建立…506个"); the answer type below checks the substance
+    "获得 获评 荣获 被评为 评为 称号 荣誉 名称 名字 叫 叫做 一共 总共 共计 合计 现在 目前 分别 到底 大约 大概 定下 "
+    "达到 达 是 了 的 过".split()
 )
 
 
@@ -61,6 +65,21 @@ class Passage:
     n: int
     hit: Hit
     metadata: dict[str, str] = field(default_factory=dict)
+    #: where the passage's own section heading (``hit.chunk.section[-1]``) stands in the document:
+    #: policy documents state facts in headings ("以打造“亭满意”营商环境为抓手"), so a heading is
+    #: quotable like a sentence of the passage
+    heading_start: int | None = None
+
+    @property
+    def heading(self) -> str:
+        return self.hit.chunk.section[-1] if self.heading_start is not None else ""
+
+    def source_of(self, start: int, end: int) -> str:
+        """The sentences of this passage (chunk or heading) around document offsets start..end."""
+        c = self.hit.chunk
+        if self.heading_start is not None and self.heading_start <= start and end <= self.heading_start + len(self.heading):
+            return self.heading
+        return _sentences_around(c.text, start - c.start, end - c.start)
 
     @property
     def context(self) -> str:
@@ -180,13 +199,17 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         if p is None:
             continue  # citation number out of range
         chunk = p.hit.chunk
-        span = locate_quote(quote, chunk.text)
-        if span is None or _steers(chunk.text, *span):
+        source, offset = chunk.text, chunk.start
+        span = locate_quote(quote, source)
+        if span is None and p.heading:
+            source, offset = p.heading, p.heading_start
+            span = locate_quote(quote, source)
+        if span is None or _steers(source, *span):
             continue
-        s, e = chunk.start + span[0], chunk.start + span[1]
+        s, e = offset + span[0], offset + span[1]
         cites = verified.setdefault(n, [])
         if all((c.start, c.end) != (s, e) for c in cites):
-            cites.append(_citation(n, p, s, e, chunk.text[span[0]:span[1]]))
+            cites.append(_citation(n, p, s, e, source[span[0]:span[1]]))
     terms = subject_terms(question)
     kept: list[tuple[str, tuple[int, ...]]] = []
     for text, cited in draft.sentences:
@@ -202,9 +225,7 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
             continue
         # each supported sentence must come from passages about the places and years asked about,
         # and a place must be the document's subject or be named by the cited sentence itself
-        sentences = "\n".join(_sentences_around(by_n[n].hit.chunk.text, c.start - by_n[n].hit.chunk.start,
-                                                  c.end - by_n[n].hit.chunk.start)
-                                for n in support for c in verified[n])
+        sentences = "\n".join(by_n[n].source_of(c.start, c.end) for n in support for c in verified[n])
         if about_subject([by_n[n] for n in support], terms) and \
                 any(names_subject(by_n[n], sentences, terms) for n in support) and \
                 all(any(_contains(by_n[n].context, name) for n in support) for name in must_match(question)) and \
@@ -284,12 +305,7 @@ def _answers_the_question(question: str, used: list[int], verified: dict[int, li
     """The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
     is no answer to a question about 问题线索, and half of a two-part question is not an answer."""
     # a quote may be a fragment ("8850件"): judge the source sentences it sits in
-    sentences = []
-    for n in used:
-        chunk = by_n[n].hit.chunk
-        for c in verified[n]:
-            s, e = c.start - chunk.start, c.end - chunk.start
-            sentences.extend(chunk.text[a:b] for a, b in sentence_spans(chunk.text) if a < e and b > s)
+    sentences = [by_n[n].source_of(c.start, c.end) for n in used for c in verified[n]]
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     # each part of a compound question on its own: the words of one part must not vouch for another
@@ -355,9 +371,26 @@ _ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)
                    r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
 
 
-def _counts_in(text: str, unit: str) -> bool:
-    group = next(g for g in _CLASSIFIER_GROUPS if unit in g)
-    return bool(re.search(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
+#: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
+_COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,6}?(?=[的是有和、，,？?吗呢]|$)")
+
+
+def _counted_noun(qkey: str, unit: re.Match) -> str:
+    m = _COUNTED_NOUN.match(qkey, unit.end())
+    return m.group(0).strip("“”")[:4] if m else ""
+
+
+def _counts_in(text: str, unit: str, noun: str) -> bool:
+    """A count in the asked unit (个 is generic: "多少个事项" is answered by "114项", never by "10名"),
+    of the asked thing when the question names it: "293个调解室" does not count 调解组织."""
+    group = ("个" + "".join(ch for ch in noun if any(ch in g for g in _CLASSIFIER_GROUPS if g != "人名位"))
+             if unit == "个" else next(g for g in _CLASSIFIER_GROUPS if unit in g))
+    counts = list(re.finditer(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
+    if not noun:
+        return bool(counts)
+    # the count stands next to what it counts: "调解组织506个", "23名专职调解员", "114项4.0版清单事项"
+    return any(noun in text[max(0, m.start() - len(noun) - 3):m.start()] or noun in text[m.end():m.end() + len(noun) + 6]
+               for m in counts)
 
 
 def asked_facts(question: str) -> list[re.Pattern]:
@@ -370,6 +403,23 @@ def asked_facts(question: str) -> list[re.Pattern]:
 #: Counting classifiers that answer each other: "多少人" is answered by "171人" or "196名".
 _CLASSIFIER_GROUPS = ("人名位", "件起宗", "个", "项", "次场", "份", "条", "家户", "类种", "期", "批", "元")
 _ASKS_COUNT_OF = re.compile(r"(?:多少|几)([人名位件起宗个项次场份条家户类种期批元])")
+
+
+#: "what honour / title": answered by a sentence that confers one (被评为, 荣获, 授予…称号).
+_ASKS_HONOR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)")
+_HONOR_CUE = re.compile(r"被评为|评为|获评|荣获|获得.{0,16}(?:称号|荣誉|奖)|授予|命名为|入选|蝉联")
+#: "what is its brand / name / goal called": answered by a sentence that gives the name in quotes.
+_ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|叫)(?:什么|啥)|叫(?:什么|啥)")
+_QUOTED_NAME = re.compile(r"“[^”]{2,30}”|「[^」]{2,30}」|《[^》]{2,60}》")
+
+
+def anchored(question: str) -> bool:
+    """Whether the question asks for a kind of answer a sentence can be checked for (a count, a
+    date, a rate, a person, an honour, a name, a stated figure): such a question may be answered
+    even when, after its phrasing words, no content word is left to match."""
+    qkey = search_key(question)
+    return bool(asked_facts(question) or stated_facts(question) or _ASKS_PERSON.search(qkey)
+                or _ASKS_HONOR.search(qkey) or _ASKS_NAME.search(qkey))
 
 
 def fits_answer_type(question: str, sentence_key: str) -> bool:
@@ -388,8 +438,12 @@ def fits_answer_type(question: str, sentence_key: str) -> bool:
     if len(sub_questions(question)) == 1:
         if _ASKS_RATE.search(qkey) and not _HAS_PERCENT.search(plain):
             return False
-        if (unit := _ASKS_COUNT_OF.search(qkey)) and not _counts_in(plain, unit.group(1)):
+        if (unit := _ASKS_COUNT_OF.search(qkey)) and not _counts_in(plain, unit.group(1), _counted_noun(qkey, unit)):
             return False
+    if _ASKS_HONOR.search(qkey) and not _HONOR_CUE.search(sentence_key):
+        return False
+    if _ASKS_NAME.search(qkey) and not _QUOTED_NAME.search(sentence_key):
+        return False
     if _ASKS_PERSON.search(qkey):
         roles = {m.group(0) for m in _ROLE.finditer(qkey)}
         named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
