@@ -75,7 +75,9 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
     keys = Keys(qa.settings.api_key_list, qa.settings.read_key_list)
     upload_root = Path(gr.utils.get_upload_folder()).resolve()
     with gr.Blocks(title="PolicyQA 政策文件问答", analytics_enabled=False) as demo:
-        gr.Markdown("## PolicyQA 政策文件问答\n回答只依据已收录的文件，每句话都附有核验过的原文引用；文件中没有的内容会明确说明。")
+        signed_in = "　[退出登录](/logout)" if keys.enabled else ""
+        gr.Markdown("## PolicyQA 政策文件问答\n回答只依据已收录的文件，每句话都附有核验过的原文引用；文件中没有的内容会明确说明。"
+                    + signed_in)
         citations_state = gr.State([])
         with gr.Tab("问答"):
             with gr.Row():
