@@ -170,6 +170,8 @@ def test_answer_types_a_sentence_must_fit() -> None:
     assert fits_answer_type("太仓市企业开办的费用和时间是多少？", k("企业开办“0费用,0.5天”速度领跑全省。"))
     assert not fits_answer_type("天长市有多少个行政执法主体向社会公布？", k("聘请了10名政府特邀行政执法监督员。"))
     assert fits_answer_type("天长市行政执法证考试有多少人通过？", k("共有196名工作人员参加考试，171人通过考试。"))
+    assert fits_answer_type("滁州市2025年抽查了多少份行政执法案卷？", k("共抽查案卷417份。"))  # the head noun counts
+    assert not fits_answer_type("太仓市目前已建立多少个调解组织？", k("5级调解组织建设，充分发挥13个专业调委会、293个调解室作用。"))
     # a rate wants a percentage
     assert not fits_answer_type("苏州市行政复议直接纠错率是多少？", k("发布“2022年度苏州市行政复议十大案例”。"))
     assert fits_answer_type("常熟市行政复议直接纠错率是多少？", k("复议直接纠错率7.9%。"))

@@ -371,13 +371,14 @@ _ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)
                    r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
 
 
-#: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
+#: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 组织).
 _COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,6}?(?=[的是有和、，,？?吗呢]|$)")
 
 
 def _counted_noun(qkey: str, unit: re.Match) -> str:
+    """The head of what is counted: Chinese noun phrases end in their head (行政执法案卷 → 案卷)."""
     m = _COUNTED_NOUN.match(qkey, unit.end())
-    return m.group(0).strip("“”")[:4] if m else ""
+    return m.group(0).strip("“”")[-2:] if m else ""
 
 
 def _counts_in(text: str, unit: str, noun: str) -> bool:
