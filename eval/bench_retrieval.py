@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import shutil
-import statistics
 import sys
 import time
 from collections.abc import Callable

@@ -11,15 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, asked_facts,
-                               content_words, coverage, fits_answer_type, must_match, names_subject, subject_terms)
-from rag.index.keyword import tokenize
+from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked,
+                               asked_facts, content_words, coverage, subject_terms)
 from rag.normalize import addresses_assistant, search_key, sentence_spans
 
-
-
-def _contains_name(sentence: str, name: str) -> bool:
-    return search_key(name) in search_key(sentence)
 
 
 def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:
@@ -31,7 +26,6 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
     words = content_words(question)
     needs = asked_facts(question)
     terms = subject_terms(question)
-    must = must_match(question)
     candidates = []
     for rank, p in enumerate(passages):
         if not about_subject([p], terms):
@@ -43,9 +37,7 @@ def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: 
         spans = [(s, chunk.text[s:e]) for s, e in sentence_spans(chunk.text)] + ([(len(chunk.text), p.heading)] if p.heading else [])
         for s, sentence in spans:
             key = search_key(sentence)
-            if len(key) < 6 or not fits_answer_type(question, key) or addresses_assistant(sentence):
-                continue
-            if not names_subject(p, sentence, terms) or not all(_contains_name(p.context, q) for q in must):
+            if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
                 continue
             candidates.append((rank, s, p.n, sentence, key, context_key))
     chosen: list[tuple[int, str]] = []

@@ -226,10 +226,8 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         # each supported sentence must come from passages about the places and years asked about,
         # and a place must be the document's subject or be named by the cited sentence itself
         sentences = "\n".join(by_n[n].source_of(c.start, c.end) for n in support for c in verified[n])
-        if about_subject([by_n[n] for n in support], terms) and \
-                any(names_subject(by_n[n], sentences, terms) for n in support) and \
-                all(any(_contains(by_n[n].context, name) for n in support) for name in must_match(question)) and \
-                (len(sub_questions(question)) > 1 or fits_answer_type(question, search_key(sentences))):
+        support_passages = [by_n[n] for n in support]
+        if about_subject(support_passages, terms) and answers_as_asked(question, support_passages, sentences, terms):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
     if not kept or not _answers_the_question(question, used, verified, by_n):
@@ -311,6 +309,15 @@ def _answers_the_question(question: str, used: list[int], verified: dict[int, li
     # each part of a compound question on its own: the words of one part must not vouch for another
     parts = [content_words(part) for part in sub_questions(question)]
     return all(coverage(words, quotes, context) >= MIN_COVERAGE for words in parts if words)
+
+
+def answers_as_asked(question: str, passages: Sequence[Passage], sentences: str, terms: Sequence[str]) -> bool:
+    """The checks a supporting sentence must pass, for the drafter and the verifier alike: it speaks
+    about the place asked (see names_subject), its passages hold the names the question quotes, and
+    it gives the kind of answer asked for (see fits_answer_type)."""
+    return (any(names_subject(p, sentences, terms) for p in passages)
+            and all(any(_contains(p.context, name) for p in passages) for name in must_match(question))
+            and fits_answer_type(question, search_key(sentences)))
 
 
 def _sentences_around(text: str, start: int, end: int) -> str:

@@ -11,7 +11,6 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI, File, Request, UploadFile

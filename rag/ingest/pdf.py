@@ -20,7 +20,7 @@ class PdfLoader(Loader):
 
     def load(self, path: Path, docid: str, limits: IngestLimits) -> Iterator[RawDocument]:
         from pypdf import PdfReader
-        from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+        from pypdf.errors import DependencyError, FileNotDecryptedError
 
         data = path.read_bytes()
         if not data.lstrip()[:5] == b"%PDF-":

