@@ -59,7 +59,10 @@ def test_openai_compatible_backend_against_llama_cpp_server(docs_index: Settings
     from rag.llm.openai_compat import OpenAICompatModel
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf()),
+    # llama.cpp's own server, loading as PolicyQA does (no weight repacking: it crashes on AMX CPUs)
+    boot = ("from rag.llm.llamacpp import set_weight_repack; set_weight_repack(False); "
+            "from llama_cpp.server.__main__ import main; main()")
+    server = subprocess.Popen([sys.executable, "-c", boot, "--model", str(packaged_gguf()),
                                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

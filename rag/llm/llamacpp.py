@@ -83,25 +83,32 @@ def use_weight_repack(setting: str, cpuinfo: str | None = None) -> bool:
     return setting == "on"
 
 
-def _engine(model_path: str, threads: int, n_ctx: int, repack: bool):
-    """Runs in the model process: load the model once, then serve chat and relevance requests."""
-    from llama_cpp import Llama
+def set_weight_repack(enabled: bool) -> None:
+    """Make every ``Llama()`` this process creates load with (or without) weight repacking.
+
+    ``Llama()`` has no argument for ``use_extra_bufts``: it builds its model params from
+    ``llama_model_default_params``, which is wrapped here. Only call it in a process that exists to
+    run the model (the model process, a llama.cpp server started for tests).
+    """
     import llama_cpp.llama_cpp as lib
 
-    # Llama() has no argument for use_extra_bufts: it builds its model params from this function,
-    # so the params it gets here say no repacking. Only this process ever sees the replacement.
-    defaults = lib.llama_model_default_params
+    defaults = getattr(lib, "_policyqa_default_params", lib.llama_model_default_params)
 
     def params():
         p = defaults()
-        p.use_extra_bufts = repack
+        p.use_extra_bufts = enabled
         return p
 
+    lib._policyqa_default_params = defaults
     lib.llama_model_default_params = params
-    try:
-        llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, verbose=False)
-    finally:
-        lib.llama_model_default_params = defaults
+
+
+def _engine(model_path: str, threads: int, n_ctx: int, repack: bool):
+    """Runs in the model process: load the model once, then serve chat and relevance requests."""
+    from llama_cpp import Llama
+
+    set_weight_repack(repack)
+    llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, verbose=False)
     yes_no: list[int] = []
 
     def chat(messages, max_tokens):
