@@ -42,12 +42,17 @@ def upload_name(filename: str) -> str:
     cleaned = _UNSAFE_NAME.sub("_", base).lstrip(".")
     if not cleaned.strip("_") or cleaned in (".", ".."):
         raise UploadRefused("bad_filename", "the upload needs a file name such as 通知.docx")
-    ext = next((e for e in sorted(SUPPORTED, key=len, reverse=True) if cleaned.lower().endswith(e)), "")
+    ext = _extension(cleaned)
     if not ext:
         raise UploadRefused("unsupported_type", f"'{base[:80]}' is not one of: {', '.join(SUPPORTED)}")
     if len(cleaned) > MAX_NAME_CHARS:
         cleaned = cleaned[: MAX_NAME_CHARS - len(ext)] + cleaned[-len(ext):]
     return cleaned
+
+
+def _extension(name: str) -> str:
+    """The supported extension ``name`` ends with, longest first (".jsonl.gz" before ".gz"), or ""."""
+    return next((e for e in sorted(SUPPORTED, key=len, reverse=True) if name.lower().endswith(e)), "")
 
 
 def upload_docid(filename: str) -> str:
@@ -61,8 +66,7 @@ class UploadFolder:
         self.folder = Path(folder)
 
     def path_for(self, docid: str) -> Path:
-        name = docid[len(UPLOAD_PREFIX):]
-        ext = next((e for e in sorted(SUPPORTED, key=len, reverse=True) if name.lower().endswith(e)), "")
+        ext = _extension(docid[len(UPLOAD_PREFIX):])
         return self.folder.resolve() / (hashlib.sha256(docid.encode("utf-8")).hexdigest()[:24] + ext)
 
     def staging(self, docid: str) -> Path:
