@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from rag.models import Chunk, Document
-from rag.normalize import CJK
+from rag.text.normalize import CJK
 
 # (pattern, level): a lower level is an outer section. 第X条 is an article: a leaf with its own label.
 _HEADINGS: tuple[tuple[re.Pattern[str], int], ...] = tuple(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.models import Answer
-from rag.normalize import search_key
+from rag.text.normalize import search_key
 
 
 def fold(text: str) -> str:

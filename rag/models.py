@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -43,6 +45,41 @@ class Hit(Record):
     title: str
     score: float
     ranks: dict[str, int] = Field(default_factory=dict)
+
+
+#: What kind of answer a question wants: a count or amount, a percentage, a date, a person in a role,
+#: an honour conferred, the name of a thing (a brand, a title), which place, a list of measures, yes/no.
+AnswerKind = Literal["count", "rate", "date", "person", "honour", "name", "place", "list", "yesno"]
+
+
+class Question(Record):
+    """A question analysed once (``rag.text.analyze_question``): retrieval, the extractive drafter,
+    the LLM prompt and the verifier all read this record instead of re-deriving it."""
+
+    text: str
+    key: str = Field(description="Search key: simplified, folded widths, lower case.")
+    traditional: bool = False
+    places: tuple[str, ...] = Field(default=(), description="Places asked about, without 市/省/县/区: 天长.")
+    years: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = Field(default=(), description="Bodies named: 司法局, 诉前调解中心.")
+    kinds: tuple[AnswerKind, ...] = ()
+    unit: str = Field("", description="The counting classifier asked for: 多少名 → 名.")
+    counted: str = Field("", description="Head of what is counted: 多少个调解组织 → 组织.")
+    roles: tuple[str, ...] = Field(default=(), description="Roles asked for: 市委书记.")
+    quoted: tuple[str, ...] = Field(default=(), description="Names the question quotes; support must hold them.")
+    stated: tuple[str, ...] = Field(default=(), description="Figures and dates the question itself states.")
+    content_words: tuple[str, ...] = Field(default=(), description="What support must match.")
+    phrasing_words: tuple[str, ...] = Field(default=(), description="How it was asked (获得, 称号, 是什么).")
+    parts: tuple[Question, ...] = Field(default=(), description="Sub-questions of a compound question.")
+
+    @property
+    def subject_terms(self) -> tuple[str, ...]:
+        """Places and years: an answer from elsewhere is no answer."""
+        return self.places + self.years
+
+    @property
+    def compound(self) -> bool:
+        return len(self.parts) > 1
 
 
 class Citation(Record):

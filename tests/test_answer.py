@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer.chain import AnswerChain
-from rag.answer.extractive import focus_window
+from rag.text import analyze_question, focus_window
 from rag.config import Settings
 from rag.index.store import Store
 from rag.llm.base import ChatModel
@@ -124,10 +124,10 @@ def test_span_format_eval_scores_containment(tmp_path: Path, docs_index: Setting
 def test_focus_window_keeps_the_answering_sentences() -> None:
     text = ("一、总体要求。坚持依法行政，推进政务公开。" "二、主要成效。天长市2020年8月被评为首批全国法治政府建设示范市。"
             "全年办理行政复议案件120件。" "三、下一步计划。继续深化改革，优化营商环境。")
-    start, end = focus_window(text, "天长市何时被评为全国法治政府建设示范市？", 60)
+    start, end = focus_window(text, analyze_question("天长市何时被评为全国法治政府建设示范市？"), 60)
     assert "2020年8月被评为首批" in text[start:end] and end - start <= 60
     assert text[start - 1] in "。" and text[end - 1] == "。"  # whole sentences
-    assert focus_window(text, "天长市何时被评为示范市？", 1000) == (0, len(text))
+    assert focus_window(text, analyze_question("天长市何时被评为示范市？"), 1000) == (0, len(text))
 
 
 class _ScriptedModel(ChatModel):

@@ -1,4 +1,4 @@
-from rag.normalize import is_boilerplate, normalize_text, search_key
+from rag.text.normalize import is_boilerplate, normalize_text, search_key
 
 
 def test_pinyin_glosses_removed_and_script_kept() -> None:

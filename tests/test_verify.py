@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rag.answer.chain import parse_llm_output
-from rag.answer.verify import (REFUSAL, Draft, Passage, extract_facts, locate_quote, parse_cited_text,
-                               subject_terms, verify)
+from rag.answer.verify import REFUSAL, Draft, Passage, extract_facts, locate_quote, parse_cited_text, verify
 from rag.models import Chunk, Hit
+from rag.text import analyze_question as Q
 
 TIANCHANG = ("在2019年全国法治政府建设示范创建活动中，在省司法厅、滁州市司法局和天长市委、市政府高度重视下，该市取得了可喜成绩，"
              "2020年8月被评为首批“全国法治政府建设示范市（县、区）”。受中央全面依法治国委员会委托，省委书记为天长市颁发了奖牌。")
@@ -46,7 +46,7 @@ def test_fabricated_quote_and_invented_number_are_removed() -> None:
     draft = Draft(sentences=(("天长市2020年8月被评为首批全国法治政府建设示范市。", (1,)),
                              ("天长市共有人口63万。", (1,))),
                   quotes=((1, "2020年8月被评为首批“全国法治政府建设示范市（县、区）”"),))
-    answer = verify("天长市何时被评为示范市？", draft, PASSAGES, "llm")
+    answer = verify(Q("天长市何时被评为示范市？"), draft, PASSAGES, "llm")
     assert not answer.refused
     assert "2020年8月" in answer.answer and "63万" not in answer.answer
     assert answer.answer.endswith("[1]")
@@ -57,39 +57,39 @@ def test_fabricated_quote_and_invented_number_are_removed() -> None:
 
 def test_number_not_in_quote_removes_the_sentence() -> None:
     draft = Draft(sentences=(("如皋市出具知识产权类公证书380件。", (2,)),), quotes=((2, RUGAO),))
-    assert verify("如皋市出具了多少件知识产权类公证书？", draft, PASSAGES, "llm").refused
+    assert verify(Q("如皋市出具了多少件知识产权类公证书？"), draft, PASSAGES, "llm").refused
 
 
 def test_out_of_range_citation_dropped() -> None:
     draft = Draft(sentences=(("天长市2020年8月被评为首批示范市。", (7,)),), quotes=((7, TIANCHANG),))
-    answer = verify("天长市何时被评为示范市？", draft, PASSAGES, "llm")
+    answer = verify(Q("天长市何时被评为示范市？"), draft, PASSAGES, "llm")
     assert answer.refused and answer.answer == REFUSAL
     assert [c.n for c in answer.related] == [1, 2, 3] and not answer.citations
 
 
 def test_subject_must_be_covered() -> None:
     draft = Draft(sentences=(("全市人民调解组织共化解纠纷246357件。", (3,)),), quotes=((3, SUZHOU),))
-    assert not verify("苏州市2023年人民调解组织化解纠纷多少件？", draft, PASSAGES, "llm").refused
-    assert verify("北京市人民调解组织化解纠纷多少件？", draft, PASSAGES, "llm").refused
-    assert verify("苏州市2022年人民调解组织化解纠纷多少件？", draft, PASSAGES, "llm").refused
+    assert not verify(Q("苏州市2023年人民调解组织化解纠纷多少件？"), draft, PASSAGES, "llm").refused
+    assert verify(Q("北京市人民调解组织化解纠纷多少件？"), draft, PASSAGES, "llm").refused
+    assert verify(Q("苏州市2022年人民调解组织化解纠纷多少件？"), draft, PASSAGES, "llm").refused
 
 
 def test_answer_follows_question_script_quotes_stay_verbatim() -> None:
     draft = Draft(sentences=(("天长市2020年8月被评为首批全国法治政府建设示范市。", (1,)),),
                   quotes=((1, "2020年8月被评为首批“全国法治政府建设示范市（县、区）”"),))
-    trad = verify("天長市何時被評為示範市？", draft, PASSAGES, "llm")
+    trad = verify(Q("天長市何時被評為示範市？"), draft, PASSAGES, "llm")
     assert "天長市" in trad.answer and "評為" in trad.answer
     assert trad.citations[0].quote.startswith("2020年8月被评为首批")
     rugao = Draft(sentences=(("出具知識產權類公證書360件。", (2,)),), quotes=((2, RUGAO),))
-    simp = verify("如皋市出具了多少件知识产权类公证书？", rugao, PASSAGES, "llm")
+    simp = verify(Q("如皋市出具了多少件知识产权类公证书？"), rugao, PASSAGES, "llm")
     assert "知识产权" in simp.answer and "知識產權" in simp.citations[0].quote
 
 
 def test_facts_and_subjects_extracted() -> None:
     assert extract_facts("2020年8月被评为“全国法治政府建设示范市”，增长63%，共三十五项[1]") == [
         "2020", "8", "“全国法治政府建设示范市”", "63%", "三十五"]
-    assert subject_terms("北京市2022年行政复议案件有多少件？") == ["北京", "2022"]
-    assert subject_terms("天長市何時被評為全國法治政府建設示範市？") == ["天长"]
+    assert Q("北京市2022年行政复议案件有多少件？").subject_terms == ("北京", "2022",)
+    assert Q("天長市何時被評為全國法治政府建設示範市？").subject_terms == ("天长",)
 
 
 def test_parse_generated_text() -> None:
@@ -106,9 +106,9 @@ def test_parse_generated_text() -> None:
 def test_terse_cited_claim_gets_the_one_sentence_holding_its_facts() -> None:
     text = "截至目前，全市共有196名行政执法机关工作人员参加了行政执法证考试，171人通过考试。建设规范化执法场所。"
     passages = [_passage(1, text, "tianchang-2021.txt", "天长市法治创建工作案例", city="天长市")]
-    answer = verify("天长市有多少人参加行政执法证考试？", Draft(sentences=(("196名。", (1,)),), quotes=()), passages, "llm")
+    answer = verify(Q("天长市有多少人参加行政执法证考试？"), Draft(sentences=(("196名。", (1,)),), quotes=()), passages, "llm")
     assert not answer.refused and answer.citations[0].quote.startswith("截至目前，全市共有196名")
-    wrong = verify("天长市有多少人参加行政执法证考试？", Draft(sentences=(("200名。", (1,)),), quotes=()), passages, "llm")
+    wrong = verify(Q("天长市有多少人参加行政执法证考试？"), Draft(sentences=(("200名。", (1,)),), quotes=()), passages, "llm")
     assert wrong.refused
 
 
@@ -117,22 +117,22 @@ def test_quote_must_be_about_what_was_asked() -> None:
     passages = [_passage(1, text, "rugao-2023.txt", "rugao-2023", city="如皋市", year="2023")]
     quote = "2023年，基層司法所牽頭化解各類矛盾糾紛948件。"
     wrong = Draft(sentences=(("948件。", (1,)),), quotes=((1, quote),))
-    assert verify("如皋市2023年排查问题线索多少条？", wrong, passages, "llm").refused
+    assert verify(Q("如皋市2023年排查问题线索多少条？"), wrong, passages, "llm").refused
     right = Draft(sentences=(("排查问题线索35条。", (1,)),), quotes=((1, "排查問題線索35條"),))
-    assert not verify("如皋市2023年排查问题线索多少条？", right, passages, "llm").refused
+    assert not verify(Q("如皋市2023年排查问题线索多少条？"), right, passages, "llm").refused
 
 
 def test_half_of_a_two_part_question_is_no_answer() -> None:
     question = "苏州市2023年人民调解组织化解纠纷多少件，行政执法案卷评查抽取了多少份案卷？"
     half = Draft(sentences=(("化解纠纷246357件[3]。", (3,)),), quotes=((3, SUZHOU),))
-    assert verify(question, half, PASSAGES, "llm").refused
+    assert verify(Q(question), half, PASSAGES, "llm").refused
     # the same sentence fully answers the one-part question
-    assert not verify("苏州市2023年人民调解组织化解纠纷多少件？", half, PASSAGES, "llm").refused
+    assert not verify(Q("苏州市2023年人民调解组织化解纠纷多少件？"), half, PASSAGES, "llm").refused
     both = _passage(4, "全市行政执法案卷评查共抽取案卷160份。", "suzhou-2023.txt", "suzhou-2023", offset=1200,
                     city="苏州市", year="2023")
     full = Draft(sentences=(("化解纠纷246357件[3]，抽取案卷160份[4]。", (3, 4)),),
                  quotes=((3, SUZHOU), (4, "全市行政执法案卷评查共抽取案卷160份。")))
-    assert not verify(question, full, [*PASSAGES, both], "llm").refused
+    assert not verify(Q(question), full, [*PASSAGES, both], "llm").refused
 
 
 def test_a_sentence_naming_no_place_speaks_for_its_own_documents_city() -> None:
@@ -140,64 +140,62 @@ def test_a_sentence_naming_no_place_speaks_for_its_own_documents_city() -> None:
     text = "太仓市、昆山市等地积极参与。" + SUZHOU
     suzhou = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
     claim = Draft(sentences=(("全市人民调解组织共化解纠纷246357件", (1,)),), quotes=((1, SUZHOU[:38]),))
-    assert verify("太仓市2023年人民调解组织共化解纠纷多少件？", claim, suzhou, "llm").refused
-    assert not verify("苏州市2023年人民调解组织共化解纠纷多少件？", claim, suzhou, "llm").refused
+    assert verify(Q("太仓市2023年人民调解组织共化解纠纷多少件？"), claim, suzhou, "llm").refused
+    assert not verify(Q("苏州市2023年人民调解组织共化解纠纷多少件？"), claim, suzhou, "llm").refused
     named = "2023年，太仓市人民调解组织共化解纠纷8850件。"
     passage = [_passage(1, named, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
-    ok = verify("太仓市2023年人民调解组织共化解纠纷多少件？",
+    ok = verify(Q("太仓市2023年人民调解组织共化解纠纷多少件？"),
                 Draft(sentences=((named, (1,)),), quotes=((1, named),)), passage, "llm")
     assert not ok.refused and "8850件" in ok.answer  # the sentence itself names Taicang
 
 
 def test_a_quoted_name_in_the_question_must_be_in_the_support() -> None:
-    from rag.answer.verify import quoted_names
-
-    assert quoted_names("哪个城市打造了“亭满意”营商环境品牌？") == ["亭满意"]
-    assert quoted_names("《苏州市优化营商环境条例》何时施行？") == ["苏州市优化营商环境条例"]
+    assert Q("哪个城市打造了“亭满意”营商环境品牌？").quoted == ("亭满意",)
+    assert Q("《苏州市优化营商环境条例》何时施行？").quoted == ("苏州市优化营商环境条例",)
     text = "（二）打造最优营商环境，构筑最佳比较优势。"
     passage = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
     draft = Draft(sentences=((text, (1,)),), quotes=((1, text),))
-    assert verify("哪个城市打造了“亭满意”营商环境品牌？", draft, passage, "llm").refused
+    assert verify(Q("哪个城市打造了“亭满意”营商环境品牌？"), draft, passage, "llm").refused
 
 
 def test_answer_types_a_sentence_must_fit() -> None:
-    from rag.answer.verify import fits_answer_type, stated_facts
-    from rag.normalize import search_key as k
+    from rag.answer.verify import fits_answer_type
+    from rag.text.normalize import search_key as k
 
     # how many: a year or a numeral naming something is no count; the asked unit must be counted
-    assert not fits_answer_type("常熟市人民调解委员会受理调处矛盾纠纷多少件？", k("2015年以来，本市按照人民调解工作方针开展工作。"))
-    assert not fits_answer_type("常熟市有多少名行政执法人员通过资格审查？", k("落实行政执法“三项制度”，加强资格管理。"))
-    assert fits_answer_type("太仓市企业开办的费用和时间是多少？", k("企业开办“0费用,0.5天”速度领跑全省。"))
-    assert not fits_answer_type("天长市有多少个行政执法主体向社会公布？", k("聘请了10名政府特邀行政执法监督员。"))
-    assert fits_answer_type("天长市行政执法证考试有多少人通过？", k("共有196名工作人员参加考试，171人通过考试。"))
-    assert fits_answer_type("滁州市2025年抽查了多少份行政执法案卷？", k("共抽查案卷417份。"))  # the head noun counts
-    assert not fits_answer_type("太仓市目前已建立多少个调解组织？", k("5级调解组织建设，充分发挥13个专业调委会、293个调解室作用。"))
+    assert not fits_answer_type(Q("常熟市人民调解委员会受理调处矛盾纠纷多少件？"), k("2015年以来，本市按照人民调解工作方针开展工作。"))
+    assert not fits_answer_type(Q("常熟市有多少名行政执法人员通过资格审查？"), k("落实行政执法“三项制度”，加强资格管理。"))
+    assert fits_answer_type(Q("太仓市企业开办的费用和时间是多少？"), k("企业开办“0费用,0.5天”速度领跑全省。"))
+    assert not fits_answer_type(Q("天长市有多少个行政执法主体向社会公布？"), k("聘请了10名政府特邀行政执法监督员。"))
+    assert fits_answer_type(Q("天长市行政执法证考试有多少人通过？"), k("共有196名工作人员参加考试，171人通过考试。"))
+    assert fits_answer_type(Q("滁州市2025年抽查了多少份行政执法案卷？"), k("共抽查案卷417份。"))  # the head noun counts
+    assert not fits_answer_type(Q("太仓市目前已建立多少个调解组织？"), k("5级调解组织建设，充分发挥13个专业调委会、293个调解室作用。"))
     # a rate wants a percentage
-    assert not fits_answer_type("苏州市行政复议直接纠错率是多少？", k("发布“2022年度苏州市行政复议十大案例”。"))
-    assert fits_answer_type("常熟市行政复议直接纠错率是多少？", k("复议直接纠错率7.9%。"))
+    assert not fits_answer_type(Q("苏州市行政复议直接纠错率是多少？"), k("发布“2022年度苏州市行政复议十大案例”。"))
+    assert fits_answer_type(Q("常熟市行政复议直接纠错率是多少？"), k("复议直接纠错率7.9%。"))
     # figures and dates the question states must be there
-    assert stated_facts("哪个城市出具知识产权类公证书360件？") == ["360件"]
-    assert not fits_answer_type("常熟市在2020年8月获得了什么称号？", k("2018年获评首批“国际湿地城市”。"))
+    assert Q("哪个城市出具知识产权类公证书360件？").stated == ("360件",)
+    assert not fits_answer_type(Q("常熟市在2020年8月获得了什么称号？"), k("2018年获评首批“国际湿地城市”。"))
     # who: a person in the asked role, or a role as the answer
-    assert not fits_answer_type("如皋市司法局局长是谁？", k("如皋市司法局坚持以习近平新时代中国特色社会主义思想为指导。"))
-    assert fits_answer_type("谁为天长市颁发了奖牌？", k("受中央全面依法治国委员会委托，省委书记为天长市颁发了奖牌。"))
+    assert not fits_answer_type(Q("如皋市司法局局长是谁？"), k("如皋市司法局坚持以习近平新时代中国特色社会主义思想为指导。"))
+    assert fits_answer_type(Q("谁为天长市颁发了奖牌？"), k("受中央全面依法治国委员会委托，省委书记为天长市颁发了奖牌。"))
 
 
 def test_which_city_is_answered_with_the_documents_subject() -> None:
     text = "五是反映了全市生态环境建设情况，2018年获评首批“国际湿地城市”。"
     passage = [_passage(1, text, "changshu-2020.txt", "新闻发布厅第六十七期", city="常熟市", year="2020")]
-    answer = verify("哪个城市获评首批“国际湿地城市”？", Draft(sentences=((text, (1,)),), quotes=((1, text),)), passage, "llm")
+    answer = verify(Q("哪个城市获评首批“国际湿地城市”？"), Draft(sentences=((text, (1,)),), quotes=((1, text),)), passage, "llm")
     assert not answer.refused and answer.answer.startswith("常熟市：") and answer.citations[0].quote in text
-    assert subject_terms("哪个城市获评首批“国际湿地城市”？") == []  # "城市" names no place
+    assert Q("哪个城市获评首批“国际湿地城市”？").subject_terms == ()  # "城市" names no place
 
 
 def test_honour_and_name_questions_want_a_conferral_and_a_quoted_name() -> None:
-    from rag.answer.verify import anchored, content_words, fits_answer_type
-    from rag.normalize import search_key as k
+    from rag.answer.verify import anchored, fits_answer_type
+    from rag.text.normalize import search_key as k
 
-    assert content_words("天长市获得过什么荣誉？") == [] and anchored("天长市获得过什么荣誉？")
-    assert fits_answer_type("天长市获得过什么荣誉？", k("2020年8月被评为首批“全国法治政府建设示范市（县、区）”。"))
-    assert not fits_answer_type("天长市获得过什么荣誉？", k("天长市召开2021年度联席会议。"))
-    assert fits_answer_type("天长市的营商环境品牌是什么？", k("1、以打造“亭满意”营商环境为抓手"))
-    assert not fits_answer_type("天长市的营商环境品牌是什么？", k("持续优化营商环境。"))
-    assert not anchored("天长市怎么样？")
+    assert Q("天长市获得过什么荣誉？").content_words == () and anchored(Q("天长市获得过什么荣誉？"))
+    assert fits_answer_type(Q("天长市获得过什么荣誉？"), k("2020年8月被评为首批“全国法治政府建设示范市（县、区）”。"))
+    assert not fits_answer_type(Q("天长市获得过什么荣誉？"), k("天长市召开2021年度联席会议。"))
+    assert fits_answer_type(Q("天长市的营商环境品牌是什么？"), k("1、以打造“亭满意”营商环境为抓手"))
+    assert not fits_answer_type(Q("天长市的营商环境品牌是什么？"), k("持续优化营商环境。"))
+    assert not anchored(Q("天长市怎么样？"))

@@ -15,15 +15,14 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from rag.answer.extractive import draft_extractive, focus_window
-from rag.answer.verify import (Draft, Passage, defuse_markers, parse_cited_text, refusal, sub_questions, subject_terms,
-                               verify)
+from rag.answer.extractive import draft_extractive
+from rag.answer.verify import Draft, Passage, defuse_markers, parse_cited_text, refusal, verify
 from rag.config import Settings
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.models import Answer
-from rag.normalize import addresses_assistant, sentence_spans
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
+from rag.text import addresses_assistant, analyze_question, focus_window, sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class AnswerChain:
         mode = mode or self.settings.answer_mode
         started = time.perf_counter()
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
-        answer: Answer = chain.invoke({"question": question, "filters": filters, "mode": mode})
+        answer: Answer = chain.invoke({"question": analyze_question(question), "filters": filters, "mode": mode})
         return answer.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
@@ -76,7 +75,7 @@ class AnswerChain:
             yield self.ask(question, mode, filters)
             return
         started = time.perf_counter()
-        state = self._prompt(self._retrieve({"question": question, "filters": filters, "mode": mode}))
+        state = self._prompt(self._retrieve({"question": analyze_question(question), "filters": filters, "mode": mode}))
         pieces = []
         if state["passages"]:
             try:
@@ -93,13 +92,12 @@ class AnswerChain:
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         k = self.settings.answer_passages if state["mode"] == "llm" else self.settings.extractive_passages
         question, filters = state["question"], state.get("filters")
-        hits = self.retriever.search(question, k=k, filters=filters)
-        parts = sub_questions(question)
-        if len(parts) > 1:  # a compound question: make sure each part's best passages are there
-            subject = " ".join(subject_terms(question))
+        hits = self.retriever.search(question.text, k=k, filters=filters)
+        if question.compound:  # make sure each part's best passages are there
+            subject = " ".join(question.subject_terms)
             seen = {h.chunk.chunk_id for h in hits}
-            for part in parts:
-                for h in self.retriever.search(f"{subject} {part}", k=2, filters=filters):
+            for part in question.parts:
+                for h in self.retriever.search(f"{subject} {part.text}", k=2, filters=filters):
                     if h.chunk.chunk_id not in seen:
                         seen.add(h.chunk.chunk_id)
                         hits.append(h)
@@ -135,7 +133,7 @@ class AnswerChain:
             start, end = focus_window(p.hit.chunk.text, state["question"], self.settings.llm_passage_chars)
             shown = shown_to_model(p.hit.chunk.text[start:end])
             blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{shown}")
-        user = self._user.format(passages="\n\n".join(blocks), question=state["question"].strip())
+        user = self._user.format(passages="\n\n".join(blocks), question=state["question"].text.strip())
         return {**state, "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
 
     def _generate(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -11,21 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked,
-                               asked_facts, content_words, coverage, subject_terms)
-from rag.normalize import addresses_assistant, search_key, sentence_spans
+from rag.answer.verify import HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts
+from rag.models import Question
+from rag.text import addresses_assistant, coverage, search_key, sentence_spans
 
 
-
-def draft_extractive(question: str, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:
+def draft_extractive(question: Question, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:
     """Pick source sentences that together cover the question, each citing its passage.
 
     The best-covering sentence comes first; further sentences are added only while they cover
     content words still uncovered (a question asking two things gets two sentences).
     """
-    words = content_words(question)
+    words = question.content_words
     needs = asked_facts(question)
-    terms = subject_terms(question)
+    terms = question.subject_terms
     candidates = []
     for rank, p in enumerate(passages):
         if not about_subject([p], terms):
@@ -99,29 +98,3 @@ def _rival(chosen, candidates, words, needs, terms, passages) -> tuple[int, str]
         if coverage(words, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
             return n, sentence
     return None
-
-
-def focus_window(text: str, question: str, budget: int) -> tuple[int, int]:
-    """The span of ``text`` (whole sentences, at most ``budget`` characters where possible) that
-    covers the question best: the best sentence, grown by its better neighbour while it fits.
-
-    Why: the LLM's time to first token is its prompt length on 2 cores; the sentences around the
-    best match carry the answer, the rest of a 500-character chunk mostly costs seconds. The
-    window is a span of the chunk, so quotes from it verify against the chunk unchanged.
-    """
-    if len(text) <= budget:
-        return 0, len(text)
-    spans = sentence_spans(text)
-    if not spans:
-        return 0, min(len(text), budget)
-    words = content_words(question)
-    scores = [coverage(words, search_key(text[s:e]), "") for s, e in spans]
-    lo = hi = max(range(len(spans)), key=lambda i: (scores[i], -i))
-    while True:
-        options = [i for i in (lo - 1, hi + 1) if 0 <= i < len(spans)
-                   and max(spans[hi][1], spans[i][1]) - min(spans[lo][0], spans[i][0]) <= budget]
-        if not options:
-            break
-        best = max(options, key=lambda i: (scores[i], i))  # ties: read on rather than back
-        lo, hi = min(lo, best), max(hi, best)
-    return spans[lo][0], spans[hi][1]

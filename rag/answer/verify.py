@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from rag.index.keyword import tokenize
-from rag.models import Answer, Citation, Hit
-from rag.normalize import addresses_assistant, place_names, search_key, sentence_spans, to_simplified
+from rag.models import Answer, Citation, Hit, Question
+from rag.text import (
+    QUOTED,
+    ROLE,
+    addresses_assistant,
+    contains,
+    coverage,
+    folded,
+    posseg,
+    search_key,
+    sentence_spans,
+    to_simplified,
+)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
@@ -31,23 +41,8 @@ _FACT = re.compile(
     r"|百分之[零〇一二三四五六七八九十点]+"
     r"|《[^》]{1,60}》|“[^”]{2,40}”|「[^」]{2,40}」"
 )
-#: Words jieba tags as places that name no place ("哪个城市…" asks for one).
-_GENERIC_PLACES = frozenset("城市 城镇 城区 市区 地区 全市 本市 全省 全县 全区 各地 当地 省市 市县 县区 乡镇".split())
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
-
-
 #: Share of the question's content (weighted by word length) a sentence + its context must cover.
 MIN_COVERAGE = 0.6
-_QUESTION_WORDS = frozenset(
-    "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
-    "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作 "
-    # phrasing: how people ask, not what the documents must say ("获得过什么荣誉" is answered by
-    # "被评为…示范市"; "一共有几个" by "已建立…506个"); the answer type below checks the substance
-    "获得 获评 荣获 被评为 评为 称号 荣誉 名称 名字 叫 叫做 一共 总共 共计 合计 现在 目前 分别 到底 大约 大概 定下 "
-    "达到 达 是 了 的 过".split()
-)
-
-
 @dataclass(frozen=True)
 class Draft:
     """A generator's proposal: ``sentences`` as (text without markers, cited numbers)."""
@@ -88,28 +83,16 @@ class Passage:
         return "\n".join([self.hit.title, " ".join(c.section), c.text, *self.metadata.values()])
 
 
-def _folded(text: str) -> tuple[str, list[int]]:
-    """Search key of ``text`` without whitespace and quote marks, with a map back to offsets."""
-    key = search_key(text)
-    chars, index = [], []
-    for i, ch in enumerate(key):
-        if ch.isspace() or ch in "“”‘’\"'「」『』":
-            continue
-        chars.append(ch)
-        index.append(i)
-    return "".join(chars), index
-
-
 _OPEN, _CLOSE = "“‘「『\"'", "”’」』\"'"
 
 
 def locate_quote(quote: str, source: str) -> tuple[int, int] | None:
     """Offsets of ``quote`` in ``source``: exact after folding, else the one source sentence it
     unambiguously comes from (a truncated or lightly altered quote), else None."""
-    q, _ = _folded(quote.strip().strip("。"))
+    q, _ = folded(quote.strip().strip("。"))
     if len(q) < 4:
         return None
-    key, index = _folded(source)
+    key, index = folded(source)
     at = key.find(q)
     if at >= 0:
         start, end = index[at], index[at + len(q) - 1] + 1
@@ -121,7 +104,7 @@ def locate_quote(quote: str, source: str) -> tuple[int, int] | None:
         return start, end
     scored = []
     for s, e in sentence_spans(source):
-        sk, _ = _folded(source[s:e])
+        sk, _ = folded(source[s:e])
         if not sk:
             continue
         match = SequenceMatcher(None, q, sk, autojunk=False)
@@ -142,39 +125,9 @@ def extract_facts(text: str) -> list[str]:
     return [m.group(0).strip() for m in _FACT.finditer(_CITE.sub("", text))]
 
 
-def subject_terms(question: str) -> list[str]:
-    """Places and years a question is about; an answer from elsewhere is no answer."""
-    key = search_key(question)
-    places = set(place_names(key))
-    for word, flag in posseg(key):
-        if flag == "ns" and len(word) >= 2 and word not in _GENERIC_PLACES:
-            places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
-    years = {m.group(1) for m in _YEAR.finditer(key)}
-    return sorted(places) + sorted(years)
-
-
-def posseg(text: str) -> list[tuple[str, str]]:
-    return [(w.word, w.flag) for w in _pseg().cut(text)]
-
-
-@lru_cache(maxsize=1)
-def _pseg():
-    import logging
-
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg
-
-
-def is_traditional(text: str) -> bool:
-    return to_simplified(text) != text
-
-
-def to_script_of(question: str, text: str) -> str:
+def to_script_of(question: Question, text: str) -> str:
     """Answer text in the script of the question (quotes are never converted)."""
-    if is_traditional(question):
+    if question.traditional:
         return _s2t().convert(text)
     return to_simplified(text)
 
@@ -186,11 +139,7 @@ def _s2t():
     return opencc.OpenCC("s2tw.json")  # 為/裡/著 as traditional documents write them, not 爲/裏
 
 
-def _contains(haystack: str, needle: str) -> bool:
-    return _folded(needle)[0] in _folded(haystack)[0]
-
-
-def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) -> Answer:
+def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: str) -> Answer:
     """Keep only what the passages support; otherwise refuse, listing the passages as related."""
     by_n = {p.n: p for p in passages}
     verified: dict[int, list[Citation]] = {}
@@ -210,7 +159,7 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         cites = verified.setdefault(n, [])
         if all((c.start, c.end) != (s, e) for c in cites):
             cites.append(_citation(n, p, s, e, source[span[0]:span[1]]))
-    terms = subject_terms(question)
+    terms = question.subject_terms
     kept: list[tuple[str, tuple[int, ...]]] = []
     for text, cited in draft.sentences:
         for n in dict.fromkeys(cited):
@@ -221,7 +170,7 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
         if not support:
             continue
         quotes = "\n".join(c.quote for n in support for c in verified[n])
-        if not all(_contains(quotes, f) for f in extract_facts(text)):
+        if not all(contains(quotes, f) for f in extract_facts(text)):
             continue
         # each supported sentence must come from passages about the places and years asked about,
         # and a place must be the document's subject or be named by the cited sentence itself
@@ -233,33 +182,14 @@ def verify(question: str, draft: Draft, passages: Sequence[Passage], mode: str) 
     if not kept or not _answers_the_question(question, used, verified, by_n):
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, defuse_markers(t)) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
-    if _ASKS_PLACE.search(search_key(question)):
+    if "place" in question.kinds:
         # "哪个城市…": a sentence about "全市" answers through its document's subject, named first
         city = next((by_n[n].metadata.get("city") for n in used if by_n[n].metadata.get("city")), None)
-        if city and not _contains("".join(t for t, _ in kept), city.removesuffix("市")):
+        if city and not contains("".join(t for t, _ in kept), city.removesuffix("市")):
             answer = to_script_of(question, f"{city}：") + answer
     citations = tuple(c for n in used for c in verified[n])
     notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
-    return Answer(question=question, answer=answer, refused=False, citations=citations, mode=mode, notes=notes)
-
-
-def content_words(question: str) -> list[str]:
-    """What the question asks about beyond its subject: words minus question words, places, years
-    and single characters (classifiers like 年/件 are covered by the number/date requirement)."""
-    key = search_key(question)
-    for term in subject_terms(question):
-        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
-    words = [w for w in tokenize(key) if w not in _QUESTION_WORDS and not w.isdigit()]
-    longer = [w for w in words if len(w) > 1]
-    return list(dict.fromkeys(longer or words))
-
-
-def coverage(words: list[str], text_key: str, context_key: str) -> float:
-    if not words:
-        return 0.0
-    total = sum(len(w) for w in words)
-    got = sum(len(w) if w in text_key else 0.5 * len(w) if w in context_key else 0.0 for w in words)
-    return got / total
+    return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes)
 
 
 def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
@@ -268,7 +198,7 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
     facts = extract_facts(claim)
     if not facts:
         return None
-    spans = [(s, e) for s, e in sentence_spans(source) if all(_contains(source[s:e], f) for f in facts)]
+    spans = [(s, e) for s, e in sentence_spans(source) if all(contains(source[s:e], f) for f in facts)]
     return spans[0] if len(spans) == 1 and not _steers(source, *spans[0]) else None
 
 
@@ -287,18 +217,7 @@ def defuse_markers(text: str) -> str:
     return _LITERAL_MARKER.sub(r"［\1］", text)
 
 
-_ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
-
-
-def sub_questions(question: str) -> list[str]:
-    """Parts of a compound question ("A多少件，B多少份？"), each asking something of its own."""
-    parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", question) if p.strip()]
-    if len(parts) < 2 or sum(bool(_ASKS.search(search_key(p))) for p in parts) < 2:
-        return [question]
-    return parts
-
-
-def _answers_the_question(question: str, used: list[int], verified: dict[int, list[Citation]],
+def _answers_the_question(question: Question, used: list[int], verified: dict[int, list[Citation]],
                           by_n: dict[int, Passage]) -> bool:
     """The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
     is no answer to a question about 问题线索, and half of a two-part question is not an answer."""
@@ -307,16 +226,16 @@ def _answers_the_question(question: str, used: list[int], verified: dict[int, li
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     # each part of a compound question on its own: the words of one part must not vouch for another
-    parts = [content_words(part) for part in sub_questions(question)]
-    return all(coverage(words, quotes, context) >= MIN_COVERAGE for words in parts if words)
+    parts = question.parts or (question,)
+    return all(coverage(p.content_words, quotes, context) >= MIN_COVERAGE for p in parts if p.content_words)
 
 
-def answers_as_asked(question: str, passages: Sequence[Passage], sentences: str, terms: Sequence[str]) -> bool:
+def answers_as_asked(question: Question, passages: Sequence[Passage], sentences: str, terms: Sequence[str]) -> bool:
     """The checks a supporting sentence must pass, for the drafter and the verifier alike: it speaks
     about the place asked (see names_subject), its passages hold the names the question quotes, and
     it gives the kind of answer asked for (see fits_answer_type)."""
     return (any(names_subject(p, sentences, terms) for p in passages)
-            and all(any(_contains(p.context, name) for p in passages) for name in must_match(question))
+            and all(any(contains(p.context, name) for p in passages) for name in question.quoted)
             and fits_answer_type(question, search_key(sentences)))
 
 
@@ -331,61 +250,16 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     even when the same paragraph mentions Taicang."""
     places = [t for t in terms if not t.isdigit()]
     subject = " ".join([passage.metadata.get("city", ""), passage.hit.title, " ".join(passage.hit.chunk.section)])
-    return all(_contains(subject, place) or _contains(sentence, place) for place in places)
-
-
-#: Names the question quotes (“亭满意”, 「…」, 《…》): the very thing asked about, so a supporting
-#: passage must contain it, not merely share the question's other words.
-_QUOTED = re.compile(r"“([^”]{2,30})”|「([^」]{2,30})」|《([^》]{2,60})》|\"([^\"]{2,30})\"")
-#: A figure the question itself states ("出具知识产权类公证书360件", "满意率达到99.25%"): not a year.
-_STATED_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:[%％]|[个项件名次条家批人户元份类期所座倍天])")
-
-
-def quoted_names(question: str) -> list[str]:
-    return [next(g for g in m.groups() if g) for m in _QUOTED.finditer(question)]
-
-
-def must_match(question: str) -> list[str]:
-    """Names the question quotes: a supporting passage must contain them verbatim."""
-    return quoted_names(question)
-
-
-#: A date with its month that a question states ("在2020年8月获得了什么称号").
-_STATED_DATE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?")
-
-
-def stated_facts(question: str) -> list[str]:
-    """Figures and dates the question itself states: the supporting sentence must give them (a
-    question about "360件" or "2020年8月" is about that figure, not any sentence on the topic)."""
-    key = search_key(question)
-    return [m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)]
+    return all(contains(subject, place) or contains(sentence, place) for place in places)
 
 
 # -- what kind of answer a question asks for ------------------------------------------------------
-_ASKS_NUMBER = re.compile(r"多少|几[个项件名次条家批类份期]|比例|百分|数量|金额|人数|规模|多大|多长|多高")
-_ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{0,6}(?:多少|几)")
-_ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
-_ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
-_ASKS_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区|地方|省)|哪里|何地")
 #: A quantity: digits that are not a year, month or day ("2023年", "2022年度", "11月" are not), or a
 #: Chinese numeral with a counting classifier ("十二项"), e.g. "1534名", "98.6%", "0.5天".
 _QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]*\s*(?:年|月|日))|[零〇一二三四五六七八九十百千万两]+[个项件名次条家批人户元份类期所座倍]")
 _CHINESE_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
 _HAS_PERCENT = re.compile(r"\d\s*[%％]|百分之")
 HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
-#: Roles a person question may ask for ("市委书记是谁") or be answered with ("省委书记为天长市颁发了奖牌").
-_ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?副?(?:书记|省长|市长|县长|区长|局长|厅长|部长|"
-                   r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
-
-
-#: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 组织).
-_COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,6}?(?=[的是有和、，,？?吗呢]|$)")
-
-
-def _counted_noun(qkey: str, unit: re.Match) -> str:
-    """The head of what is counted: Chinese noun phrases end in their head (行政执法案卷 → 案卷)."""
-    m = _COUNTED_NOUN.match(qkey, unit.end())
-    return m.group(0).strip("“”")[-2:] if m else ""
 
 
 def _counts_in(text: str, unit: str, noun: str) -> bool:
@@ -401,76 +275,69 @@ def _counts_in(text: str, unit: str, noun: str) -> bool:
                for m in counts)
 
 
-def asked_facts(question: str) -> list[re.Pattern]:
+def asked_facts(question: Question) -> list[re.Pattern]:
     """Patterns one of which every answering sentence must match: a quantity for how-many, a
     date for when (the drafter looks for sentences that give what is asked)."""
-    qkey = search_key(question)
-    return [p for p, asked in ((_QUANTITY, _ASKS_NUMBER), (HAS_DATE, _ASKS_DATE)) if asked.search(qkey)]
+    return [p for p, kind in ((_QUANTITY, "count"), (HAS_DATE, "date")) if kind in question.kinds]
 
 
 #: Counting classifiers that answer each other: "多少人" is answered by "171人" or "196名".
 _CLASSIFIER_GROUPS = ("人名位", "件起宗", "个", "项", "次场", "份", "条", "家户", "类种", "期", "批", "元")
-_ASKS_COUNT_OF = re.compile(r"(?:多少|几)([人名位件起宗个项次场份条家户类种期批元])")
 
 
-#: "what honour / title": answered by a sentence that confers one (被评为, 荣获, 授予…称号).
-_ASKS_HONOR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)")
+#: A sentence that confers an honour (被评为, 荣获, 授予…称号): what "获得过什么荣誉" asks for.
 _HONOR_CUE = re.compile(r"被评为|评为|获评|荣获|获得.{0,16}(?:称号|荣誉|奖)|授予|命名为|入选|蝉联")
-#: "what is its brand / name / goal called": answered by a sentence that gives the name in quotes.
-_ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|叫)(?:什么|啥)|叫(?:什么|啥)")
+#: A name given in quotes: what "品牌是什么 / 叫什么" asks for.
 _QUOTED_NAME = re.compile(r"“[^”]{2,30}”|「[^」]{2,30}」|《[^》]{2,60}》")
 
 
-def anchored(question: str) -> bool:
+def anchored(question: Question) -> bool:
     """Whether the question asks for a kind of answer a sentence can be checked for (a count, a
     date, a rate, a person, an honour, a name, a stated figure): such a question may be answered
     even when, after its phrasing words, no content word is left to match."""
-    qkey = search_key(question)
-    return bool(asked_facts(question) or stated_facts(question) or _ASKS_PERSON.search(qkey)
-                or _ASKS_HONOR.search(qkey) or _ASKS_NAME.search(qkey))
+    return bool(question.stated or {"count", "date", "person", "honour", "name"} & set(question.kinds))
 
 
-def fits_answer_type(question: str, sentence_key: str) -> bool:
+def fits_answer_type(question: Question, sentence_key: str) -> bool:
     """Whether a sentence (search key) gives the kind of answer the question asks for: a quantity
     that is not a year (nor a name in quotes like “三项制度”) for how-many, counted in the asked
     unit (多少个 is not answered by 10名), a percentage for a rate, a date for when, the figures
     and dates the question states, and for who a person in the asked role (any name in the
     sentence is no answer to who a city's 市委书记 is)."""
-    qkey = search_key(question)
+    kinds = question.kinds
     # a Chinese numeral inside quotes names something (“三项制度”), it does not count it; digits do
-    plain = _QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), sentence_key)
+    plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), sentence_key)
     if any(not p.search(plain) for p in asked_facts(question)):
         return False
-    if not all(f in sentence_key for f in stated_facts(question)):
+    if not all(f in sentence_key for f in question.stated):
         return False
-    if len(sub_questions(question)) == 1:
-        if _ASKS_RATE.search(qkey) and not _HAS_PERCENT.search(plain):
+    if not question.compound:
+        if "rate" in kinds and not _HAS_PERCENT.search(plain):
             return False
-        if (unit := _ASKS_COUNT_OF.search(qkey)) and not _counts_in(plain, unit.group(1), _counted_noun(qkey, unit)):
+        if question.unit and not _counts_in(plain, question.unit, question.counted):
             return False
-    if _ASKS_HONOR.search(qkey) and not _HONOR_CUE.search(sentence_key):
+    if "honour" in kinds and not _HONOR_CUE.search(sentence_key):
         return False
-    if _ASKS_NAME.search(qkey) and not _QUOTED_NAME.search(sentence_key):
+    if "name" in kinds and not _QUOTED_NAME.search(sentence_key):
         return False
-    if _ASKS_PERSON.search(qkey):
-        roles = {m.group(0) for m in _ROLE.finditer(qkey)}
+    if "person" in kinds:
         named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
-        if roles:
-            return named and any(r in sentence_key for r in roles)
-        return named or bool(_ROLE.search(sentence_key))
+        if question.roles:
+            return named and any(r in sentence_key for r in question.roles)
+        return named or bool(ROLE.search(sentence_key))
     return True
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
     """True when the passages (with their titles, sections, city and year) name every term."""
     context = "\n".join(p.context for p in passages)
-    return all(_contains(context, t) for t in terms)
+    return all(contains(context, t) for t in terms)
 
 
-def refusal(question: str, passages: Sequence[Passage], mode: str) -> Answer:
+def refusal(question: Question, passages: Sequence[Passage], mode: str) -> Answer:
     related = tuple(_citation(p.n, p, p.hit.chunk.start, p.hit.chunk.end, p.hit.chunk.text) for p in passages[:3])
-    text = REFUSAL_TRAD if is_traditional(question) else REFUSAL
-    return Answer(question=question, answer=text, refused=True, related=related, mode=mode)
+    text = REFUSAL_TRAD if question.traditional else REFUSAL
+    return Answer(question=question.text, answer=text, refused=True, related=related, mode=mode)
 
 
 def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:

@@ -22,7 +22,7 @@ from rag.config import Settings
 from rag.index.keyword import TERMS_VERSION, KeywordIndex
 from rag.index.store import Store
 from rag.index.vectors import FaissIndex
-from rag.normalize import NORMALIZER_VERSION, search_key
+from rag.text.normalize import NORMALIZER_VERSION, search_key
 
 log = logging.getLogger(__name__)
 

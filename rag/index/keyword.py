@@ -3,8 +3,8 @@
 The index terms are overlapping character bigrams (plus Latin/digit words), not jieba words: jieba
 segments the same phrase differently in a question and in a passage (``稳产保供`` vs ``稳产 保供``),
 and on NCP bigram BM25 finds the right document in the top 5 for 96% of questions against 92% for
-jieba words (eval/bench_retrieval.py). jieba words (:func:`tokenize`) are still what the answer
-stage uses to judge which content words a sentence covers.
+jieba words (eval/bench_retrieval.py). jieba words (:func:`rag.text.words.tokenize`) are still what
+the answer stage uses to judge which content words a sentence covers.
 """
 
 from __future__ import annotations
@@ -16,21 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-_SKIP = re.compile(r"^[\W_]+$")
 TERMS_VERSION = "bigram-1"  # recorded in the manifest: stored terms are only valid for one scheme
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:\.[0-9]+)?")
 # bigrams of question phrasing (什么/哪些/如何…) that say nothing about which passage answers
 _QUESTION_BIGRAMS = frozenset("什么 哪些 如何 怎么 多少 是否 哪个 请问 为什 么时 时候 哪里 怎样 么样".split())
-_STOPWORDS = frozenset("的 了 是 在 和 与 及 等 对 为 有 也 都 而 并 或 被 把 将 以 于 之 其 这 那 哪 个 啊 吗 呢 吧 么 什么 怎么 如何 哪些 多少 哪个 是否 请问 什么样".split())
-
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
 
 
 @lru_cache(maxsize=1)
@@ -56,11 +45,6 @@ def terms(key: str) -> list[str]:
 def query_terms(key: str) -> list[str]:
     """:func:`terms` of a question, minus question-phrasing bigrams."""
     return [t for t in terms(key) if t not in _QUESTION_BIGRAMS]
-
-
-def tokenize(key: str) -> list[str]:
-    """Search-mode jieba words of an already simplified key, minus punctuation and stopwords."""
-    return [t for t in _jieba().cut_for_search(key) if t.strip() and not _SKIP.match(t) and t not in _STOPWORDS]
 
 
 class KeywordIndex:

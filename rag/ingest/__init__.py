@@ -22,7 +22,7 @@ from rag.ingest.pdf import PdfLoader
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
-from rag.normalize import HEADING_START, addresses_assistant, normalize_text, place_names, sentence_spans
+from rag.text.normalize import HEADING_START, addresses_assistant, normalize_text, place_names, sentence_spans
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ def _has_controls(text: str) -> bool:
 def _common_share(text: str) -> float:
     """Share of non-space characters that are ASCII or among the common Chinese characters."""
     common = _common_chars()
-    from rag.normalize import to_simplified
+    from rag.text.normalize import to_simplified
 
     simplified = to_simplified(text)
     chars = [c for c in simplified if not c.isspace()]

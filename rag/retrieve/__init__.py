@@ -17,9 +17,9 @@ from rag.index import STORE_FILE, Derived, check_manifest, expected_manifest, lo
 from rag.index.keyword import query_terms
 from rag.index.store import Store
 from rag.models import Hit
-from rag.normalize import normalize_text, search_key
 from rag.retrieve.fusion import rrf, score_fusion
 from rag.retrieve.rerank import LLMJudgeReranker, Reranker
+from rag.text.normalize import normalize_text, search_key
 
 log = logging.getLogger(__name__)
 

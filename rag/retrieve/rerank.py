@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rag.llm.base import LLMUnavailableError, RelevanceJudge
 from rag.models import Hit
 from rag.resources import load_prompt
+from rag.text import analyze_question, focus_window
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,12 @@ class LLMJudgeReranker(Reranker):
         self._prompt = load_prompt("rerank.md")
 
     def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
-        from rag.answer.extractive import focus_window  # the same window the answer LLM sees
-
+        analysed = analyze_question(question)
         head = list(hits[: self.candidates])
         scores = []
         try:
             for h in head:
-                start, end = focus_window(h.chunk.text, question, self.passage_chars)
+                start, end = focus_window(h.chunk.text, analysed, self.passage_chars)  # the window the answer LLM sees
                 text = self._prompt.format(title=h.title, passage=h.chunk.text[start:end], question=question.strip())
                 scores.append(self.model.relevance([{"role": "user", "content": text}]))
         except LLMUnavailableError as exc:  # the fused order stands; retrieval never fails for the judge

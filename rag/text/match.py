@@ -1,0 +1,65 @@
+"""How much of a question a piece of text covers, compared on search keys.
+
+Shared by the reranker (which window of a chunk to show the judge), the LLM prompt (the same
+window) and the answer checks (whether a sentence is about what was asked).
+"""
+
+from __future__ import annotations
+
+from rag.models import Question
+from rag.text.normalize import search_key, sentence_spans
+
+#: Quote marks and brackets that a quote may add or drop without changing what it says.
+_QUOTE_MARKS = "“”‘’\"'「」『』"
+
+
+def folded(text: str) -> tuple[str, list[int]]:
+    """Search key of ``text`` without whitespace and quote marks, with a map back to offsets."""
+    key = search_key(text)
+    chars, index = [], []
+    for i, ch in enumerate(key):
+        if ch.isspace() or ch in _QUOTE_MARKS:
+            continue
+        chars.append(ch)
+        index.append(i)
+    return "".join(chars), index
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """``needle`` occurs in ``haystack`` once both are folded (script, width, quote marks, spaces)."""
+    return folded(needle)[0] in folded(haystack)[0]
+
+
+def coverage(words: tuple[str, ...] | list[str], text_key: str, context_key: str) -> float:
+    """Share of ``words`` (weighted by length) found in ``text_key``; a word found only in the
+    context (title, section) counts half."""
+    if not words:
+        return 0.0
+    total = sum(len(w) for w in words)
+    got = sum(len(w) if w in text_key else 0.5 * len(w) if w in context_key else 0.0 for w in words)
+    return got / total
+
+
+def focus_window(text: str, question: Question, budget: int) -> tuple[int, int]:
+    """The span of ``text`` (whole sentences, at most ``budget`` characters where possible) that
+    covers the question best: the best sentence, grown by its better neighbour while it fits.
+
+    Why: the LLM's time to first token is its prompt length on 2 cores; the sentences around the
+    best match carry the answer, the rest of a 500-character chunk mostly costs seconds. The
+    window is a span of the chunk, so quotes from it verify against the chunk unchanged.
+    """
+    if len(text) <= budget:
+        return 0, len(text)
+    spans = sentence_spans(text)
+    if not spans:
+        return 0, min(len(text), budget)
+    scores = [coverage(question.content_words, search_key(text[s:e]), "") for s, e in spans]
+    lo = hi = max(range(len(spans)), key=lambda i: (scores[i], -i))
+    while True:
+        options = [i for i in (lo - 1, hi + 1) if 0 <= i < len(spans)
+                   and max(spans[hi][1], spans[i][1]) - min(spans[lo][0], spans[i][0]) <= budget]
+        if not options:
+            break
+        best = max(options, key=lambda i: (scores[i], i))  # ties: read on rather than back
+        lo, hi = min(lo, best), max(hi, best)
+    return spans[lo][0], spans[hi][1]

@@ -1,0 +1,173 @@
+"""Question analysis, done once per question: what it is about and what kind of answer it wants.
+
+The verifier is strict about meaning through this record: a how-many question needs a count of the
+asked thing, a who question a person in the asked role, a question about 天长 a sentence that speaks
+for 天长. Everything here reads the search key (simplified, folded widths), so traditional input
+is analysed the same way as simplified.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.models import AnswerKind, Question
+from rag.text.normalize import place_names, search_key, to_simplified
+from rag.text.words import posseg, tokenize
+
+#: Words jieba tags as places that name no place ("哪个城市…" asks for one).
+_GENERIC_PLACES = frozenset("城市 城镇 城区 市区 地区 全市 本市 全省 全县 全区 各地 当地 省市 市县 县区 乡镇".split())
+#: A year the question names, e.g. "2023年", "2023" at the end.
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
+
+#: Words of how people ask, not of what the documents must say ("获得过什么荣誉" is answered by
+#: "被评为…示范市"; "一共有几个" by "已建立…506个"); the answer kind checks the substance.
+PHRASING_WORDS = frozenset(
+    "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
+    "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作 "
+    "获得 获评 荣获 被评为 评为 称号 荣誉 名称 名字 叫 叫做 一共 总共 共计 合计 现在 目前 分别 到底 大约 大概 定下 "
+    "达到 达 是 了 的 过".split()
+)
+
+#: Names a question quotes, e.g. “亭满意”, 「…」, 《…》: the very thing asked about.
+QUOTED = re.compile(r"“([^”]{2,30})”|「([^」]{2,30})」|《([^》]{2,60})》|\"([^\"]{2,30})\"")
+#: A figure the question itself states, e.g. "出具知识产权类公证书360件", "满意率达到99.25%": not a year.
+_STATED_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:[%％]|[个项件名次条家批人户元份类期所座倍天])")
+#: A date with its month that a question states, e.g. "在2020年8月获得了什么称号".
+_STATED_DATE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?")
+#: A word that makes a clause ask something ("A多少件，B多少份？" asks twice).
+_ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
+
+# -- answer kinds (on the search key) -------------------------------------------------------------
+#: e.g. "多少件", "几个", "比例", "多长时间".
+_ASKS_NUMBER = re.compile(r"多少|几[个项件名次条家批类份期人]|比例|百分|数量|金额|人数|规模|多大|多长|多高|多久")
+#: e.g. "满意率是多少", "占比多少".
+_ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{0,6}(?:多少|几)")
+#: e.g. "何时", "哪一年", "几月".
+_ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
+#: e.g. "谁", "哪位", "姓名".
+_ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
+#: e.g. "哪个城市", "哪里".
+_ASKS_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区|地方|省)|哪里|何地")
+#: e.g. "获得过什么荣誉", "被评为什么".
+_ASKS_HONOUR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)")
+#: e.g. "品牌是什么", "叫什么".
+_ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|叫)(?:什么|啥)|叫(?:什么|啥)")
+#: e.g. "采取了哪些措施", "有哪些做法", "主要做了什么工作".
+_ASKS_LIST = re.compile(r"(?:哪些|什么)(?:措施|举措|做法|方面|经验|机制|制度|办法|创新|亮点|工作)|(?:采取|做)了?哪些")
+#: e.g. "是否", "…了吗？", "有没有".
+_ASKS_YESNO = re.compile(r"是否|是不是|有没有|吗[？?]?$")
+#: Roles a person question may ask for ("市委书记是谁") or be answered with ("省委书记为天长市颁发了奖牌").
+ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?副?(?:书记|省长|市长|县长|区长|局长|厅长|部长|"
+                  r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
+#: "多少名" → 名: the counting classifier asked for.
+_COUNT_OF = re.compile(r"(?:多少|几)([人名位件起宗个项次场份条家户类种期批元])")
+#: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
+_COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,6}?(?=[的是有和、，,？?吗呢]|$)")
+#: The last word of a body's name, e.g. 司法"局", 诉前调解"中心", 人民"法院".
+_ORGANISATION_END = re.compile(r"(?:局|法院|检察院|中心|委员会|办公室|厅|政府|党委|人大|政协)$")
+#: Parts of speech a body's name is built from (nouns, places, verbal nouns: 诉前/调解/中心).
+_NAME_PARTS = frozenset("n nz ns nt vn j".split())
+
+
+def analyze_question(text: str) -> Question:
+    """The typed analysis of ``text``; a compound question ("A多少件，B多少份？") also gets its parts,
+    each analysed alone but about the same places and years as the whole."""
+    whole = _analyze(text)
+    parts = _split(text)
+    if len(parts) < 2:
+        return whole
+    analysed = tuple(_analyze(p, inherit=whole) for p in parts)
+    return whole.model_copy(update={"parts": analysed})
+
+
+def _analyze(text: str, inherit: Question | None = None) -> Question:
+    key = search_key(text)
+    places, years = _places(key), _years(key)
+    if inherit is not None:
+        places, years = places or inherit.places, years or inherit.years
+    words, phrasing = _words(key, places + years)
+    unit = _COUNT_OF.search(key)
+    return Question(
+        text=text,
+        key=key,
+        traditional=to_simplified(text) != text,
+        places=places,
+        years=years,
+        organisations=_organisations(key),
+        kinds=_kinds(key),
+        unit=unit.group(1) if unit else "",
+        counted=_counted_noun(key, unit) if unit else "",
+        roles=tuple(dict.fromkeys(m.group(0) for m in ROLE.finditer(key))),
+        quoted=tuple(next(g for g in m.groups() if g) for m in QUOTED.finditer(text)),
+        stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)),
+        content_words=words,
+        phrasing_words=phrasing,
+    )
+
+
+def _places(key: str) -> tuple[str, ...]:
+    places = set(place_names(key))
+    for word, flag in posseg(key):
+        if flag == "ns" and len(word) >= 2 and word not in _GENERIC_PLACES:
+            places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
+    return tuple(sorted(places))
+
+
+def _organisations(key: str) -> tuple[str, ...]:
+    """Bodies the question names: jieba's organisation words, and noun runs ending in 局/中心/法院…"""
+    words = posseg(key)
+    found = []
+    for i, (word, flag) in enumerate(words):
+        if flag == "nt" or (_ORGANISATION_END.search(word) and flag in _NAME_PARTS):
+            j = i
+            while (j > 0 and i - j < 3 and (words[j - 1][1] in _NAME_PARTS or words[j - 1][1].startswith("v"))
+                   and sum(len(w) for w, _ in words[j - 1:i + 1]) <= 10):
+                j -= 1
+            found.append("".join(w for w, _ in words[j:i + 1]))
+    return tuple(dict.fromkeys(found))
+
+
+def _years(key: str) -> tuple[str, ...]:
+    return tuple(sorted({m.group(1) for m in _YEAR.finditer(key)}))
+
+
+def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Content words (what the question asks about beyond its subject) and phrasing words. Single
+    characters count only when nothing longer is left (classifiers like 年/件 are covered by the
+    answer kind)."""
+    for term in subject:
+        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
+    tokens = [w for w in tokenize(key) if not w.isdigit()]
+    words = [w for w in tokens if not _phrasing(w)]
+    longer = [w for w in words if len(w) > 1]
+    phrasing = [w for w in tokens if _phrasing(w)]
+    return tuple(dict.fromkeys(longer or words)), tuple(dict.fromkeys(phrasing))
+
+
+def _phrasing(word: str) -> bool:
+    """A phrasing word, or a question word fused with its classifier by jieba (几人, 多少件)."""
+    return word in PHRASING_WORDS or bool(re.fullmatch(r"(?:几|多少)[\u4e00-\u9fff]?", word))
+
+
+def _kinds(key: str) -> tuple[AnswerKind, ...]:
+    found: list[AnswerKind] = []
+    for kind, pattern in (("count", _ASKS_NUMBER), ("rate", _ASKS_RATE), ("date", _ASKS_DATE),
+                          ("person", _ASKS_PERSON), ("honour", _ASKS_HONOUR), ("name", _ASKS_NAME),
+                          ("place", _ASKS_PLACE), ("list", _ASKS_LIST), ("yesno", _ASKS_YESNO)):
+        if pattern.search(key):
+            found.append(kind)  # type: ignore[arg-type]
+    return tuple(found)
+
+
+def _counted_noun(key: str, unit: re.Match) -> str:
+    """The head of what is counted: Chinese noun phrases end in their head (行政执法案卷 → 案卷)."""
+    m = _COUNTED_NOUN.match(key, unit.end())
+    return m.group(0).strip("“”")[-2:] if m else ""
+
+
+def _split(text: str) -> list[str]:
+    """Clauses of a compound question, when at least two of them ask something of their own."""
+    parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", text) if p.strip()]
+    if len(parts) < 2 or sum(bool(_ASKS.search(search_key(p))) for p in parts) < 2:
+        return [text]
+    return parts
