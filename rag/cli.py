@@ -74,6 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("docs", help="list the indexed documents with what each is about (city, organisation, year)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("subject", help="set what a document is about where ingest got it wrong ('' clears a field)")
+    p.add_argument("docid", help="document id as `policyqa docs` lists it")
+    p.add_argument("--city", help="e.g. 天长市")
+    p.add_argument("--organisation", help="e.g. 天长市司法局")
+    p.add_argument("--year", help="e.g. 2021")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_subject)
+
     p = sub.add_parser("eval", help="run an eval set; write answers.jsonl, metrics.json and report.html")
     p.add_argument("evalset", help="JSONL with facts (PolicyQA) or answers (NCP/DRCD)")
     p.add_argument("--out", default="eval/runs/latest", help="output folder")
@@ -235,6 +248,40 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         for c in answer.related:
             console.print(f"  - {c.title} · {c.section or '—'} ({c.chunk_id}): {c.quote[:80]}…", markup=False, highlight=False)
     console.print(f"[dim]{answer.mode} · {answer.latency_ms:.0f} ms[/dim]")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.retrieve import Retriever
+
+    documents = Retriever.open(settings).store.documents()
+    if args.json:
+        print(json.dumps(documents, ensure_ascii=False, indent=2))
+        return 0
+    console = Console(soft_wrap=True)
+    for d in documents:
+        subject = d["subject"]
+        about = " · ".join(f"{subject[k]}{'*' if k in subject['set'] else ''}"
+                           for k in ("city", "organisation", "year") if subject.get(k)) or "（未识别）"
+        console.print(f"{d['docid']}  {d['title']}  [{about}]  {d['chunks']} 段", markup=False, highlight=False)
+    console.print(f"[dim]{len(documents)} documents; * = set with `policyqa subject`[/dim]")
+    return 0
+
+
+def cmd_subject(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.service import PolicyQA
+
+    values = {k: getattr(args, k) for k in ("city", "organisation", "year") if getattr(args, k) is not None}
+    if not values:
+        raise ValueError("nothing to set: give --city, --organisation and/or --year ('' clears a field)")
+    qa = PolicyQA(settings)
+    try:
+        subject = qa.set_subject(args.docid, **values)
+    finally:
+        qa.close()
+    if subject is None:
+        raise ValueError(f"no document '{args.docid}' in {settings.index_dir}; `policyqa docs` lists them")
+    print(json.dumps({"docid": args.docid, "subject": subject}, ensure_ascii=False))
     return 0
 
 

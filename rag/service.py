@@ -16,7 +16,7 @@ from pathlib import Path
 from rag.answer.chain import AnswerChain
 from rag.config import Settings
 from rag.embed import load_embedder
-from rag.index.build import IndexStats, remove_documents, update_index
+from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import Ingestor
 from rag.models import Answer, Hit
 from rag.retrieve import Filters, Retriever
@@ -136,6 +136,15 @@ class PolicyQA:
                 if self.uploads.holds(source) and not self.retriever.store.docids_of_file(str(source.resolve())):
                     source.unlink(missing_ok=True)
         return bool(removed)
+
+    def set_subject(self, docid: str, **values: str | None) -> dict[str, str] | None:
+        """Say what a document is about where ingest got it wrong (``city="天长市"``); None or ""
+        clears a field back to the derived value. Returns the document's subject now, or None when
+        there is no such document."""
+        with self._write_lock:
+            if set_subject(self.settings, docid, values, self.retriever.embedder) is None:
+                return None
+        return next(d["subject"] for d in self.documents() if d["docid"] == docid)
 
     def close(self) -> None:
         """Stop the helper processes (file reader, local model)."""

@@ -43,6 +43,7 @@ def _uploads(settings) -> set[str]:
 DOORS = [
     ("GET", "/v1/documents"), ("POST", "/v1/answer"), ("POST", "/v1/search"), ("GET", "/v1/models"),
     ("POST", "/v1/chat/completions"), ("POST", "/v1/documents"), ("DELETE", "/v1/documents/tianchang-2021.txt"),
+    ("PUT", "/v1/documents/tianchang-2021.txt/subject"),
     ("GET", "/ui/"), ("GET", "/ui/config"), ("GET", "/ui/gradio_api/info"), ("POST", "/ui/gradio_api/upload"),
     ("POST", "/ui/gradio_api/call/delete_doc"), ("POST", "/ui/gradio_api/queue/join"),
     ("GET", "/ui/gradio_api/file=/etc/hostname"), ("GET", "/ui/theme.css"), ("GET", "/ui/gradio_api/startup-events"),

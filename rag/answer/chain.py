@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableLambda
 from rag.answer.extractive import draft_extractive
 from rag.answer.verify import Draft, Passage, defuse_markers, parse_cited_text, refusal, verify
 from rag.config import Settings
+from rag.index.store import SUBJECT_KEYS
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.models import Answer
 from rag.resources import load_prompt
@@ -103,7 +104,7 @@ class AnswerChain:
                         hits.append(h)
         meta = self.retriever.store.metadata_of([h.chunk.docid for h in hits])
         headings = self._heading_offsets(hits)
-        passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in ("city", "year")},
+        passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in SUBJECT_KEYS},
                             headings.get(h.chunk.chunk_id))
                     for n, h in enumerate(hits, 1)]
         return {**state, "passages": passages}

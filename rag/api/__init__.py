@@ -20,11 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.api.guard import Guard, Keys
+from rag.index import IndexBusyError
 from rag.llm import LLMUnavailableError
 from rag.models import Answer
 from rag.retrieve import Filters
-from rag.api.guard import Guard, Keys
-from rag.index import IndexBusyError
 from rag.service import PolicyQA, UploadUnreadable
 from rag.uploads import UploadRefused
 
@@ -59,6 +59,15 @@ class SearchRequest(BaseModel):
     question: str = Field(min_length=1)
     k: int = Field(5, ge=1, le=50)
     filters: FiltersIn | None = None
+
+
+class SubjectRequest(BaseModel):
+    """What a document is about; each field optional ("" clears it back to the derived value)."""
+
+    model_config = ConfigDict(extra="forbid")
+    city: str | None = Field(None, max_length=50, examples=["天长市"])
+    organisation: str | None = Field(None, max_length=80, examples=["天长市司法局"])
+    year: str | None = Field(None, max_length=20, pattern=r"^(?:\d{4}(?:[-–]\d{4})?)?$", examples=["2021"])
 
 
 class ChatMessage(BaseModel):
@@ -219,6 +228,16 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         if not await run_in_threadpool(qa.remove, docid):
             raise ApiError(404, "not_found", f"no document '{docid}'")
         return {"deleted": docid}
+
+    @app.put("/v1/documents/{docid:path}/subject", responses={404: ERROR_RESPONSE})
+    async def put_subject(docid: str, body: SubjectRequest):
+        """Say what a document is about (city, organisation, year) where ingest got it wrong; a field
+        sent as "" goes back to the derived value, a field left out stays as it is."""
+        values = body.model_dump(exclude_unset=True)
+        subject = await run_in_threadpool(lambda: qa.set_subject(docid, **values))
+        if subject is None:
+            raise ApiError(404, "not_found", f"no document '{docid}'")
+        return {"docid": docid, "subject": subject}
 
     @app.get("/v1/models")
     def models() -> dict:

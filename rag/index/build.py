@@ -93,6 +93,13 @@ def remove_documents(settings: Settings, docids: Iterable[str], embedder: Embedd
     return removed
 
 
+def set_subject(settings: Settings, docid: str, values: dict[str, str | None], embedder: Embedder) -> dict[str, str] | None:
+    """Set or clear what a document is about (city, organisation, year); see Store.set_subject.
+    Nothing derived changes (the subject is read at answer time), so this is instant."""
+    with _writable(settings, embedder) as store:
+        return store.set_subject(docid, values)
+
+
 def _upgrade_terms(store: Store, expected: dict[str, str], folder: Path) -> None:
     """An index whose only difference is an older keyword-term scheme is upgraded in place
     (any other difference is left for check_manifest to explain)."""

@@ -32,7 +32,13 @@ CREATE TABLE IF NOT EXISTS chunks(
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(docid);
 CREATE INDEX IF NOT EXISTS chunks_embed ON chunks(embed_hash);
 CREATE TABLE IF NOT EXISTS vectors(embed_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS subjects(docid TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: What a document is about (derived at ingest, see rag.ingest.subject) and may be set by a person.
+SUBJECT_KEYS = ("city", "organisation", "year")
+#: A document's metadata with the subject a person set laid over what ingest derived (SQL).
+_METADATA = "json_patch(d.metadata, COALESCE(s.value, '{}'))"
+_WITH_SUBJECT = "documents d LEFT JOIN subjects s ON s.docid = d.docid"
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+        elif not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='subjects'").fetchone():
+            # an index written before subjects could be set: none are set (reading must not fail)
+            self.db.execute("CREATE TEMP TABLE subjects(docid TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def close(self) -> None:
         self.db.close()
@@ -138,8 +147,37 @@ class Store:
             return 0
         with self.transaction():
             self.db.executemany("DELETE FROM documents WHERE docid=?", ((d,) for d in docids))
+            self.db.executemany("DELETE FROM subjects WHERE docid=?", ((d,) for d in docids))
             self._bump()
         return len(docids)
+
+    def set_subject(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
+        """Set (a value) or clear (None or "") what a document is about, over what ingest derived.
+
+        Kept apart from the derived metadata, so it survives re-indexing the changed file and a
+        cleared key falls back to the derived value. Returns the document's metadata now, or None
+        when there is no such document.
+        """
+        unknown = set(values) - set(SUBJECT_KEYS)
+        if unknown:
+            raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
+        with self.transaction():
+            if not self.db.execute("SELECT 1 FROM documents WHERE docid=?", (docid,)).fetchone():
+                return None
+            row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
+            current = {**(json.loads(row[0]) if row else {}), **values}
+            current = {k: v.strip() for k, v in current.items() if v and v.strip()}
+            if current:
+                self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
+                                (docid, json.dumps(current, ensure_ascii=False)))
+            else:
+                self.db.execute("DELETE FROM subjects WHERE docid=?", (docid,))
+        return self.metadata_of([docid])[docid]
+
+    def subject_set(self, docid: str) -> dict[str, str]:
+        """The subject fields a person set for ``docid`` (empty when all are derived)."""
+        row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
+        return json.loads(row[0]) if row else {}
 
     def forget_files(self, paths: Iterable[str]) -> None:
         """Drop file records (their documents are already gone) so a re-upload is indexed again."""
@@ -152,6 +190,7 @@ class Store:
         with self.transaction():
             n = 0
             for path in paths:
+                self.db.execute("DELETE FROM subjects WHERE docid IN (SELECT docid FROM documents WHERE file=?)", (path,))
                 n += self.db.execute("DELETE FROM documents WHERE file=?", (path,)).rowcount
                 self.db.execute("DELETE FROM files WHERE path=?", (path,))
             if paths:
@@ -214,18 +253,19 @@ class Store:
             clauses.append(f"d.docid IN ({','.join('?' * len(docids))})")
             params.extend(docids)
         if city:
-            clauses.append("json_extract(d.metadata, '$.city') = ?")
+            clauses.append(f"json_extract({_METADATA}, '$.city') = ?")
             params.append(city)
         if year:
-            clauses.append("json_extract(d.metadata, '$.year') = ?")
+            clauses.append(f"json_extract({_METADATA}, '$.year') = ?")
             params.append(str(year))
         where = " AND ".join(clauses) or "1"
-        rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d USING(docid) WHERE {where}", params)
+        rows = self.db.execute("SELECT c.id FROM chunks c JOIN documents d ON d.docid = c.docid "
+                               f"LEFT JOIN subjects s ON s.docid = d.docid WHERE {where}", params)
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def document(self, docid: str) -> Document | None:
-        row = self.db.execute("SELECT docid, source, title, text, content_hash, metadata FROM documents WHERE docid=?",
-                              (docid,)).fetchone()
+        row = self.db.execute(f"SELECT d.docid, d.source, d.title, d.text, d.content_hash, {_METADATA} FROM {_WITH_SUBJECT} "
+                              "WHERE d.docid=?", (docid,)).fetchone()
         if not row:
             return None
         return Document(docid=row[0], source=row[1], title=row[2], text=row[3], content_hash=row[4],
@@ -235,14 +275,21 @@ class Store:
         docids = list(dict.fromkeys(docids))
         if not docids:
             return {}
-        q = f"SELECT docid, metadata FROM documents WHERE docid IN ({','.join('?' * len(docids))})"
+        q = f"SELECT d.docid, {_METADATA} FROM {_WITH_SUBJECT} WHERE d.docid IN ({','.join('?' * len(docids))})"
         return {d: json.loads(m) for d, m in self.db.execute(q, docids)}
 
     def documents(self) -> list[dict]:
+        """Every document with its subject (what it is about, and which fields a person set)."""
         rows = self.db.execute(
-            "SELECT d.docid, d.title, d.source, d.metadata, COUNT(c.id) FROM documents d "
-            "LEFT JOIN chunks c USING(docid) GROUP BY d.docid ORDER BY d.docid")
-        return [{"docid": r[0], "title": r[1], "source": r[2], "metadata": json.loads(r[3]), "chunks": r[4]} for r in rows]
+            f"SELECT d.docid, d.title, d.source, {_METADATA}, COALESCE(s.value, '{{}}'), COUNT(c.id) FROM {_WITH_SUBJECT} "
+            "LEFT JOIN chunks c ON c.docid = d.docid GROUP BY d.docid ORDER BY d.docid")
+        out = []
+        for docid, title, source, metadata, set_by_person, chunks in rows:
+            metadata, set_by_person = json.loads(metadata), json.loads(set_by_person)
+            subject = {k: metadata[k] for k in SUBJECT_KEYS if metadata.get(k)}
+            out.append({"docid": docid, "title": title, "source": source, "metadata": metadata,
+                        "subject": {**subject, "set": sorted(set_by_person)}, "chunks": chunks})
+        return out
 
 
 class _Transaction:

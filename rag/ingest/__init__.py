@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +18,11 @@ from rag.ingest.html import HtmlLoader
 from rag.ingest.jsonl import JsonlLoader
 from rag.ingest.limits import IngestLimits, check_file_size
 from rag.ingest.pdf import PdfLoader
+from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
-from rag.text.normalize import HEADING_START, addresses_assistant, normalize_text, place_names, sentence_spans
+from rag.text.normalize import HEADING_START, addresses_assistant, normalize_text, sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -191,8 +191,8 @@ def build_document(raw: RawDocument) -> Document:
     if steering:
         warnings += (f"{len(steering)} sentence(s) read like instructions to an AI assistant (e.g. "
                      f"「{steering[0][:40]}」); they are kept in the text but never quoted as support",)
-    for key, value in (("city", _city(title + "\n" + text)), ("year", _year(raw.docid, title, text))):
-        if value and key not in metadata:
+    for key, value in derive_subject(raw.docid, title, text).items():
+        if key not in metadata:  # what a JSONL record states wins over what is derived
             metadata[key] = value
     return Document(
         docid=raw.docid,
@@ -218,22 +218,3 @@ def _title_from_text(text: str) -> str | None:
         return next((c for c in candidates if len(c) >= 6), candidates[0])
     lead = re.match(r"[^\s。！？；]{6,40}(?=\s)", lines[0])
     return lead.group(0) if lead else None
-
-
-_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
-
-
-def _city(text: str) -> str | None:
-    counts = Counter(place_names(text[:20000], suffixes="市"))
-    if not counts:
-        return None
-    name, n = counts.most_common(1)[0]
-    return name + "市" if n >= 2 else None
-
-
-def _year(docid: str, title: str, text: str) -> str | None:
-    for source in (docid, title):
-        if m := _YEAR.search(source):
-            return m.group(1)
-    years = Counter(_YEAR.findall(text[:300]))
-    return years.most_common(1)[0][0] if years else None

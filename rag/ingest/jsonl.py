@@ -11,7 +11,6 @@ from pathlib import Path
 from rag.ingest.base import IngestError, Loader, RawDocument, sha256
 from rag.ingest.limits import IngestLimits
 
-
 #: Characters a record's docid may not contain: control characters (NUL included) and backslash,
 #: e.g. "a\x00b" or "..\\x". Path-like ids ("2020/通知-3") are fine; ".." segments are not.
 _BAD_DOCID_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")

@@ -95,7 +95,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
         with gr.Tab("文档"):
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
-            docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "年份", "段落数"], value=_doc_rows(qa),
+            docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "机构", "年份", "段落数"], value=_doc_rows(qa),
                                       interactive=False, label="已收录文件")
             with gr.Row():
                 delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], label="删除文件")
@@ -195,5 +195,5 @@ def _default_mode_label(qa: PolicyQA) -> str:
 
 
 def _doc_rows(qa: PolicyQA) -> list[list]:
-    return [[d["docid"], d["title"], d["metadata"].get("city", ""), d["metadata"].get("year", ""), d["chunks"]]
-            for d in qa.documents()]
+    return [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
+             d["subject"].get("year", ""), d["chunks"]] for d in qa.documents()]
