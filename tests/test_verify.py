@@ -122,17 +122,22 @@ def test_quote_must_be_about_what_was_asked() -> None:
     assert not verify(Q("如皋市2023年排查问题线索多少条？"), right, passages, "llm").refused
 
 
-def test_half_of_a_two_part_question_is_no_answer() -> None:
+def test_half_of_a_two_part_question_says_which_part_is_missing() -> None:
     question = "苏州市2023年人民调解组织化解纠纷多少件，行政执法案卷评查抽取了多少份案卷？"
     half = Draft(sentences=(("化解纠纷246357件[3]。", (3,)),), quotes=((3, SUZHOU),))
-    assert verify(Q(question), half, PASSAGES, "llm").refused
+    partial = verify(Q(question), half, PASSAGES, "llm")
+    assert not partial.refused and "246357" in partial.answer
+    assert partial.notes == ("所提供的文件中没有“行政执法案卷评查抽取了多少份案卷”的信息，以上只回答了问题的其余部分。",)
+    unrelated = Draft(sentences=(("化解纠纷246357件[3]。", (3,)),), quotes=((3, SUZHOU),))
+    assert verify(Q("苏州市行政复议纠错多少件，行政执法案卷评查抽取了多少份案卷？"), unrelated, PASSAGES, "llm").refused
     # the same sentence fully answers the one-part question
     assert not verify(Q("苏州市2023年人民调解组织化解纠纷多少件？"), half, PASSAGES, "llm").refused
     both = _passage(4, "全市行政执法案卷评查共抽取案卷160份。", "suzhou-2023.txt", "suzhou-2023", offset=1200,
                     city="苏州市", year="2023")
     full = Draft(sentences=(("化解纠纷246357件[3]，抽取案卷160份[4]。", (3, 4)),),
                  quotes=((3, SUZHOU), (4, "全市行政执法案卷评查共抽取案卷160份。")))
-    assert not verify(Q(question), full, [*PASSAGES, both], "llm").refused
+    answered = verify(Q(question), full, [*PASSAGES, both], "llm")
+    assert not answered.refused and not answered.notes
 
 
 def test_a_sentence_naming_no_place_speaks_for_its_own_documents_city() -> None:

@@ -13,17 +13,38 @@ from collections.abc import Sequence
 
 from rag.answer.verify import HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts
 from rag.models import Question
-from rag.text import addresses_assistant, coverage, search_key, sentence_spans
+from rag.text import HEADING_START, addresses_assistant, coverage, search_key, sentence_spans
 
 
 def draft_extractive(question: Question, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:
     """Pick source sentences that together cover the question, each citing its passage.
 
-    The best-covering sentence comes first; further sentences are added only while they cover
-    content words still uncovered (a question asking two things gets two sentences).
+    A compound question is drafted part by part (each part with its own answer kind, so "多少天"
+    and "多少名" each get a sentence that counts the right thing); the verifier then says which
+    part the documents do not give. A list question ("采取了哪些措施") whose best sentence only
+    names the measure ("三是加快推进政务诚信建设。") gets the sentences that follow it.
     """
-    words = question.content_words
-    needs = asked_facts(question)
+    if question.compound:
+        chosen: dict[tuple[int, str], None] = {}
+        for part in question.parts:
+            for n, sentence in _draft_one(part, _candidates(part, passages), max_sentences=1):
+                chosen[(n, sentence)] = None
+        pairs = list(chosen)
+        return Draft(sentences=tuple((s, (n,)) for n, s in pairs), quotes=tuple(pairs))
+    candidates = _candidates(question, passages)
+    chosen_list = _draft_one(question, candidates, max_sentences)
+    rival = _rival(chosen_list, question, candidates, passages)
+    if rival:
+        chosen_list.append(rival)
+    elif "list" in question.kinds and len(chosen_list) == 1:
+        chosen_list.extend(_items_after(*chosen_list[0], passages))
+    return Draft(sentences=tuple((s, (n,)) for n, s in chosen_list), quotes=tuple((n, s) for n, s in chosen_list),
+                 conflict=rival is not None)
+
+
+def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
+    """(rank, offset, n, sentence, key, context key) of every sentence and heading that gives the
+    kind of answer asked, about the asked subject."""
     terms = question.subject_terms
     candidates = []
     for rank, p in enumerate(passages):
@@ -39,6 +60,13 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
             if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
                 continue
             candidates.append((rank, s, p.n, sentence, key, context_key))
+    return candidates
+
+
+def _draft_one(question: Question, candidates: list[tuple], max_sentences: int) -> list[tuple[int, str]]:
+    """The best-covering sentence first; further sentences only while they cover content words
+    still uncovered (a question asking two things gets two sentences)."""
+    words = question.content_words
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
     while len(chosen) < max_sentences:
@@ -64,12 +92,11 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
             break
         chosen.append((n, sentence))
         covered.update(w for w in words if w in key)
-    rival = _rival(chosen, candidates, words, needs, terms, passages)
-    if rival:
-        chosen.append(rival)
-    return Draft(sentences=tuple((s, (n,)) for n, s in chosen), quotes=tuple((n, s) for n, s in chosen),
-                 conflict=rival is not None)
+    return chosen
 
+
+#: The next enumerated item of a list written as prose, e.g. "四是完善…", "其次，…", "此外…".
+_NEXT_ITEM = re.compile(r"^(?:[一二三四五六七八九十]+是|其次|再次|最后|此外|另外|同时)")
 
 #: The figures a sentence gives: dates ("2020年8月") for when-questions, numbers for how-many.
 _DATE_FACT = re.compile(r"\d{4}年(?:\d{1,2}月)?|\d{1,2}月\d{1,2}日")
@@ -77,11 +104,13 @@ _NUMBER_FACT = re.compile(r"\d+(?:\.\d+)?")
 _RIVAL_MARGIN = 0.15
 
 
-def _rival(chosen, candidates, words, needs, terms, passages) -> tuple[int, str] | None:
+def _rival(chosen: list[tuple[int, str]], question: Question, candidates: list[tuple],
+           passages: Sequence[Passage]) -> tuple[int, str] | None:
     """A sentence from another document that answers the same question about the same subject
     just as well but with other figures: the documents disagree, and both are shown rather than
     one picked silently (a planted "2015" must not hide the genuine "2020", nor the reverse)."""
-    if len(chosen) != 1 or not needs or not terms:
+    needs, words = asked_facts(question), question.content_words
+    if len(chosen) != 1 or not needs or not question.subject_terms:
         return None
     pattern = _DATE_FACT if HAS_DATE in needs else _NUMBER_FACT
     n0, first = chosen[0]
@@ -98,3 +127,35 @@ def _rival(chosen, candidates, words, needs, terms, passages) -> tuple[int, str]
         if coverage(words, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
             return n, sentence
     return None
+
+
+#: How much a list answer may add after the sentence naming the measure (characters, sentences).
+_LIST_BUDGET, _LIST_ITEMS = 320, 5
+
+
+def _items_after(n: int, lead: str, passages: Sequence[Passage]) -> list[tuple[int, str]]:
+    """The sentences that follow a lead naming a measure, up to the next enumerated item ("四是",
+    "（二）") or the budget: what "采取了哪些措施" asks for. Only for a short lead: a long
+    sentence already says what was done."""
+    p = next(p for p in passages if p.n == n)
+    text = p.hit.chunk.text
+    if len(lead) > 40:
+        return []
+    spans = sentence_spans(text)
+    at = next((i for i, (s, e) in enumerate(spans) if text[s:e] == lead), None)
+    if at is None:  # the lead is the passage's heading: its items are the passage itself
+        if lead != p.heading:
+            return []
+        at = -1
+    items, used = [], 0
+    for s, e in spans[at + 1:]:
+        sentence = text[s:e]
+        if _NEXT_ITEM.match(sentence) or HEADING_START.match(sentence) or used + len(sentence) > _LIST_BUDGET:
+            break
+        if addresses_assistant(sentence) or len(search_key(sentence)) < 6:
+            continue
+        items.append((n, sentence))
+        used += len(sentence)
+        if len(items) == _LIST_ITEMS:
+            break
+    return items

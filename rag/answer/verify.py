@@ -33,6 +33,7 @@ from rag.text import (
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
 CONFLICT_NOTE = "各文件对此说法不一致，以下分别列出，请对照引用的原文核实。"
+PART_MISSING = "所提供的文件中没有“{part}”的信息，以上只回答了问题的其余部分。"
 
 _CITE = re.compile(r"\s*\[(\d{1,3})\]")
 _FACT = re.compile(
@@ -179,7 +180,9 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         if about_subject(support_passages, terms) and answers_as_asked(question, support_passages, sentences, terms):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
-    if not kept or not _answers_the_question(question, used, verified, by_n):
+    parts = question.parts or (question,)
+    missing = _parts_not_answered(question, used, verified, by_n) if kept else list(parts)
+    if len(missing) == len(parts):
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, defuse_markers(t)) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
     if "place" in question.kinds:
@@ -189,6 +192,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
             answer = to_script_of(question, f"{city}：") + answer
     citations = tuple(c for n in used for c in verified[n])
     notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
+    notes += tuple(to_script_of(question, PART_MISSING.format(part=p.text.strip("，,；;？? "))) for p in missing)
     return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes)
 
 
@@ -217,17 +221,28 @@ def defuse_markers(text: str) -> str:
     return _LITERAL_MARKER.sub(r"［\1］", text)
 
 
-def _answers_the_question(question: Question, used: list[int], verified: dict[int, list[Citation]],
-                          by_n: dict[int, Passage]) -> bool:
-    """The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
-    is no answer to a question about 问题线索, and half of a two-part question is not an answer."""
+def _parts_not_answered(question: Question, used: list[int], verified: dict[int, list[Citation]],
+                        by_n: dict[int, Passage]) -> list[Question]:
+    """The parts of the question (the question itself when it has one part) that the quotes do not
+    answer. The quotes must be about what was asked, not only contain a number: a figure for 矛盾纠纷
+    is no answer to a question about 问题线索; each part of a compound question is judged on its own
+    (the words of one part must not vouch for another) and needs a sentence of its own answer kind."""
     # a quote may be a fragment ("8850件"): judge the source sentences it sits in
     sentences = [by_n[n].source_of(c.start, c.end) for n in used for c in verified[n]]
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
-    # each part of a compound question on its own: the words of one part must not vouch for another
-    parts = question.parts or (question,)
-    return all(coverage(p.content_words, quotes, context) >= MIN_COVERAGE for p in parts if p.content_words)
+    if not question.compound:
+        ok = not question.content_words or coverage(question.content_words, quotes, context) >= MIN_COVERAGE
+        return [] if ok else [question]
+    missing = [part for part in question.parts
+               if (part.content_words and coverage(part.content_words, quotes, context) < MIN_COVERAGE)
+               or not any(fits_answer_type(part, search_key(s)) for s in sentences)]
+    if missing and any(coverage(part.content_words, quotes, "") < 1.0 for part in question.parts if part not in missing):
+        # half an answer is shown only when that half is stated word for word: a loosely matching
+        # figure beside a part the documents do not give is most often another figure altogether
+        # ("1534名…通过资格审查" is not how many passed the 执法证考试)
+        return list(question.parts)
+    return missing
 
 
 def answers_as_asked(question: Question, passages: Sequence[Passage], sentences: str, terms: Sequence[str]) -> bool:

@@ -30,13 +30,28 @@ def contains(haystack: str, needle: str) -> bool:
     return folded(needle)[0] in folded(haystack)[0]
 
 
+#: How documents write what questions say in other words: "比上年增长" is reported as "同比增长",
+#: "花了多少钱" as "…费用". Few and certain; anything looser is for a semantic judge.
+_WRITTEN_AS = {
+    "上年": ("同比", "去年", "上一年"),
+    "比上年": ("同比",),
+    "去年": ("上年", "同比"),
+    "花钱": ("费用",),
+    "网上": ("网办", "线上", "网上"),
+}
+
+
+def _found(word: str, key: str) -> bool:
+    return word in key or any(alt in key for alt in _WRITTEN_AS.get(word, ()))
+
+
 def coverage(words: tuple[str, ...] | list[str], text_key: str, context_key: str) -> float:
-    """Share of ``words`` (weighted by length) found in ``text_key``; a word found only in the
-    context (title, section) counts half."""
+    """Share of ``words`` (weighted by length) found in ``text_key`` (as written, or as documents
+    write it: see _WRITTEN_AS); a word found only in the context (title, section) counts half."""
     if not words:
         return 0.0
     total = sum(len(w) for w in words)
-    got = sum(len(w) if w in text_key else 0.5 * len(w) if w in context_key else 0.0 for w in words)
+    got = sum(len(w) if _found(w, text_key) else 0.5 * len(w) if _found(w, context_key) else 0.0 for w in words)
     return got / total
 
 

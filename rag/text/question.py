@@ -25,7 +25,7 @@ PHRASING_WORDS = frozenset(
     "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
     "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作 "
     "获得 获评 荣获 被评为 评为 称号 荣誉 名称 名字 叫 叫做 一共 总共 共计 合计 现在 目前 分别 到底 大约 大概 定下 "
-    "达到 达 是 了 的 过".split()
+    "达到 达 是 了 的 过 多长时间 多长 长时间 多久 要花 花多少 多少钱 要多少 需要 要 控制".split()
 )
 
 #: Names a question quotes, e.g. “亭满意”, 「…」, 《…》: the very thing asked about.
@@ -145,8 +145,10 @@ def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
 
 
 def _phrasing(word: str) -> bool:
-    """A phrasing word, or a question word fused with its classifier by jieba (几人, 多少件)."""
-    return word in PHRASING_WORDS or bool(re.fullmatch(r"(?:几|多少)[\u4e00-\u9fff]?", word))
+    """A phrasing word, a question word fused with its classifier by jieba (几人, 多少件), or a
+    phrasing word with one character of its neighbour glued on (败诉率控制 → 率控制)."""
+    return (word in PHRASING_WORDS or bool(re.fullmatch(r"(?:几|多少)[\u4e00-\u9fff]?", word))
+            or (len(word) >= 3 and (word[1:] in PHRASING_WORDS or word[:-1] in PHRASING_WORDS)))
 
 
 def _kinds(key: str) -> tuple[AnswerKind, ...]:
