@@ -1,0 +1,98 @@
+"""The typed question analysis every stage reads: answer kinds, places, years, organisations,
+content vs phrasing words, quoted names, stated figures, parts; traditional input alike."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from rag.text import analyze_question as Q
+
+RAG = Path(__file__).resolve().parents[1] / "rag"
+
+
+@pytest.mark.parametrize("question, kinds", [
+    ("苏州市2023年人民调解组织化解纠纷多少件？", ("count",)),
+    ("常熟市行政复议直接纠错率是多少？", ("count", "rate")),
+    ("天长市何时被评为全国法治政府建设示范市？", ("date",)),
+    ("天长市是哪一年哪个月获评示范市的？", ("date",)),
+    ("天长市市委书记是谁？", ("person",)),
+    ("天长市获得过什么荣誉？", ("honour",)),
+    ("天长市的营商环境品牌是什么？", ("name",)),
+    ("哪个城市打造了“亭满意”营商环境品牌？", ("place",)),
+    ("苏州市在政务诚信建设方面采取了哪些措施？", ("list",)),
+    ("太仓市是否实现了企业开办0费用？", ("yesno",)),
+    ("天长市法治建设情况怎么样？", ()),
+])
+def test_each_answer_kind(question: str, kinds: tuple) -> None:
+    assert Q(question).kinds == kinds
+
+
+def test_places_years_and_organisations() -> None:
+    q = Q("如皋市司法局2023年有多少名干警参加教育整顿？")
+    assert q.places == ("如皋",) and q.years == ("2023",) and q.organisations == ("如皋市司法局",)
+    assert Q("哪个城市获评首批“国际湿地城市”？").places == ()  # 城市 names no place
+    assert Q("北京市2022年行政复议案件有多少件？").subject_terms == ("北京", "2022")
+
+
+def test_traditional_input_is_analysed_like_simplified() -> None:
+    trad, simp = Q("天長市何時被評為全國法治政府建設示範市？"), Q("天长市何时被评为全国法治政府建设示范市？")
+    assert trad.traditional and not simp.traditional
+    assert (trad.places, trad.kinds, trad.content_words) == (simp.places, simp.kinds, simp.content_words)
+
+
+def test_content_words_leave_out_how_it_was_asked() -> None:
+    q = Q("天长市获得过什么荣誉？")
+    assert q.content_words == () and "获得" in q.phrasing_words
+    assert Q("在太仓市开办企业要花多少钱、多长时间？").content_words == ("开办", "企业")
+    assert "几人" not in Q("天长市行政执法证考试通过了几人？").content_words
+
+
+def test_count_unit_and_what_is_counted() -> None:
+    q = Q("太仓市目前已建立多少个调解组织？")
+    assert (q.unit, q.counted) == ("个", "组织")
+    assert Q("滁州市抽查了多少份行政执法案卷？").counted == "案卷"  # the head of the noun phrase
+
+
+def test_roles_quoted_names_and_stated_figures() -> None:
+    assert Q("天长市市委书记是谁？").roles == ("市委书记",)
+    assert Q("《苏州市优化营商环境条例》何时施行？").quoted == ("苏州市优化营商环境条例",)
+    assert Q("哪个城市出具知识产权类公证书360件？").stated == ("360件",)
+    assert Q("常熟市在2020年8月获得了什么称号？").stated == ("2020年8月",)
+
+
+def test_compound_questions_have_parts_about_the_same_place() -> None:
+    q = Q("天长市行政执法证考试通过了几人，特邀行政执法监督员聘了几名？")
+    assert q.compound and [p.places for p in q.parts] == [("天长",), ("天长",)]
+    assert q.parts[1].unit == "名" and "监督员" in q.parts[1].content_words
+    assert not Q("天长市，何时被评为示范市？").compound  # only one clause asks something
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return {n for n in names if n.startswith("rag.")}
+
+
+# each layer and the layers above it, which it must never import
+LAYERS = [("text", ["ingest", "chunk", "index", "retrieve", "answer", "api", "ui", "service"]),
+          ("ingest", ["index", "retrieve", "answer", "api", "ui", "service"]),
+          ("index", ["retrieve", "answer", "api", "ui", "service"]),
+          ("retrieve", ["answer", "api", "ui", "service"]),
+          ("answer", ["api", "ui", "service"])]
+
+
+@pytest.mark.parametrize("layer, above", LAYERS)
+def test_layers_import_one_way(layer: str, above: list[str]) -> None:
+    files = list((RAG / layer).rglob("*.py"))
+    assert files
+    for path in files:
+        wrong = {m for m in _imports(path) if m.split(".")[1] in above}
+        assert not wrong, f"{path.relative_to(RAG)} imports {wrong} from a higher layer"
