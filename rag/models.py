@@ -106,4 +106,7 @@ class Answer(Record):
         default=(), description="What the reader should know about how this answer was made, e.g. that the "
         "local model was unavailable and the answer is the extractive one.",
     )
+    unanswered: tuple[str, ...] = Field(
+        default=(), description="Parts of a compound question the documents do not answer (the rest is answered).",
+    )
     latency_ms: float = 0.0

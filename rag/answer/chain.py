@@ -155,13 +155,15 @@ class AnswerChain:
         draft: Draft = state["draft"]
         answer = (verify(state["question"], draft, state["passages"], state["mode"]) if draft.sentences
                   else refusal(state["question"], state["passages"], state["mode"]))
-        if answer.refused and state["mode"] == "llm":
+        if state["mode"] == "llm" and (answer.refused or answer.unanswered):
             # The small LLM often says "not in the documents" (or quotes loosely) when a passage
             # does answer; the source sentences themselves, verified the same way, are then shown,
             # marked as extractive. Measured on eval/policyqa_eval.jsonl: see the issue-5 note.
             # The same answer stands in when the model could not run at all (not installed, crashed).
+            # A reply that answers one part of a two-part question gives way to source sentences
+            # that answer more of it (the model often stops after the first part).
             fallback = self._verify({**self._extract(state), "mode": "extractive", "llm_error": None})
-            if not fallback.refused:
+            if not fallback.refused and (answer.refused or len(fallback.unanswered) < len(answer.unanswered)):
                 log.info("LLM answer not supported by the passages; showing the extractive answer")
                 answer = fallback
         if state.get("llm_error"):

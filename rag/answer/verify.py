@@ -17,18 +17,8 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from rag.models import Answer, Citation, Hit, Question
-from rag.text import (
-    QUOTED,
-    ROLE,
-    addresses_assistant,
-    contains,
-    coverage,
-    folded,
-    posseg,
-    search_key,
-    sentence_spans,
-    to_simplified,
-)
+from rag.text import (CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
+                      sentence_spans, to_simplified)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
@@ -156,6 +146,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
             span = locate_quote(quote, source)
         if span is None or _steers(source, *span):
             continue
+        span = _whole_claim(source, *span)
         s, e = offset + span[0], offset + span[1]
         cites = verified.setdefault(n, [])
         if all((c.start, c.end) != (s, e) for c in cites):
@@ -173,6 +164,9 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         quotes = "\n".join(c.quote for n in support for c in verified[n])
         if not all(contains(quotes, f) for f in extract_facts(text)):
             continue
+        if _bare(text):
+            # "1534[1]" says nothing on its own: the cited sentence that states it is the answer
+            text = "".join(c.quote for c in verified[support[0]])
         # each supported sentence must come from passages about the places and years asked about,
         # and a place must be the document's subject or be named by the cited sentence itself
         sentences = "\n".join(by_n[n].source_of(c.start, c.end) for n in support for c in verified[n])
@@ -193,7 +187,8 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
     citations = tuple(c for n in used for c in verified[n])
     notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
     notes += tuple(to_script_of(question, PART_MISSING.format(part=p.text.strip("，,；;？? "))) for p in missing)
-    return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes)
+    return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes,
+                  unanswered=tuple(p.text for p in missing))
 
 
 def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
@@ -204,6 +199,26 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
         return None
     spans = [(s, e) for s, e in sentence_spans(source) if all(contains(source[s:e], f) for f in facts)]
     return spans[0] if len(spans) == 1 and not _steers(source, *spans[0]) else None
+
+
+#: What a claim needs beyond its figures to be read alone: a few words saying what the figure is.
+_MIN_WORDS = 4
+
+
+def _bare(text: str) -> bool:
+    """An answer sentence that is only a figure or a name ("1534", "98.6%", "“亭满意”")."""
+    rest = text
+    for f in extract_facts(text):
+        rest = rest.replace(f, "")
+    return len(re.findall(f"[{CJK}]", rest)) < _MIN_WORDS
+
+
+def _whole_claim(source: str, start: int, end: int) -> tuple[int, int]:
+    """A quote that is only a figure ("1534", "7.9%") grows to the sentence that makes the claim:
+    a reader checking the citation must see what the figure counts."""
+    if not _bare(source[start:end]):
+        return start, end
+    return next(((a, b) for a, b in sentence_spans(source) if a <= start and end <= b), (start, end))
 
 
 def _steers(text: str, start: int, end: int) -> bool:

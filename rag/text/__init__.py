@@ -4,17 +4,8 @@ Every other layer imports from here and nothing here imports from them.
 """
 
 from rag.text.match import contains, coverage, focus_window, folded
-from rag.text.normalize import (
-                                CJK,
-                                HEADING_START,
-                                NORMALIZER_VERSION,
-                                addresses_assistant,
-                                normalize_text,
-                                place_names,
-                                search_key,
-                                sentence_spans,
-                                to_simplified,
-)
+from rag.text.normalize import (CJK, HEADING_START, NORMALIZER_VERSION, addresses_assistant, normalize_text, place_names,
+                                search_key, sentence_spans, to_simplified)
 from rag.text.question import QUOTED, ROLE, analyze_question
 from rag.text.words import posseg, tokenize
 
