@@ -170,3 +170,13 @@ def test_llm_refusal_falls_back_to_verified_source_sentences(docs_index: Setting
     invented = _ScriptedModel("回答：天长市常住人口为60万人[1]。\n依据：\n[1] 「天长市常住人口为60万人。」")
     answer = AnswerChain(settings, retriever, invented).ask("天长市的常住人口是多少？", mode="llm")
     assert answer.refused and not answer.citations and "60万" not in answer.answer
+
+
+def test_the_model_sees_only_passages_about_the_asked_city(docs_index: Settings, e5) -> None:
+    retriever = Retriever.open(docs_index, e5)
+    model = _ScriptedModel("回答：全市共化解纠纷8850件[1]。")
+    answer = AnswerChain(docs_index, retriever, model).ask("北京市人民调解委员会受理调处矛盾纠纷多少件？", mode="llm")
+    assert answer.refused and model.prompts == []  # no passage is about 北京: the model is not asked
+    AnswerChain(docs_index, retriever, model).ask("太仓市人民调解委员会受理调处矛盾纠纷多少件？", mode="llm")
+    titles = re.findall(r"^\[\d+\] 《([^》]*)》", model.prompts[0], flags=re.M)
+    assert titles and all("太仓" in t for t in titles)  # other cities' passages were left out
