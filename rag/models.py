@@ -95,6 +95,8 @@ class Citation(Record):
 
 class Answer(Record):
     question: str
+    understood_as: str | None = Field(
+        None, description="The standalone question a follow-up was answered as (理解为), when it differs.")
     answer: str
     refused: bool
     citations: tuple[Citation, ...] = ()

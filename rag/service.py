@@ -65,12 +65,15 @@ class PolicyQA:
         update_index(settings, paths, load_embedder(settings.embedding_model, settings.embed_threads))
         return cls(settings)
 
-    def ask(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Answer:
-        return self.chain.ask(question, mode=mode, filters=filters)
+    def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
+            history: Sequence[str] = ()) -> Answer:
+        """``history``: the user's earlier questions in this conversation, oldest first."""
+        return self.chain.ask(question, mode=mode, filters=filters, history=history)
 
-    def stream(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
+               history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text pieces as generated (unverified, for display while waiting), then the verified Answer."""
-        return self.chain.stream(question, mode=mode, filters=filters)
+        return self.chain.stream(question, mode=mode, filters=filters, history=history)
 
     def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters)

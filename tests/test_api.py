@@ -133,6 +133,32 @@ def test_openai_client_talks_to_chat_completions(live_server) -> None:
     assert streamed == text
 
 
+def test_a_three_turn_conversation_through_the_openai_client(live_server) -> None:
+    """Each turn is answered as the standalone question it stands for, with its own citations."""
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{live_server.base}/v1", api_key="test-key")
+    messages = [{"role": "system", "content": "你是助手。"},
+                {"role": "user", "content": "天长市有多少人通过行政执法证考试？"},
+                {"role": "assistant", "content": "截至目前…171人通过考试。[1]"},
+                {"role": "user", "content": "聘请了多少名特邀行政执法监督员？"},
+                {"role": "assistant", "content": "聘请了10名政府特邀行政执法监督员。[1]"},
+                {"role": "user", "content": "那太仓呢？"}]
+    second = client.chat.completions.create(model="policyqa", messages=messages[:4])
+    text = second.choices[0].message.content
+    assert "理解为：天长市聘请了多少名特邀行政执法监督员" in text and "10名" in text
+    third = client.chat.completions.create(model="policyqa", messages=messages)
+    assert "理解为：太仓市聘请了多少名特邀行政执法监督员" in third.choices[0].message.content
+    assert third.model_extra["refused"] and not third.model_extra["citations"]  # never Tianchang's 10
+    stream = client.chat.completions.create(model="policyqa", messages=messages[:4], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
+    # /v1/answer takes the same history
+    r = httpx.post(f"{live_server.base}/v1/answer", headers=live_server.headers, timeout=120,
+                   json={"question": "那太仓呢？", "history": ["苏州市2023年全市人民调解组织共化解纠纷多少件？"]})
+    body = r.json()
+    assert body["understood_as"] == "太仓市2023年全市人民调解组织共化解纠纷多少件？" and body["question"] == "那太仓呢？"
+
+
 def test_schemathesis_finds_no_server_errors_and_no_conformance_failures(live_server) -> None:
     """Generated requests from the OpenAPI schema, every operation: none may get a 5xx, and every
     response must be what the schema says (status codes, content types, bodies, Allow headers)."""

@@ -59,6 +59,24 @@ def test_ask_tianchang_click_citation_see_highlight(page, live_server) -> None:
     page.screenshot(path=str(SCREENSHOTS / "ui-tianchang.png"), full_page=True)
 
 
+def test_a_follow_up_in_the_chat_inherits_the_subject(page, live_server) -> None:
+    _ask(page, live_server.base, "天长市有多少人通过行政执法证考试？")
+    page.wait_for_selector("#pq-citations label", timeout=120_000)
+    page.locator("#pq-citations label").first.click()
+    page.wait_for_selector("#pq-source mark", timeout=30_000)
+    page.fill("#pq-question textarea", "聘请了多少名特邀行政执法监督员？")
+    page.click("#pq-ask")
+    page.wait_for_selector("#pq-chat .pq-understood", timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('#pq-chat .pq-understood').length == 1 && "
+                           "document.querySelector('#pq-chat').innerText.includes('10名')", timeout=120_000)
+    assert "理解为：天长市聘请了多少名特邀行政执法监督员" in page.inner_text("#pq-chat")
+    assert page.locator("#pq-source mark").count() == 0  # the previous answer's paragraph is gone
+    page.click("#pq-new")
+    page.wait_for_function("!document.querySelector('#pq-chat').innerText.includes('10名')", timeout=30_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "ui-follow-up.png"), full_page=True)
+
+
 def test_traditional_question(page, live_server) -> None:
     _ask(page, live_server.base, "太倉市有多少名行政執法人員通過資格審查？")
     page.wait_for_selector("#pq-citations label", timeout=120_000)

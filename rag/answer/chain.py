@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableLambda
@@ -24,6 +24,7 @@ from rag.models import Answer
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 from rag.text import addresses_assistant, analyze_question, focus_window, sentence_spans
+from rag.text.followup import Standalone, standalone_question
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +63,28 @@ class AnswerChain:
             self._llm.close()
 
     # -- public ---------------------------------------------------------------------------------
-    def ask(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Answer:
+    def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
+            history: Sequence[str] = ()) -> Answer:
+        """Answer ``question``; ``history`` is the user's earlier questions in the conversation
+        (oldest first): a follow-up ("那太仓呢？") is answered as the standalone question it stands
+        for, shown in ``Answer.understood_as`` and checked as such."""
         mode = mode or self.settings.answer_mode
         started = time.perf_counter()
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
-        answer: Answer = chain.invoke({"question": analyze_question(question), "filters": filters, "mode": mode})
-        return answer.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+        asked = standalone_question(question, history)
+        answer: Answer = chain.invoke({"question": analyze_question(asked.question), "filters": filters, "mode": mode})
+        return self._finish(answer, question, asked, started)
 
-    def stream(self, question: str, mode: str | None = None, filters: Filters | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
+               history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Yield generated text as it comes (LLM mode), then the verified Answer last."""
         mode = mode or self.settings.answer_mode
         if mode != "llm":
-            yield self.ask(question, mode, filters)
+            yield self.ask(question, mode, filters, history)
             return
         started = time.perf_counter()
-        state = self._prompt(self._retrieve({"question": analyze_question(question), "filters": filters, "mode": mode}))
+        asked = standalone_question(question, history)
+        state = self._prompt(self._retrieve({"question": analyze_question(asked.question), "filters": filters, "mode": mode}))
         pieces = []
         if state["shown"]:
             try:
@@ -87,7 +95,12 @@ class AnswerChain:
                 state = {**state, "llm_error": str(exc)}
                 pieces = []  # a draft cut off by a crash is not an answer
         answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
-        yield answer.model_copy(update={"latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+        yield self._finish(answer, question, asked, started)
+
+    @staticmethod
+    def _finish(answer: Answer, question: str, asked: Standalone, started: float) -> Answer:
+        return answer.model_copy(update={"question": question, "understood_as": asked.question if asked.rewritten else None,
+                                         "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
 
     # -- steps ----------------------------------------------------------------------------------
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:

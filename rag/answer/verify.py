@@ -14,11 +14,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from functools import lru_cache
 
 from rag.models import Answer, Citation, Hit, Question
 from rag.text import (CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
-                      sentence_spans, to_simplified)
+                      sentence_spans, to_simplified, to_traditional)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
@@ -119,15 +118,8 @@ def extract_facts(text: str) -> list[str]:
 def to_script_of(question: Question, text: str) -> str:
     """Answer text in the script of the question (quotes are never converted)."""
     if question.traditional:
-        return _s2t().convert(text)
+        return to_traditional(text)
     return to_simplified(text)
-
-
-@lru_cache(maxsize=1)
-def _s2t():
-    import opencc
-
-    return opencc.OpenCC("s2tw.json")  # 為/裡/著 as traditional documents write them, not 爲/裏
 
 
 def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: str) -> Answer:

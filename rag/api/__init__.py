@@ -50,6 +50,9 @@ class AnswerRequest(BaseModel):
     question: str = Field(min_length=1)
     mode: Literal["llm", "extractive"] | None = None
     filters: FiltersIn | None = None
+    history: list[str] = Field(default_factory=list, max_length=50,
+                               description="the user's earlier questions in this conversation, oldest first: a "
+                               "follow-up (那太仓呢？) is answered as the standalone question in 'understood_as'")
     stream: StrictBool = False
     draft: StrictBool = Field(False, description="with stream: also send the LLM's unverified draft as "
                               "'token' events (for display while waiting; never to be shown as an answer)")
@@ -189,9 +192,9 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         question = check_question(body.question)
         filters = body.filters.to_filters() if body.filters else None
         if body.stream:
-            return StreamingResponse(_sse(qa.stream(question, body.mode, filters), body.draft),
+            return StreamingResponse(_sse(qa.stream(question, body.mode, filters, body.history), body.draft),
                                      media_type="text/event-stream")
-        result = await run_in_threadpool(qa.ask, question, body.mode, filters)
+        result = await run_in_threadpool(qa.ask, question, body.mode, filters, body.history)
         return json.loads(result.model_dump_json())
 
     @app.post("/v1/search")
@@ -246,12 +249,13 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
 
     @app.post("/v1/chat/completions", responses=STREAMABLE)
     async def chat(body: ChatRequest):
-        question = check_question(_last_user_text(body.messages))
+        *history, question = _user_texts(body.messages)
+        question = check_question(question)
         created = int(time.time())
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
-            return StreamingResponse(_openai_stream(qa, question, cid, created), media_type="text/event-stream")
-        result = await run_in_threadpool(qa.ask, question)
+            return StreamingResponse(_openai_stream(qa, question, history, cid, created), media_type="text/event-stream")
+        result = await run_in_threadpool(lambda: qa.ask(question, history=history))
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": "policyqa",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(result)},
@@ -282,19 +286,26 @@ def mount_docs(app: FastAPI) -> None:
                                    swagger_favicon_url="/docs-assets/favicon.png")
 
 
-def _last_user_text(messages: list[ChatMessage]) -> str:
-    for m in reversed(messages):
-        if m.role == "user":
-            if isinstance(m.content, str):
-                return m.content
-            if isinstance(m.content, list):
-                return "".join(str(p.get("text", "")) for p in m.content if isinstance(p, dict))
-    raise ApiError(400, "no_question", "no user message with a question")
+def _user_texts(messages: list[ChatMessage]) -> list[str]:
+    """The user turns of a chat, oldest first (the last is the question; the earlier ones are what a
+    follow-up inherits from). System messages never steer retrieval; assistant turns are the
+    earlier answers, which the user's own words already point to."""
+    texts = []
+    for m in messages:
+        if m.role != "user":
+            continue
+        if isinstance(m.content, str):
+            texts.append(m.content)
+        elif isinstance(m.content, list):
+            texts.append("".join(str(p.get("text", "")) for p in m.content if isinstance(p, dict)))
+    if not texts or not texts[-1].strip():
+        raise ApiError(400, "no_question", "no user message with a question")
+    return texts
 
 
 def answer_with_sources(answer: Answer) -> str:
     """The answer followed by its sources, for clients that only show message text."""
-    lines = [answer.answer]
+    lines = ([f"（理解为：{answer.understood_as}）"] if answer.understood_as else []) + [answer.answer]
     if answer.citations:
         lines += ["", "来源："] + [f"[{c.n}] {c.title} · {c.section or '—'}：「{c.quote}」" for c in answer.citations]
     elif answer.related:
@@ -315,7 +326,7 @@ def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
     yield "event: done\ndata: {}\n\n"
 
 
-def _openai_stream(qa: PolicyQA, question: str, cid: str, created: int) -> Iterator[str]:
+def _openai_stream(qa: PolicyQA, question: str, history: list[str], cid: str, created: int) -> Iterator[str]:
     """OpenAI chunks carrying only verified text: the draft is not streamed to API clients."""
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": "policyqa",
@@ -324,7 +335,7 @@ def _openai_stream(qa: PolicyQA, question: str, cid: str, created: int) -> Itera
 
     yield chunk({"role": "assistant"})
     try:
-        answer = qa.ask(question)
+        answer = qa.ask(question, history=history)
     except (LLMUnavailableError, ValueError) as exc:
         yield chunk({"content": f"错误：{exc}"}, "stop")
         yield "data: [DONE]\n\n"

@@ -149,6 +149,18 @@ def to_simplified(text: str) -> str:
     return _t2s().convert(text)
 
 
+@lru_cache(maxsize=1)
+def _s2t():
+    import opencc
+
+    return opencc.OpenCC("s2tw.json")  # 為/裡/著 as traditional documents write them, not 爲/裏
+
+
+def to_traditional(text: str) -> str:
+    """Traditional characters as Taiwan writes them (answers to traditional questions)."""
+    return _s2t().convert(text)
+
+
 _KEY_FOLD = str.maketrans(
     {
         "，": ",", "。": ".", "：": ":", "；": ";", "？": "?", "！": "!", "（": "(", "）": ")",

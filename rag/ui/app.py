@@ -27,6 +27,7 @@ EXAMPLES = [
     "如皋市2024年的目标是什么？",
     "太倉市有多少名行政執法人員通過資格審查？",
 ]
+SOURCE_HINT = "<p>点击引用编号，在此查看原文段落。</p>"
 MODES = {"原文摘录（快速）": "extractive", "智能生成（本地模型）": "llm"}
 
 CSS = """
@@ -42,9 +43,11 @@ def citation_label(c: Citation) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """Chat text for an answer (escaped); citations are listed by number for clicking below."""
+    """Chat text for an answer (escaped); citations are listed by number for clicking beside it."""
+    understood = (f'<div class="pq-understood">理解为：{html.escape(answer.understood_as)}</div>'
+                  if answer.understood_as else "")
     notes = "".join(f'<div class="pq-note">ℹ {html.escape(n)}</div>' for n in answer.notes)
-    return notes + _render_body(answer)
+    return understood + notes + _render_body(answer)
 
 
 def _render_body(answer: Answer) -> str:
@@ -79,6 +82,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
         gr.Markdown("## PolicyQA 政策文件问答\n回答只依据已收录的文件，每句话都附有核验过的原文引用；文件中没有的内容会明确说明。"
                     + signed_in)
         citations_state = gr.State([])
+        asked_state = gr.State([])  # the user's questions so far, as typed: what a follow-up inherits from
         with gr.Tab("问答"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -88,10 +92,11 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                     with gr.Row():
                         mode = gr.Radio(list(MODES), value=_default_mode_label(qa), label="回答方式")
                         ask = gr.Button("提问", variant="primary", elem_id="pq-ask")
+                        new_chat = gr.Button("新对话", elem_id="pq-new")
                     gr.Examples(EXAMPLES, inputs=question, label="示例问题")
                 with gr.Column(scale=2):
                     cite_pick = gr.Radio([], label="引用（点击查看原文）", elem_id="pq-citations")
-                    source = gr.HTML("<p>点击引用编号，在此查看原文段落。</p>", elem_id="pq-source")
+                    source = gr.HTML(SOURCE_HINT, elem_id="pq-source")
         with gr.Tab("文档"):
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
@@ -101,30 +106,34 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                 delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], label="删除文件")
                 delete_btn = gr.Button("删除")
 
-        def respond(q: str, mode_label: str, history: list):
-            history = list(history or [])
+        def respond(q: str, mode_label: str, history: list, asked: list):
+            history, asked = list(history or []), list(asked or [])
             q = (q or "").strip()
             if not q:
-                yield history, [], gr.update(choices=[], value=None), gr.update()
+                yield history, [], gr.update(choices=[], value=None), gr.update(), asked
                 return
             history = history + [{"role": "user", "content": html.escape(q)},
                                  {"role": "assistant", "content": "检索中……"}]
-            yield history, [], gr.update(choices=[], value=None), gr.update()
+            # a new answer clears the previous answer's source paragraph
+            yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked
             draft = ""
             try:
-                for item in qa.stream(q, mode=MODES.get(mode_label)):
+                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked):
                     if isinstance(item, Answer):
                         history[-1] = {"role": "assistant", "content": render_answer(item)}
                         cites = [c.model_dump() for c in item.citations]
                         labels = [citation_label(c) for c in item.citations]
-                        yield history, cites, gr.update(choices=labels, value=None), gr.update()
+                        yield history, cites, gr.update(choices=labels, value=None), SOURCE_HINT, asked + [q]
                     else:
                         draft += item
                         history[-1] = {"role": "assistant", "content": f"<i>生成中（尚未核验）：</i>{html.escape(draft)}"}
-                        yield history, [], gr.update(), gr.update()
+                        yield history, [], gr.update(), gr.update(), asked
             except (ValueError, LLMUnavailableError) as exc:
                 history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
-                yield history, [], gr.update(choices=[], value=None), gr.update()
+                yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked
+
+        def start_over():
+            return [], [], gr.update(choices=[], value=None), SOURCE_HINT, []
 
         def show_source(label: str | None, cites: list[dict]):
             for c in cites or []:
@@ -152,9 +161,10 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                 qa.remove(docid)
             return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None)
 
-        outputs = [chatbot, citations_state, cite_pick, source]
-        ask.click(respond, [question, mode, chatbot], outputs)
-        question.submit(respond, [question, mode, chatbot], outputs)
+        outputs = [chatbot, citations_state, cite_pick, source, asked_state]
+        ask.click(respond, [question, mode, chatbot, asked_state], outputs)
+        question.submit(respond, [question, mode, chatbot, asked_state], outputs)
+        new_chat.click(start_over, None, outputs)
         cite_pick.change(show_source, [cite_pick, citations_state], source)
         upload.upload(add_files, upload, [upload_status, docs_table, delete_pick])
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick])

@@ -1,0 +1,40 @@
+"""Follow-up questions made standalone from the user's earlier questions, by rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.text.followup import standalone_question as S
+
+SUZHOU = "苏州市2023年全市人民调解组织共化解纠纷多少件？"
+
+
+@pytest.mark.parametrize("follow_up, standalone", [
+    ("那太仓呢？", "太仓市2023年全市人民调解组织共化解纠纷多少件？"),        # another city
+    ("太仓市的呢", "太仓市2023年全市人民调解组织共化解纠纷多少件？"),
+    ("2022年呢？", "苏州市2022年全市人民调解组织共化解纠纷多少件？"),        # another year
+    ("那常熟市2020年呢？", "常熟市2020年全市人民调解组织共化解纠纷多少件？"),
+    ("该市有多少个调解组织？", "苏州市2023年有多少个调解组织？"),           # a place referred to
+    ("有多少个调解组织？", "苏州市2023年有多少个调解组织？"),               # no place: the conversation's
+    ("出处在哪一段？", SUZHOU),                                          # about the previous answer
+    ("这是哪一年的数据？", SUZHOU),
+])
+def test_follow_ups_inherit_place_year_and_topic(follow_up: str, standalone: str) -> None:
+    got = S(follow_up, [SUZHOU])
+    assert got.rewritten and got.question == standalone
+
+
+@pytest.mark.parametrize("question", [
+    "天长市何时被评为全国法治政府建设示范市？",        # names its own place: a new topic
+    "哪个城市打造了“亭满意”营商环境品牌？",            # asks which place
+    "行政复议呢？",                                    # a topic alone: too open to guess
+])
+def test_new_questions_are_not_polluted_by_history(question: str) -> None:
+    got = S(question, [SUZHOU])
+    assert not got.rewritten and got.question == question
+
+
+def test_chains_of_follow_ups_and_traditional_script() -> None:
+    assert S("2022年呢？", [SUZHOU, "那太仓呢？"]).question == "太仓市2022年全市人民调解组织共化解纠纷多少件？"
+    assert S("那太倉呢？", [SUZHOU]).question == "太倉市2023年全市人民調解組織共化解糾紛多少件？"
+    assert S("那太仓呢？", []).question == "那太仓呢？"  # no history, nothing to inherit
