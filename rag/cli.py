@@ -304,7 +304,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     with Reporter() as progress:
         for item in progress.track(items, "evaluating"):
             started, answer, first = time.perf_counter(), None, None
-            for piece in chain.stream(item["question"], mode=args.mode):
+            for piece in chain.stream(item["question"], mode=args.mode, history=item.get("history", ())):
                 if isinstance(piece, str):
                     first = first or (time.perf_counter() - started) * 1000
                 else:

@@ -6,6 +6,8 @@ Two formats are accepted, per line:
                   correcting the question's false premise, is as good as refusing; ``"kind"`` groups
                   items in the metrics (paraphrase, other-city, …)
   NCP/DRCD spans  ``{"qid", "question", "answers": [...]}`` (scored by containment and ROUGE-L)
+  Conversations   ``{"id", "turns": [{"question", "answerable", "facts"}, ...]}``: each turn is asked
+                  after the earlier ones (its ``history``) and scored like a facts item (``c01.2``)
 """
 
 from __future__ import annotations
@@ -116,6 +118,10 @@ def metrics(scored: list[Scored]) -> dict:
         "refusal_recall": sum(s.answer.refused for s in unanswerable) / max(len(unanswerable), 1),
         "traps_handled": sum(s.outcome in ("refused-ok", "corrected") for s in unanswerable) / max(len(unanswerable), 1),
     })
+    follow_ups = [s for s in scored if s.item.get("turn", 1) > 1]
+    if follow_ups:  # conversations: how many later turns were answered as a rewritten question
+        out["follow_up_turns"] = len(follow_ups)
+        out["follow_ups_rewritten"] = sum(s.answer.understood_as is not None for s in follow_ups)
     kinds = sorted({s.item["kind"] for s in scored if "kind" in s.item})
     if kinds:
         out["by_kind"] = {}
@@ -196,9 +202,19 @@ def _histogram(values: list[float], bins: int = 12) -> str:
 
 
 def load_eval_set(path: Path, limit: int | None = None) -> list[dict]:
+    """Items to ask one by one; a conversation becomes its turns, each with the questions before it
+    as ``history`` (``limit`` counts lines, so a conversation is never cut in half)."""
     with open(path, encoding="utf-8") as fh:
-        items = [json.loads(line) for line in fh if line.strip()]
-    for item in items:
-        if "question" not in item or not ("facts" in item or "answers" in item):
-            raise ValueError(f"{path}: each line needs 'question' and 'facts' (+'answerable') or 'answers'")
-    return items[:limit] if limit else items
+        lines = [json.loads(line) for line in fh if line.strip()]
+    items = []
+    for line in lines[:limit] if limit else lines:
+        turns = line.get("turns")
+        for i, item in enumerate(turns if isinstance(turns, list) else [line]):
+            if "question" not in item or not ("facts" in item or "answers" in item):
+                raise ValueError(f"{path}: each line (or turn) needs 'question' and 'facts' (+'answerable') or "
+                                 "'answers'")
+            if turns is not None:
+                item = {"kind": "conversation", **item, "id": f"{line.get('id')}.{i + 1}", "turn": i + 1,
+                        "history": [t["question"] for t in turns[:i]]}
+            items.append(item)
+    return items

@@ -71,6 +71,7 @@ class Question(Record):
     content_words: tuple[str, ...] = Field(default=(), description="What support must match.")
     phrasing_words: tuple[str, ...] = Field(default=(), description="How it was asked (获得, 称号, 是什么).")
     parts: tuple[Question, ...] = Field(default=(), description="Sub-questions of a compound question.")
+    elliptical: bool = Field(False, description="Not a question alone (那常熟呢？): it needs the conversation.")
 
     @property
     def subject_terms(self) -> tuple[str, ...]:

@@ -16,8 +16,8 @@ RAG = Path(__file__).resolve().parents[1] / "rag"
 @pytest.mark.parametrize("question, kinds", [
     ("苏州市2023年人民调解组织化解纠纷多少件？", ("count",)),
     ("常熟市行政复议直接纠错率是多少？", ("count", "rate")),
-    ("天长市何时被评为全国法治政府建设示范市？", ("date",)),
-    ("天长市是哪一年哪个月获评示范市的？", ("date",)),
+    ("天长市何时被评为全国法治政府建设示范市？", ("date", "honour")),  # the answer must confer it
+    ("常熟市是哪一年哪个月发布白皮书的？", ("date",)),
     ("天长市市委书记是谁？", ("person",)),
     ("天长市获得过什么荣誉？", ("honour",)),
     ("天长市的营商环境品牌是什么？", ("name",)),
@@ -61,6 +61,8 @@ def test_roles_quoted_names_and_stated_figures() -> None:
     assert Q("《苏州市优化营商环境条例》何时施行？").quoted == ("苏州市优化营商环境条例",)
     assert Q("哪个城市出具知识产权类公证书360件？").stated == ("360件",)
     assert Q("常熟市在2020年8月获得了什么称号？").stated == ("2020年8月",)
+    assert Q("太仓市截至11月受理调处矛盾纠纷多少件？").stated == ("11月",)
+    assert Q("那常熟呢？").elliptical and not Q("常熟市呢，有多少件？").elliptical
 
 
 def test_compound_questions_have_parts_about_the_same_place() -> None:

@@ -167,6 +167,8 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
     parts = question.parts or (question,)
+    if question.elliptical:
+        kept = []  # "那常熟呢？" with nothing to inherit asks nothing a sentence could answer
     missing = _parts_not_answered(question, used, verified, by_n) if kept else list(parts)
     if len(missing) == len(parts):
         return refusal(question, passages, mode)
@@ -320,6 +322,10 @@ def anchored(question: Question) -> bool:
     return bool(question.stated or {"count", "date", "person", "honour", "name"} & set(question.kinds))
 
 
+#: A document title in a sentence, e.g. 《苏州市法治化营商环境建设指数评估报告（2022年）》.
+_TITLE = re.compile(r"《[^》]{1,80}》")
+
+
 def fits_answer_type(question: Question, sentence_key: str) -> bool:
     """Whether a sentence (search key) gives the kind of answer the question asks for: a quantity
     that is not a year (nor a name in quotes like “三项制度”) for how-many, counted in the asked
@@ -330,6 +336,10 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
     # a Chinese numeral inside quotes names something (“三项制度”), it does not count it; digits do
     plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), sentence_key)
     if any(not p.search(plain) for p in asked_facts(question)):
+        return False
+    # a date inside a document's title (《…评估报告（2022年）》) says when that was written, not when
+    # the thing asked about happened
+    if "date" in kinds and not HAS_DATE.search(_TITLE.sub("", sentence_key)):
         return False
     if not all(f in sentence_key for f in question.stated):
         return False

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rag.text.normalize import search_key, to_traditional
 from rag.text.question import analyze_question
+from rag.text.words import posseg
 
 #: An elliptical follow-up: a new place, year or topic and nothing else, e.g. "那太仓呢？",
 #: "太仓市的呢", "2022年呢？", "换成常熟市呢", "那么如皋又如何？".
@@ -75,12 +76,13 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
     if (m := _ELLIPSIS.match(key)) and not q.kinds:
         x = m.group("x")
         xq = analyze_question(x)
+        place = xq.places[0] if xq.places else _bare_place(x)
         out = prev_key
-        if xq.places:
-            out = _replace_places(out, prev.places, _place_as_written(x, xq.places[0]))
+        if place:
+            out = _replace_places(out, prev.places, _place_as_written(x, place))
         if xq.years:
             out = _replace_years(out, prev, xq.years[0])
-        if xq.places or xq.years:
+        if place or xq.years:
             return out
         return None  # a topic alone ("行政复议呢"): too open to guess
     if q.places or "place" in q.kinds:
@@ -93,6 +95,15 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         # the place (and year) of the conversation carry over to a question that names none
         city = _place_in(prev_key, prev.places[0])
         return _with_year(city + key, q, prev)
+    return None
+
+
+def _bare_place(x: str) -> str | None:
+    """A place named without its suffix ("常熟", "如皋"): jieba reads "常熟市" as one place word, while
+    a topic ("同比", "调解") stays apart from 市."""
+    stem = re.sub(r"^(?:在|到)|[的]$", "", x)
+    if 2 <= len(stem) <= 4 and len(posseg(stem + "市")) == 1:
+        return stem
     return None
 
 

@@ -32,10 +32,12 @@ PHRASING_WORDS = frozenset(
 QUOTED = re.compile(r"“([^”]{2,30})”|「([^」]{2,30})」|《([^》]{2,60})》|\"([^\"]{2,30})\"")
 #: A figure the question itself states, e.g. "出具知识产权类公证书360件", "满意率达到99.25%": not a year.
 _STATED_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:[%％]|[个项件名次条家批人户元份类期所座倍天])")
-#: A date with its month that a question states, e.g. "在2020年8月获得了什么称号".
-_STATED_DATE = re.compile(r"\d{4}年\d{1,2}月(?:\d{1,2}日)?")
+#: A date (with its month) that a question states, e.g. "在2020年8月获得了什么称号", "截至11月".
+_STATED_DATE = re.compile(r"(?:\d{4}年)?(?<!\d)\d{1,2}月(?:\d{1,2}日)?")
 #: A word that makes a clause ask something ("A多少件，B多少份？" asks twice).
 _ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
+#: Not a question on its own: a name and "呢", e.g. "那常熟呢？", "2022年的呢" (a follow-up).
+_ELLIPTICAL = re.compile(r"^(?:那么?|还有)?[^，,。？?]{1,12}?(?:的)?呢[？?。]*$")
 
 # -- answer kinds (on the search key) -------------------------------------------------------------
 #: e.g. "多少件", "几个", "比例", "多长时间".
@@ -48,8 +50,10 @@ _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
 #: e.g. "哪个城市", "哪里".
 _ASKS_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区|地方|省)|哪里|何地")
-#: e.g. "获得过什么荣誉", "被评为什么".
-_ASKS_HONOUR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)")
+#: e.g. "获得过什么荣誉", "被评为什么", and "何时被评为…示范市" (a when-question about an honour:
+#: the answer must confer it, not merely mention the words of its title).
+_ASKS_HONOUR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)"
+                          r"|被评为|获评|荣获|评为|授予|命名为")
 #: e.g. "品牌是什么", "叫什么".
 _ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|叫)(?:什么|啥)|叫(?:什么|啥)")
 #: e.g. "采取了哪些措施", "有哪些做法", "主要做了什么工作".
@@ -102,6 +106,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)),
         content_words=words,
         phrasing_words=phrasing,
+        elliptical=bool(_ELLIPTICAL.match(key)) and not _ASKS.search(key),
     )
 
 
