@@ -23,7 +23,7 @@ from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.models import Answer
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
-from rag.text import addresses_assistant, analyze_question, focus_window, sentence_spans
+from rag.text import addresses_assistant, analyze_question, contains, focus_window, sentence_spans
 from rag.text.followup import Standalone, standalone_question
 
 log = logging.getLogger(__name__)
@@ -116,25 +116,33 @@ class AnswerChain:
                         seen.add(h.chunk.chunk_id)
                         hits.append(h)
         meta = self.retriever.store.metadata_of([h.chunk.docid for h in hits])
-        headings = self._heading_offsets(hits)
+        texts = self._document_texts(hits, need_all=bool(question.quoted))
+        headings = self._heading_offsets(hits, texts)
+        names = {docid: tuple(n for n in question.quoted if text and contains(text, n)) for docid, text in texts.items()}
         passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in SUBJECT_KEYS},
-                            headings.get(h.chunk.chunk_id))
+                            headings.get(h.chunk.chunk_id), names.get(h.chunk.docid, ()))
                     for n, h in enumerate(hits, 1)]
         return {**state, "passages": passages}
 
-    def _heading_offsets(self, hits) -> dict[str, int]:
+    def _document_texts(self, hits, need_all: bool) -> dict[str, str | None]:
+        """Stored texts of the documents whose passages have a section heading (or of all of them
+        when the question quotes a name, which may stand elsewhere in the same document)."""
+        texts: dict[str, str | None] = {}
+        for h in hits:
+            c = h.chunk
+            if (c.section or need_all) and c.docid not in texts:
+                doc = self.retriever.store.document(c.docid)
+                texts[c.docid] = doc.text if doc else None
+        return texts
+
+    @staticmethod
+    def _heading_offsets(hits, texts: dict[str, str | None]) -> dict[str, int]:
         """Where each passage's innermost section heading stands in its stored document (the last
         occurrence before the passage), so that the heading can be quoted with exact offsets."""
-        texts: dict[str, str | None] = {}
         out = {}
         for h in hits:
             c = h.chunk
-            if not c.section:
-                continue
-            if c.docid not in texts:
-                doc = self.retriever.store.document(c.docid)
-                texts[c.docid] = doc.text if doc else None
-            text = texts[c.docid]
+            text = texts.get(c.docid) if c.section else None
             at = text.rfind(c.section[-1], 0, c.start) if text else -1
             if at >= 0:
                 out[c.chunk_id] = at

@@ -54,6 +54,9 @@ class Passage:
     #: policy documents state facts in headings ("以打造“亭满意”营商环境为抓手"), so a heading is
     #: quotable like a sentence of the passage
     heading_start: int | None = None
+    #: the names the question quotes that the passage's document holds (a title quoted in the
+    #: question may stand in another part of the same document than the answering passage)
+    document_names: tuple[str, ...] = ()
 
     @property
     def heading(self) -> str:
@@ -259,7 +262,8 @@ def answers_as_asked(question: Question, passages: Sequence[Passage], sentences:
     about the place asked (see names_subject), its passages hold the names the question quotes, and
     it gives the kind of answer asked for (see fits_answer_type)."""
     return (any(names_subject(p, sentences, terms) for p in passages)
-            and all(any(contains(p.context, name) for p in passages) for name in question.quoted)
+            and all(any(name in p.document_names or contains(p.context, name) for p in passages)
+                    for name in question.quoted)
             and fits_answer_type(question, search_key(sentences)))
 
 
@@ -271,10 +275,13 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     """A place asked about must be the subject of the passage's document (its city or title) or be
     named in the supporting sentence itself: a sentence that names no place speaks for its own
     document's city, so a Suzhou report's "全市化解纠纷8850件" is never an answer about Taicang,
-    even when the same paragraph mentions Taicang."""
+    even when the same paragraph mentions Taicang. A document whose city is not known (a national
+    news item, a notice that never names its city twice) speaks for the places its passage names."""
     places = [t for t in terms if not t.isdigit()]
-    subject = " ".join([passage.metadata.get("city", ""), passage.hit.title, " ".join(passage.hit.chunk.section)])
-    return all(contains(subject, place) or contains(sentence, place) for place in places)
+    city = passage.metadata.get("city", "")
+    subject = " ".join([city, passage.hit.title, " ".join(passage.hit.chunk.section)])
+    return all(contains(subject, place) or contains(sentence, place) or (not city and contains(passage.context, place))
+               for place in places)
 
 
 # -- what kind of answer a question asks for ------------------------------------------------------

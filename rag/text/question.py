@@ -40,8 +40,8 @@ _ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
 _ELLIPTICAL = re.compile(r"^(?:那么?|还有)?[^，,。？?]{1,12}?(?:的)?呢[？?。]*$")
 
 # -- answer kinds (on the search key) -------------------------------------------------------------
-#: e.g. "多少件", "几个", "比例", "多长时间".
-_ASKS_NUMBER = re.compile(r"多少|几[个项件名次条家批类份期人]|比例|百分|数量|金额|人数|规模|多大|多长|多高|多久")
+#: e.g. "多少件", "几个", "比例", "多长时间" (not "哪几个部门": which ones, not how many).
+_ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项件名次条家批类份期人]|比例|百分|数量|金额|人数|规模|多大|多长|多高|多久")
 #: e.g. "满意率是多少", "占比多少".
 _ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{0,6}(?:多少|几)")
 #: e.g. "何时", "哪一年", "几月".
@@ -64,7 +64,7 @@ _ASKS_YESNO = re.compile(r"是否|是不是|有没有|吗[？?]?$")
 ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?副?(?:书记|省长|市长|县长|区长|局长|厅长|部长|"
                   r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
 #: "多少名" → 名: the counting classifier asked for.
-_COUNT_OF = re.compile(r"(?:多少|几)([人名位件起宗个项次场份条家户类种期批元])")
+_COUNT_OF = re.compile(r"(?:多少|(?<!哪)几)([人名位件起宗个项次场份条家户类种期批元])")
 #: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
 _COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,6}?(?=[的是有和、，,？?吗呢]|$)")
 #: The last word of a body's name, e.g. 司法"局", 诉前调解"中心", 人民"法院".
