@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     embed_threads: int | None = Field(None, ge=1, description="Threads for the packaged embedders.")
     answer_mode: str = Field("extractive", pattern="^(llm|extractive)$",
                              description="'llm' generates with citations; 'extractive' quotes source sentences.")
+    support_judge: Literal["off", "llm", "always"] = Field(
+        "llm", description="When a sentence passes every check but covers too few of the question's words, "
+        "let the local LLM judge whether it answers by meaning (~1 s, only for such questions): 'llm' in LLM "
+        "mode, 'always' in extractive mode too (loads the model), 'off' never.",
+    )
     answer_passages: int = Field(4, ge=1, le=10, description="Passages given to the LLM.")
     llm_passage_chars: int = Field(
         220, ge=40, le=4000,

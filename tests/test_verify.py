@@ -204,3 +204,45 @@ def test_honour_and_name_questions_want_a_conferral_and_a_quoted_name() -> None:
     assert fits_answer_type(Q("天长市的营商环境品牌是什么？"), k("1、以打造“亭满意”营商环境为抓手"))
     assert not fits_answer_type(Q("天长市的营商环境品牌是什么？"), k("持续优化营商环境。"))
     assert not anchored(Q("天长市怎么样？"))
+
+
+def test_a_count_of_a_named_thing_accepts_its_own_classifier() -> None:
+    from rag.answer.verify import fits_answer_type
+    from rag.text.normalize import search_key as k
+
+    q = Q("如皋市新设了多少个村居法律援助联络点？")
+    assert q.counted == "络点" and q.places == ("如皋",)
+    assert fits_answer_type(q, k("新增建设8家村居法律援助联络点，法律援助联系点建设覆盖率达85%以上。"))
+    assert not fits_answer_type(q, k("新增8名村居法律援助工作人员。"))  # a person's classifier never counts things
+    assert Q("如皋市为镇街合法性审查出台了几个实施细则？").places == ("如皋",)  # 镇街 is no place
+
+
+class _Judge:
+    """A stand-in relevance judge with fixed margins (the real model is measured in the note and
+    used in test_answer_llm)."""
+
+    def __init__(self, margin: float) -> None:
+        self.margin, self.asked = margin, []
+
+    def relevance(self, messages) -> float:
+        self.asked.append(messages[-1]["content"])
+        return self.margin
+
+
+def test_the_support_judge_decides_only_what_the_lexical_gate_cannot() -> None:
+    from rag.answer.extractive import draft_extractive
+    from rag.answer.judge import SupportJudge
+
+    text = "升级门户网站及“苏服办”移动端，政务服务可网办率达98.6%。"
+    passages = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
+    q = Q("苏州市政务服务事项的网上可办率是多少？")  # too few of its words are in the sentence
+    assert verify(q, draft_extractive(q, passages), passages, "extractive").refused
+    yes, no = _Judge(3.0), _Judge(1.0)
+    answer = verify(q, draft_extractive(q, passages, judge=SupportJudge(yes)), passages, "extractive")
+    assert not answer.refused and "98.6%" in answer.answer and "可网办率" in yes.asked[0]
+    assert verify(q, draft_extractive(q, passages, judge=SupportJudge(no)), passages, "extractive").refused
+    # never asked about another city, nor where the sentence gives no rate at all
+    other = _Judge(9.0)
+    assert verify(Q("太仓市政务服务的网上可办率是多少？"), draft_extractive(Q("太仓市政务服务的网上可办率是多少？"), passages,
+                  judge=SupportJudge(other)), passages, "extractive").refused
+    assert other.asked == []

@@ -16,10 +16,12 @@ from typing import Any
 from langchain_core.runnables import RunnableLambda
 
 from rag.answer.extractive import draft_extractive
+from rag.answer.judge import SupportJudge
 from rag.answer.verify import Draft, Passage, about_subject, defuse_markers, parse_cited_text, refusal, verify
 from rag.config import Settings
 from rag.index.store import SUBJECT_KEYS
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
+from rag.llm.base import RelevanceJudge
 from rag.models import Answer
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
@@ -177,7 +179,15 @@ class AnswerChain:
         return {**state, "draft": parse_llm_output(state["raw"])}
 
     def _extract(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {**state, "draft": draft_extractive(state["question"], state["passages"])}
+        return {**state, "draft": draft_extractive(state["question"], state["passages"], judge=self._judge(state["mode"]))}
+
+    def _judge(self, mode: str) -> SupportJudge | None:
+        """The support judge for this mode (see Settings.support_judge), if the generator can judge."""
+        setting = self.settings.support_judge
+        if setting == "off" or (setting == "llm" and mode != "llm"):
+            return None
+        llm = self.llm
+        return SupportJudge(llm) if isinstance(llm, RelevanceJudge) else None
 
     def _verify(self, state: dict[str, Any]) -> Answer:
         draft: Draft = state["draft"]

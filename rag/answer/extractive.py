@@ -16,7 +16,8 @@ from rag.models import Question
 from rag.text import HEADING_START, addresses_assistant, coverage, search_key, sentence_spans
 
 
-def draft_extractive(question: Question, passages: Sequence[Passage], max_sentences: int = 3) -> Draft:
+def draft_extractive(question: Question, passages: Sequence[Passage], max_sentences: int = 3,
+                     judge: SupportJudge | None = None) -> Draft:
     """Pick source sentences that together cover the question, each citing its passage.
 
     A compound question is drafted part by part (each part with its own answer kind, so "多少天"
@@ -33,6 +34,8 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
         return Draft(sentences=tuple((s, (n,)) for n, s in pairs), quotes=tuple(pairs))
     candidates = _candidates(question, passages)
     chosen_list = _draft_one(question, candidates, max_sentences)
+    if not chosen_list and judge is not None and (by_meaning := _judged(question, candidates, judge)):
+        return Draft(sentences=((by_meaning[1], (by_meaning[0],)),), quotes=(by_meaning,), judged=True)
     rival = _rival(chosen_list, question, candidates, passages)
     if rival:
         chosen_list.append(rival)
@@ -93,6 +96,23 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int) 
         chosen.append((n, sentence))
         covered.update(w for w in words if w in key)
     return chosen
+
+
+#: The least coverage of the question's words a sentence needs to be put to the judge at all.
+_JUDGE_FLOOR = 0.25
+
+
+def _judged(question: Question, candidates: list[tuple], judge: SupportJudge) -> tuple[int, str] | None:
+    """The best-covering candidate, if the judge says it answers the question: only for questions
+    whose answer kind was checked (a count, a date, a rate…), so the judge decides between sentences
+    that already give the right kind of answer about the right subject."""
+    if not anchored(question) or question.compound or not candidates:
+        return None
+    words = question.content_words
+    rank, s, n, sentence, key, context_key = max(candidates, key=lambda c: (coverage(words, c[4], c[5]), -c[0], -c[1]))
+    if words and coverage(words, key, context_key) < _JUDGE_FLOOR:
+        return None
+    return (n, sentence) if judge.supports(question, sentence) else None
 
 
 #: The next enumerated item of a list written as prose, e.g. "四是完善…", "其次，…", "此外…".

@@ -41,6 +41,9 @@ class Draft:
     quotes: tuple[tuple[int, str], ...]
     #: the sentences come from documents that give different figures or dates for what was asked
     conflict: bool = False
+    #: the support judge found the sentence answers the question by meaning, where too few of the
+    #: question's words are in it (every other check still applies)
+    judged: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
     parts = question.parts or (question,)
     if question.elliptical:
         kept = []  # "那常熟呢？" with nothing to inherit asks nothing a sentence could answer
-    missing = _parts_not_answered(question, used, verified, by_n) if kept else list(parts)
+    missing = ([] if draft.judged else _parts_not_answered(question, used, verified, by_n)) if kept else list(parts)
     if len(missing) == len(parts):
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, defuse_markers(t)) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
@@ -296,13 +299,17 @@ HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八
 def _counts_in(text: str, unit: str, noun: str) -> bool:
     """A count in the asked unit (个 is generic: "多少个事项" is answered by "114项", never by "10名"),
     of the asked thing when the question names it: "293个调解室" does not count 调解组织."""
-    group = ("个" + "".join(ch for ch in noun if any(ch in g for g in _CLASSIFIER_GROUPS if g != "人名位"))
-             if unit == "个" else next(g for g in _CLASSIFIER_GROUPS if unit in g))
+    if unit == "个":
+        # 个 with a named thing: any classifier but a person's, for the count must stand next to that
+        # thing ("多少个联络点" ← "8家村居法律援助联络点"); 个 alone: only 个
+        group = "".join(g for g in _CLASSIFIER_GROUPS if g != "人名位") if noun else "个"
+    else:
+        group = next(g for g in _CLASSIFIER_GROUPS if unit in g)
     counts = list(re.finditer(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
     if not noun:
         return bool(counts)
     # the count stands next to what it counts: "调解组织506个", "23名专职调解员", "114项4.0版清单事项"
-    return any(noun in text[max(0, m.start() - len(noun) - 3):m.start()] or noun in text[m.end():m.end() + len(noun) + 6]
+    return any(noun in text[max(0, m.start() - len(noun) - 3):m.start()] or noun in text[m.end():m.end() + len(noun) + 12]
                for m in counts)
 
 

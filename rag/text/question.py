@@ -15,7 +15,8 @@ from rag.text.normalize import place_names, search_key, to_simplified
 from rag.text.words import posseg, tokenize
 
 #: Words jieba tags as places that name no place ("哪个城市…" asks for one).
-_GENERIC_PLACES = frozenset("城市 城镇 城区 市区 地区 全市 本市 全省 全县 全区 各地 当地 省市 市县 县区 乡镇".split())
+_GENERIC_PLACES = frozenset("城市 城镇 城区 市区 地区 全市 本市 全省 全县 全区 各地 当地 省市 市县 县区 乡镇 "
+                            "镇街 街道 镇区 村居 社区 村镇 基层 园区 辖区".split())
 #: A year the question names, e.g. "2023年", "2023" at the end.
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
 
@@ -66,7 +67,7 @@ ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?
 #: "多少名" → 名: the counting classifier asked for.
 _COUNT_OF = re.compile(r"(?:多少|(?<!哪)几)([人名位件起宗个项次场份条家户类种期批元])")
 #: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
-_COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,6}?(?=[的是有和、，,？?吗呢]|$)")
+_COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,12}?(?=[的是有和、，,？?吗呢]|$)")
 #: The last word of a body's name, e.g. 司法"局", 诉前调解"中心", 人民"法院".
 _ORGANISATION_END = re.compile(r"(?:局|法院|检察院|中心|委员会|办公室|厅|政府|党委|人大|政协)$")
 #: Parts of speech a body's name is built from (nouns, places, verbal nouns: 诉前/调解/中心).
