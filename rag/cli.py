@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_subject)
 
+    p = sub.add_parser("feedback", help="export the 👎 answers people marked as eval-set lines to complete")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--out", help="JSONL file to write (default: print)")
+    p.add_argument("--index", help="index folder (the feedback file is <index>/feedback.jsonl)")
+    p.set_defaults(func=cmd_feedback)
+
     p = sub.add_parser("eval", help="run an eval set; write answers.jsonl, metrics.json and report.html")
     p.add_argument("evalset", help="JSONL with facts (PolicyQA) or answers (NCP/DRCD)")
     p.add_argument("--out", default="eval/runs/latest", help="output folder")
@@ -282,6 +288,20 @@ def cmd_subject(args: argparse.Namespace, settings: Settings) -> int:
     if subject is None:
         raise ValueError(f"no document '{args.docid}' in {settings.index_dir}; `policyqa docs` lists them")
     print(json.dumps({"docid": args.docid, "subject": subject}, ensure_ascii=False))
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.feedback import FeedbackLog
+
+    lines = FeedbackLog(settings.feedback_file).export_eval_lines()
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        log.info("%d 👎 answers written to %s: fill in 'answerable' and 'facts', then `policyqa eval %s`",
+                 len(lines), args.out, args.out)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

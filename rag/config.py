@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10, le=20000)
     max_upload_mb: float = Field(50.0, gt=0)
     data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")
+    feedback_path: Path | None = Field(None, description="Where 👍/👎 on answers are kept, one JSON line each "
+                                       "(default: <index_dir>/feedback.jsonl).")
     # Reading one file (see rag/ingest/limits.py): bounds that stop a bomb, a hang or a giant.
     ingest_max_file_mb: float = Field(500.0, gt=0, description="Larger files are refused unread.")
     ingest_archive_max_members: int = Field(10_000, ge=1, description="Members of a .docx (zip) archive.")
@@ -115,6 +117,10 @@ class Settings(BaseSettings):
     @property
     def read_key_list(self) -> list[str]:
         return [k.strip() for k in self.read_keys.split(",") if k.strip()]
+
+    @property
+    def feedback_file(self) -> Path:
+        return Path(self.feedback_path) if self.feedback_path else Path(self.index_dir) / "feedback.jsonl"
 
     @property
     def upload_dir(self) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 from rag.answer.chain import AnswerChain
 from rag.config import Settings
 from rag.embed import load_embedder
+from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import Ingestor
 from rag.models import Answer, Hit
@@ -49,6 +50,7 @@ class PolicyQA:
         self.chain = AnswerChain(settings, self.retriever)
         self.ingestor = Ingestor(settings.ingest_limits())  # its reader process starts on first use
         self.uploads = UploadFolder(settings.upload_dir)
+        self.feedback = FeedbackLog(settings.feedback_file)
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, **overrides) -> PolicyQA:

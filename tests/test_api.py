@@ -157,6 +157,12 @@ def test_a_three_turn_conversation_through_the_openai_client(live_server) -> Non
                    json={"question": "那太仓呢？", "history": ["苏州市2023年全市人民调解组织共化解纠纷多少件？"]})
     body = r.json()
     assert body["understood_as"] == "太仓市2023年全市人民调解组织共化解纠纷多少件？" and body["question"] == "那太仓呢？"
+    # a 👎 on that answer is kept with it
+    r = httpx.post(f"{live_server.base}/v1/feedback", headers=live_server.headers, timeout=60,
+                   json={"rating": "down", "note": "测试", "answer": body})
+    assert r.status_code == 201
+    kept = [json.loads(x) for x in live_server.settings.feedback_file.read_text(encoding="utf-8").splitlines()]
+    assert kept[-1]["understood_as"] == body["understood_as"] and kept[-1]["note"] == "测试"
 
 
 def test_schemathesis_finds_no_server_errors_and_no_conformance_failures(live_server) -> None:

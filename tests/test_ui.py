@@ -71,10 +71,31 @@ def test_a_follow_up_in_the_chat_inherits_the_subject(page, live_server) -> None
                            "document.querySelector('#pq-chat').innerText.includes('10名')", timeout=120_000)
     assert "理解为：天长市聘请了多少名特邀行政执法监督员" in page.inner_text("#pq-chat")
     assert page.locator("#pq-source mark").count() == 0  # the previous answer's paragraph is gone
+    page.fill("#pq-fb-note textarea", "应该同时给出通过人数")
+    page.click("#pq-down")
+    page.wait_for_selector("#pq-fb-status:has-text('已记录')", timeout=30_000)
+    kept = live_server.settings.feedback_file.read_text(encoding="utf-8").splitlines()[-1]
+    assert '"rating": "down"' in kept and "应该同时给出通过人数" in kept and "理解为" not in kept
+    assert "天长市聘请了多少名特邀行政执法监督员" in kept  # the question as it was answered
     page.click("#pq-new")
     page.wait_for_function("!document.querySelector('#pq-chat').innerText.includes('10名')", timeout=30_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "ui-follow-up.png"), full_page=True)
+
+
+def test_deleting_a_document_asks_first_and_says_what_happened(page, live_server) -> None:
+    page.goto(f"{live_server.base}/ui/")
+    page.get_by_role("tab", name="文档").click()
+    pick = page.locator("#pq-delete-pick input")
+    assert pick.input_value() == ""  # nothing pre-selected
+    pick.click()
+    page.get_by_role("option", name="changshu-2020.txt").click()
+    before = len(page.dialogs)
+    page.click("#pq-delete")  # the fixture dismisses the confirmation: nothing may be deleted
+    page.wait_for_selector("#pq-delete-status:has-text('未删除')", timeout=30_000)
+    assert len(page.dialogs) == before + 1 and "changshu-2020.txt" in page.dialogs.pop()  # (the only one expected)
+    docs = httpx.get(f"{live_server.base}/v1/documents", headers=live_server.headers, timeout=60).json()["documents"]
+    assert "changshu-2020.txt" in {d["docid"] for d in docs}
 
 
 def test_traditional_question(page, live_server) -> None:

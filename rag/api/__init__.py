@@ -73,6 +73,14 @@ class SubjectRequest(BaseModel):
     year: str | None = Field(None, max_length=20, pattern=r"^(?:\d{4}(?:[-–]\d{4})?)?$", examples=["2021"])
 
 
+class FeedbackRequest(BaseModel):
+    """A person's 👍/👎 on an answer (the Answer object as /v1/answer returned it)."""
+
+    rating: Literal["up", "down"]
+    note: str = Field("", max_length=2000)
+    answer: Answer
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: str
@@ -241,6 +249,13 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         if subject is None:
             raise ApiError(404, "not_found", f"no document '{docid}'")
         return {"docid": docid, "subject": subject}
+
+    @app.post("/v1/feedback", status_code=201)
+    async def feedback(body: FeedbackRequest):
+        """Keep a 👍/👎 with the question, the answer and its citations; `policyqa feedback export`
+        turns the 👎 ones into eval-set lines for a person to complete."""
+        item = await run_in_threadpool(qa.feedback.record, body.rating, body.answer, body.note)
+        return {"stored": True, "rating": item["rating"]}
 
     @app.get("/v1/models")
     def models() -> dict:

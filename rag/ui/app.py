@@ -42,6 +42,10 @@ def citation_label(c: Citation) -> str:
     return f"[{c.n}] {c.title} · {c.section or '—'}"
 
 
+def _label(c: Citation, related: bool) -> str:
+    return f"相关（不是依据）{citation_label(c)}" if related else citation_label(c)
+
+
 def render_answer(answer: Answer) -> str:
     """Chat text for an answer (escaped); citations are listed by number for clicking beside it."""
     understood = (f'<div class="pq-understood">理解为：{html.escape(answer.understood_as)}</div>'
@@ -56,7 +60,7 @@ def _render_body(answer: Answer) -> str:
         more = f"<br>相关段落（仅供参考，不是依据）：<ul>{related}</ul>" if related else ""
         return f'<span class="pq-refused">⚠ 未找到依据：{html.escape(answer.answer)}</span>{more}'
     cites = "<br>".join(f"{html.escape(citation_label(c))}：「{html.escape(c.quote)}」" for c in answer.citations)
-    return f"{html.escape(answer.answer)}<br><br><small>来源（点击下方引用查看原文）：<br>{cites}</small>"
+    return f"{html.escape(answer.answer)}<br><br><small>来源（点击右侧引用查看原文）：<br>{cites}</small>"
 
 
 def render_source(qa: PolicyQA, c: Citation) -> str:
@@ -83,6 +87,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                     + signed_in)
         citations_state = gr.State([])
         asked_state = gr.State([])  # the user's questions so far, as typed: what a follow-up inherits from
+        last_answer = gr.State(None)  # the latest Answer (as a dict), what 👍/👎 rate
         with gr.Tab("问答"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -93,6 +98,11 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                         mode = gr.Radio(list(MODES), value=_default_mode_label(qa), label="回答方式")
                         ask = gr.Button("提问", variant="primary", elem_id="pq-ask")
                         new_chat = gr.Button("新对话", elem_id="pq-new")
+                    with gr.Row():
+                        fb_note = gr.Textbox(label="对上一条回答的意见（可选）", scale=3, elem_id="pq-fb-note")
+                        up = gr.Button("👍 有用", scale=1, elem_id="pq-up")
+                        down = gr.Button("👎 有问题", scale=1, elem_id="pq-down")
+                    fb_status = gr.Markdown(elem_id="pq-fb-status")
                     gr.Examples(EXAMPLES, inputs=question, label="示例问题")
                 with gr.Column(scale=2):
                     cite_pick = gr.Radio([], label="引用（点击查看原文）", elem_id="pq-citations")
@@ -103,42 +113,53 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
             docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "机构", "年份", "段落数"], value=_doc_rows(qa),
                                       interactive=False, label="已收录文件")
             with gr.Row():
-                delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], label="删除文件")
-                delete_btn = gr.Button("删除")
+                delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], value=None, label="删除文件",
+                                          elem_id="pq-delete-pick")
+                delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
+            delete_status = gr.Markdown(elem_id="pq-delete-status")
 
         def respond(q: str, mode_label: str, history: list, asked: list):
             history, asked = list(history or []), list(asked or [])
             q = (q or "").strip()
             if not q:
-                yield history, [], gr.update(choices=[], value=None), gr.update(), asked
+                yield history, [], gr.update(choices=[], value=None), gr.update(), asked, gr.update()
                 return
             history = history + [{"role": "user", "content": html.escape(q)},
                                  {"role": "assistant", "content": "检索中……"}]
             # a new answer clears the previous answer's source paragraph
-            yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked
+            yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update()
             draft = ""
             try:
                 for item in qa.stream(q, mode=MODES.get(mode_label), history=asked):
                     if isinstance(item, Answer):
                         history[-1] = {"role": "assistant", "content": render_answer(item)}
-                        cites = [c.model_dump() for c in item.citations]
-                        labels = [citation_label(c) for c in item.citations]
-                        yield history, cites, gr.update(choices=labels, value=None), SOURCE_HINT, asked + [q]
+                        # a refusal's related passages open too, labelled as what they are
+                        shown = item.related if item.refused else item.citations
+                        cites = [c.model_dump() for c in shown]
+                        labels = [_label(c, item.refused) for c in shown]
+                        yield (history, cites, gr.update(choices=labels, value=None), SOURCE_HINT, asked + [q],
+                               item.model_dump())
                     else:
                         draft += item
                         history[-1] = {"role": "assistant", "content": f"<i>生成中（尚未核验）：</i>{html.escape(draft)}"}
-                        yield history, [], gr.update(), gr.update(), asked
+                        yield history, [], gr.update(), gr.update(), asked, gr.update()
             except (ValueError, LLMUnavailableError) as exc:
                 history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
-                yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked
+                yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update()
 
         def start_over():
-            return [], [], gr.update(choices=[], value=None), SOURCE_HINT, []
+            return [], [], gr.update(choices=[], value=None), SOURCE_HINT, [], None
+
+        def rate(rating: str, note: str, last: dict | None):
+            if not last:
+                return "请先提问，再评价回答。", gr.update()
+            qa.feedback.record(rating, Answer(**last), note or "")
+            return "已记录，谢谢！" + ("（👎 会进入评测集，供人工核对）" if rating == "down" else ""), ""
 
         def show_source(label: str | None, cites: list[dict]):
             for c in cites or []:
                 cit = Citation(**c)
-                if citation_label(cit) == label:
+                if label in (citation_label(cit), _label(cit, True)):
                     return render_source(qa, cit)
             return gr.update()
 
@@ -157,17 +178,25 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
             return "\n\n".join(lines), _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()])
 
         def delete_doc(docid: str | None, request: gr.Request):
-            if docid and _may_write(keys, request):
-                qa.remove(docid)
-            return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None)
+            if not docid:
+                status = "未删除：没有选择文件，或取消了确认。"
+            elif not _may_write(keys, request):
+                status = "❌ 当前密钥只能提问，不能删除文件。"
+            else:
+                status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
+            return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None), status
 
-        outputs = [chatbot, citations_state, cite_pick, source, asked_state]
+        outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer]
         ask.click(respond, [question, mode, chatbot, asked_state], outputs)
         question.submit(respond, [question, mode, chatbot, asked_state], outputs)
         new_chat.click(start_over, None, outputs)
         cite_pick.change(show_source, [cite_pick, citations_state], source)
         upload.upload(add_files, upload, [upload_status, docs_table, delete_pick])
-        delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick])
+        # a person confirms before a document leaves the library (cancelling sends no document)
+        delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick, delete_status],
+                         js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
+        up.click(lambda note, last: rate("up", note, last), [fb_note, last_answer], [fb_status, fb_note])
+        down.click(lambda note, last: rate("down", note, last), [fb_note, last_answer], [fb_status, fb_note])
     return demo
 
 
