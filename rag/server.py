@@ -16,10 +16,10 @@ def create_server(settings: Settings, ui: bool = True, ui_path: str = "/ui") -> 
     if ui:
         import gradio as gr
 
-        from rag.ui import CSS, build_ui
+        from rag.ui import CSS, HEAD, build_ui
 
         blocks = build_ui(qa)
-        app = gr.mount_gradio_app(app, blocks, path=ui_path, css=CSS)
+        app = gr.mount_gradio_app(app, blocks, path=ui_path, css=CSS, head=HEAD)
         # Gradio checks that a file named in an event was uploaded through it only once the Blocks
         # "has launched", which a mounted app never does: without this, a crafted FileData payload
         # could make it copy any server file into its cache and hand it to the upload handler.

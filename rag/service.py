@@ -68,9 +68,10 @@ class PolicyQA:
         return cls(settings)
 
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
-            history: Sequence[str] = ()) -> Answer:
-        """``history``: the user's earlier questions in this conversation, oldest first."""
-        return self.chain.ask(question, mode=mode, filters=filters, history=history)
+            history: Sequence[str] = (), max_tokens: int | None = None) -> Answer:
+        """``history``: the user's earlier questions in this conversation, oldest first;
+        ``max_tokens`` caps what the LLM may write (LLM mode)."""
+        return self.chain.ask(question, mode=mode, filters=filters, history=history, max_tokens=max_tokens)
 
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
                history: Sequence[str] = ()) -> Iterator[str | Answer]:

@@ -180,3 +180,15 @@ def test_the_model_sees_only_passages_about_the_asked_city(docs_index: Settings,
     AnswerChain(docs_index, retriever, model).ask("太仓市人民调解委员会受理调处矛盾纠纷多少件？", mode="llm")
     titles = re.findall(r"^\[\d+\] 《([^》]*)》", model.prompts[0], flags=re.M)
     assert titles and all("太仓" in t for t in titles)  # other cities' passages were left out
+
+
+def test_langchain_users_run_it_with_their_message_history(chain: AnswerChain) -> None:
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    from rag.answer.chain import user_turns
+
+    history = [SystemMessage("你是助手。"), HumanMessage("天长市有多少人通过行政执法证考试？"), AIMessage("171人通过考试。[1]")]
+    assert user_turns(history) == user_turns([("system", "x"), ("user", "天长市有多少人通过行政执法证考试？")]) \
+        == ["天长市有多少人通过行政执法证考试？"]
+    answer = chain.runnable("extractive").invoke({"question": "聘请了多少名特邀行政执法监督员？", "chat_history": history})
+    assert answer.understood_as == "天长市聘请了多少名特邀行政执法监督员？" and "10名" in answer.answer

@@ -51,7 +51,7 @@ def test_ask_tianchang_click_citation_see_highlight(page, live_server) -> None:
     _ask(page, live_server.base, TIANCHANG_Q)
     page.wait_for_selector("#pq-citations label", timeout=120_000)
     assert "2020年8月" in page.inner_text("#pq-chat")
-    page.locator("#pq-citations label").first.click()
+    page.locator("#pq-chat a.pq-ref").first.click()  # the [1] in the answer opens citation 1
     page.wait_for_selector("#pq-source mark", timeout=30_000)
     assert "2020年8月被评为首批" in page.inner_text("#pq-source mark")
     assert "天长市法治创建工作案例" in page.inner_text("#pq-source")

@@ -66,7 +66,7 @@ class AnswerChain:
 
     # -- public ---------------------------------------------------------------------------------
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
-            history: Sequence[str] = ()) -> Answer:
+            history: Sequence[str] = (), max_tokens: int | None = None) -> Answer:
         """Answer ``question``; ``history`` is the user's earlier questions in the conversation
         (oldest first): a follow-up ("那太仓呢？") is answered as the standalone question it stands
         for, shown in ``Answer.understood_as`` and checked as such."""
@@ -74,11 +74,12 @@ class AnswerChain:
         started = time.perf_counter()
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
         asked = standalone_question(question, history)
-        answer: Answer = chain.invoke({"question": analyze_question(asked.question), "filters": filters, "mode": mode})
+        answer: Answer = chain.invoke({"question": analyze_question(asked.question), "filters": filters, "mode": mode,
+                                       "max_tokens": max_tokens})
         return self._finish(answer, question, asked, started)
 
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
-               history: Sequence[str] = ()) -> Iterator[str | Answer]:
+               history: Sequence[str] = (), max_tokens: int | None = None) -> Iterator[str | Answer]:
         """Yield generated text as it comes (LLM mode), then the verified Answer last."""
         mode = mode or self.settings.answer_mode
         if mode != "llm":
@@ -90,7 +91,7 @@ class AnswerChain:
         pieces = []
         if state["shown"]:
             try:
-                for piece in self.llm.stream(state["messages"], self.settings.llm_max_tokens):
+                for piece in self.llm.stream(state["messages"], max_tokens or self.settings.llm_max_tokens):
                     pieces.append(piece)
                     yield piece
             except LLMUnavailableError as exc:
@@ -98,6 +99,13 @@ class AnswerChain:
                 pieces = []  # a draft cut off by a crash is not an answer
         answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
         yield self._finish(answer, question, asked, started)
+
+    def runnable(self, mode: str | None = None) -> RunnableLambda:
+        """The chain for LangChain applications: ``{"question": str, "chat_history": [...]}`` in (the
+        history as LangChain messages, ``(role, text)`` pairs or ``{"role", "content"}`` dicts; the
+        user's turns are what a follow-up inherits from), the verified Answer out."""
+        return RunnableLambda(lambda x: self.ask(x["question"], mode=mode,
+                                                 history=user_turns(x.get("chat_history") or ())))
 
     @staticmethod
     def _finish(answer: Answer, question: str, asked: Standalone, started: float) -> Answer:
@@ -171,7 +179,8 @@ class AnswerChain:
         if not state["shown"]:
             return {**state, "raw": ""}
         try:
-            return {**state, "raw": self.llm.complete(state["messages"], self.settings.llm_max_tokens)}
+            limit = state.get("max_tokens") or self.settings.llm_max_tokens
+            return {**state, "raw": self.llm.complete(state["messages"], limit)}
         except LLMUnavailableError as exc:
             return {**state, "raw": "", "llm_error": str(exc)}
 
@@ -247,3 +256,18 @@ def parse_llm_output(raw: str) -> Draft:
     for sentence, numbers in sentences:
         quotes.extend((n, sentence) for n in numbers if n not in quoted)
     return Draft(sentences=sentences, quotes=tuple(quotes))
+
+
+def user_turns(messages: Sequence[Any]) -> list[str]:
+    """The user's questions in a chat history of LangChain messages, (role, text) pairs or dicts."""
+    out = []
+    for m in messages:
+        if isinstance(m, dict):
+            role, content = m.get("role"), m.get("content")
+        elif isinstance(m, tuple | list) and len(m) == 2:
+            role, content = m
+        else:
+            role, content = getattr(m, "type", None), getattr(m, "content", None)
+        if role in ("user", "human") and isinstance(content, str) and content.strip():
+            out.append(content)
+    return out

@@ -88,10 +88,14 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")  # temperature, top_p… are accepted and ignored
+    model_config = ConfigDict(extra="allow")  # top_p, n… are accepted and ignored
     model: str = "policyqa"
     messages: list[ChatMessage] = Field(min_length=1, max_length=100)
     stream: StrictBool = False
+    max_tokens: int | None = Field(None, ge=16, le=4096, description="caps what the LLM writes (LLM mode); the "
+                                   "verified answer with its sources may be longer")
+    temperature: float | None = Field(None, ge=0, le=2, description="accepted and not applied: answers are "
+                                      "generated greedily, then verified against the sources")
 
 
 #: A Chinese message for every error code, shown beside the English one (staff read Chinese).
@@ -269,8 +273,9 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         created = int(time.time())
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
-            return StreamingResponse(_openai_stream(qa, question, history, cid, created), media_type="text/event-stream")
-        result = await run_in_threadpool(lambda: qa.ask(question, history=history))
+            return StreamingResponse(_openai_stream(qa, question, history, body.max_tokens, cid, created),
+                                     media_type="text/event-stream")
+        result = await run_in_threadpool(lambda: qa.ask(question, history=history, max_tokens=body.max_tokens))
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": "policyqa",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(result)},
@@ -341,7 +346,8 @@ def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
     yield "event: done\ndata: {}\n\n"
 
 
-def _openai_stream(qa: PolicyQA, question: str, history: list[str], cid: str, created: int) -> Iterator[str]:
+def _openai_stream(qa: PolicyQA, question: str, history: list[str], max_tokens: int | None, cid: str,
+                   created: int) -> Iterator[str]:
     """OpenAI chunks carrying only verified text: the draft is not streamed to API clients."""
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": "policyqa",
@@ -350,7 +356,7 @@ def _openai_stream(qa: PolicyQA, question: str, history: list[str], cid: str, cr
 
     yield chunk({"role": "assistant"})
     try:
-        answer = qa.ask(question, history=history)
+        answer = qa.ask(question, history=history, max_tokens=max_tokens)
     except (LLMUnavailableError, ValueError) as exc:
         yield chunk({"content": f"错误：{exc}"}, "stop")
         yield "data: [DONE]\n\n"

@@ -1,5 +1,5 @@
 """The staff web UI (Gradio)."""
 
-from rag.ui.app import CSS, build_ui
+from rag.ui.app import CSS, HEAD, build_ui
 
-__all__ = ["CSS", "build_ui"]
+__all__ = ["CSS", "HEAD", "build_ui"]

@@ -7,6 +7,7 @@ Everything taken from documents is HTML-escaped before it is shown: a document t
 from __future__ import annotations
 
 import html
+import re
 import logging
 from pathlib import Path
 
@@ -35,7 +36,26 @@ CSS = """
 .pq-source .pq-meta { color: #555; font-size: 0.9em; margin-bottom: 6px; }
 .pq-refused { color: #9a6700; }
 .pq-note { color: #555; font-size: 0.9em; margin-bottom: 4px; }
+.pq-understood { color: #555; font-size: 0.9em; margin-bottom: 4px; }
+a.pq-ref { cursor: pointer; text-decoration: none; color: #1f5fbf; }
+footer { display: none !important; }
 """
+
+#: A click on an answer's [n] opens citation n beside it (the same as clicking it in the list).
+HEAD = """<script>
+document.addEventListener("click", (event) => {
+  const ref = event.target.closest && event.target.closest("a.pq-ref");
+  if (!ref) return;
+  event.preventDefault();
+  const marker = "[" + ref.textContent.replace(/[^0-9]/g, "") + "]";
+  for (const label of document.querySelectorAll("#pq-citations label")) {
+    if (label.innerText.trim().startsWith(marker)) { label.click(); break; }
+  }
+});
+</script>"""
+
+#: A citation marker in an answer's (escaped) text, e.g. "…示范市。[1]".
+_MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def citation_label(c: Citation) -> str:
@@ -60,7 +80,8 @@ def _render_body(answer: Answer) -> str:
         more = f"<br>相关段落（仅供参考，不是依据）：<ul>{related}</ul>" if related else ""
         return f'<span class="pq-refused">⚠ 未找到依据：{html.escape(answer.answer)}</span>{more}'
     cites = "<br>".join(f"{html.escape(citation_label(c))}：「{html.escape(c.quote)}」" for c in answer.citations)
-    return f"{html.escape(answer.answer)}<br><br><small>来源（点击右侧引用查看原文）：<br>{cites}</small>"
+    text = _MARKER.sub(r'<a class="pq-ref" href="#">[\1]</a>', html.escape(answer.answer))
+    return f"{text}<br><br><small>来源（点击 [编号] 或右侧引用查看原文）：<br>{cites}</small>"
 
 
 def render_source(qa: PolicyQA, c: Citation) -> str:
