@@ -86,6 +86,9 @@ def test_a_follow_up_in_the_chat_inherits_the_subject(page, live_server) -> None
 def test_deleting_a_document_asks_first_and_says_what_happened(page, live_server) -> None:
     page.goto(f"{live_server.base}/ui/")
     page.get_by_role("tab", name="文档").click()
+    # Gradio's own strings read Chinese in this en-US browser too
+    page.wait_for_selector("text=将文件拖放到此处", timeout=30_000)
+    assert "Drop File Here" not in page.inner_text("body")
     pick = page.locator("#pq-delete-pick input")
     assert pick.input_value() == ""  # nothing pre-selected
     pick.click()

@@ -41,7 +41,7 @@ a.pq-ref { cursor: pointer; text-decoration: none; color: #1f5fbf; }
 footer { display: none !important; }
 """
 
-#: A click on an answer's [n] opens citation n beside it (the same as clicking it in the list).
+#: A click on an answer's [n] opens citation n beside it (as clicking it in the list does).
 HEAD = """<script>
 document.addEventListener("click", (event) => {
   const ref = event.target.closest && event.target.closest("a.pq-ref");
