@@ -321,16 +321,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         return texts[docid]
 
     scored, first_tokens = [], []
+    replies: list[str] = []  # the answers given so far in the current conversation
     with Reporter() as progress:
         for item in progress.track(items, "evaluating"):
             started, answer, first = time.perf_counter(), None, None
-            for piece in chain.stream(item["question"], mode=args.mode, history=item.get("history", ())):
+            replies = replies if item.get("turn", 1) > 1 else []
+            for piece in chain.stream(item["question"], mode=args.mode, history=item.get("history", ()),
+                                      history_answers=replies):
                 if isinstance(piece, str):
                     first = first or (time.perf_counter() - started) * 1000
                 else:
                     answer = piece
             if first is not None:
                 first_tokens.append(first)
+            replies = [*replies, answer.answer]
             scored.append(score(item, answer, doc_text))
     m = metrics(scored)
     if first_tokens:  # LLM mode: time to the first streamed piece of text

@@ -68,15 +68,17 @@ class PolicyQA:
         return cls(settings)
 
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
-            history: Sequence[str] = (), max_tokens: int | None = None) -> Answer:
-        """``history``: the user's earlier questions in this conversation, oldest first;
-        ``max_tokens`` caps what the LLM may write (LLM mode)."""
-        return self.chain.ask(question, mode=mode, filters=filters, history=history, max_tokens=max_tokens)
+            history: Sequence[str] = (), max_tokens: int | None = None, history_answers: Sequence[str] = ()) -> Answer:
+        """``history``: the user's earlier questions in this conversation, oldest first, and
+        ``history_answers`` the answers they got where known; ``max_tokens`` caps what the LLM may
+        write (LLM mode)."""
+        return self.chain.ask(question, mode=mode, filters=filters, history=history, max_tokens=max_tokens,
+                              history_answers=history_answers)
 
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
-               history: Sequence[str] = ()) -> Iterator[str | Answer]:
+               history: Sequence[str] = (), history_answers: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Text pieces as generated (unverified, for display while waiting), then the verified Answer."""
-        return self.chain.stream(question, mode=mode, filters=filters, history=history)
+        return self.chain.stream(question, mode=mode, filters=filters, history=history, history_answers=history_answers)
 
     def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters)

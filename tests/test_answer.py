@@ -185,10 +185,10 @@ def test_the_model_sees_only_passages_about_the_asked_city(docs_index: Settings,
 def test_langchain_users_run_it_with_their_message_history(chain: AnswerChain) -> None:
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-    from rag.answer.chain import user_turns
+    from rag.answer.chain import turns
 
     history = [SystemMessage("你是助手。"), HumanMessage("天长市有多少人通过行政执法证考试？"), AIMessage("171人通过考试。[1]")]
-    assert user_turns(history) == user_turns([("system", "x"), ("user", "天长市有多少人通过行政执法证考试？")]) \
-        == ["天长市有多少人通过行政执法证考试？"]
+    assert turns(history) == turns([("system", "x"), ("user", "天长市有多少人通过行政执法证考试？"), ("ai", "171人通过考试。[1]")]) \
+        == {"history": ["天长市有多少人通过行政执法证考试？"], "history_answers": ["171人通过考试。[1]"]}
     answer = chain.runnable("extractive").invoke({"question": "聘请了多少名特邀行政执法监督员？", "chat_history": history})
     assert answer.understood_as == "天长市聘请了多少名特邀行政执法监督员？" and "10名" in answer.answer

@@ -150,6 +150,11 @@ def test_a_three_turn_conversation_through_the_openai_client(live_server) -> Non
     third = client.chat.completions.create(model="policyqa", messages=messages, max_tokens=64, temperature=0.2)
     assert "理解为：太仓市聘请了多少名特邀行政执法监督员" in third.choices[0].message.content
     assert third.model_extra["refused"] and not third.model_extra["citations"]  # never Tianchang's 10
+    which = [{"role": "user", "content": "哪个城市组建了4支突击队？"},
+             {"role": "assistant", "content": "如皋市：啟動“淬火強基”訓練營，組建成立…4支突擊隊。[1]"},
+             {"role": "user", "content": "该市部署了多少个远程公证服务点？"}]
+    text_which = client.chat.completions.create(model="policyqa", messages=which).choices[0].message.content
+    assert "理解为：如皋市部署了多少个远程公证服务点" in text_which and "13个" in text_which
     stream = client.chat.completions.create(model="policyqa", messages=messages[:4], stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == text
     # /v1/answer takes the same history

@@ -34,6 +34,15 @@ def test_new_questions_are_not_polluted_by_history(question: str) -> None:
     assert not got.rewritten and got.question == question
 
 
+def test_after_a_which_city_question_its_answer_says_what_the_city_is() -> None:
+    asked = ["哪个城市打造了“亭满意”营商环境品牌？"]
+    answered = ["天长市：1、以打造“亭满意”营商环境为抓手，营造全市依法用权氛围[4]"]
+    assert S("该市何时被评为全国法治政府建设示范市？", asked, answered).question == "天长市何时被评为全国法治政府建设示范市？"
+    assert not S("该市何时被评为全国法治政府建设示范市？", asked).rewritten  # without the answer: nothing to go on
+    refused = ["所提供的文件中没有关于这个问题的信息。"]
+    assert not S("该市何时被评为全国法治政府建设示范市？", asked, refused).rewritten
+
+
 def test_chains_of_follow_ups_and_traditional_script() -> None:
     assert S("2022年呢？", [SUZHOU, "那太仓呢？"]).question == "太仓市2022年全市人民调解组织共化解纠纷多少件？"
     assert S("那太倉呢？", [SUZHOU]).question == "太倉市2023年全市人民調解組織共化解糾紛多少件？"

@@ -66,27 +66,29 @@ class AnswerChain:
 
     # -- public ---------------------------------------------------------------------------------
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
-            history: Sequence[str] = (), max_tokens: int | None = None) -> Answer:
+            history: Sequence[str] = (), max_tokens: int | None = None, history_answers: Sequence[str] = ()) -> Answer:
         """Answer ``question``; ``history`` is the user's earlier questions in the conversation
-        (oldest first): a follow-up ("那太仓呢？") is answered as the standalone question it stands
-        for, shown in ``Answer.understood_as`` and checked as such."""
+        (oldest first) and ``history_answers`` the answers they got, where known: a follow-up
+        ("那太仓呢？") is answered as the standalone question it stands for, shown in
+        ``Answer.understood_as`` and checked as such."""
         mode = mode or self.settings.answer_mode
         started = time.perf_counter()
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
-        asked = standalone_question(question, history)
+        asked = standalone_question(question, history, history_answers)
         answer: Answer = chain.invoke({"question": analyze_question(asked.question), "filters": filters, "mode": mode,
                                        "max_tokens": max_tokens})
         return self._finish(answer, question, asked, started)
 
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
-               history: Sequence[str] = (), max_tokens: int | None = None) -> Iterator[str | Answer]:
+               history: Sequence[str] = (), max_tokens: int | None = None,
+               history_answers: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Yield generated text as it comes (LLM mode), then the verified Answer last."""
         mode = mode or self.settings.answer_mode
         if mode != "llm":
-            yield self.ask(question, mode, filters, history)
+            yield self.ask(question, mode, filters, history, history_answers=history_answers)
             return
         started = time.perf_counter()
-        asked = standalone_question(question, history)
+        asked = standalone_question(question, history, history_answers)
         state = self._prompt(self._retrieve({"question": analyze_question(asked.question), "filters": filters, "mode": mode}))
         pieces = []
         if state["shown"]:
@@ -104,8 +106,7 @@ class AnswerChain:
         """The chain for LangChain applications: ``{"question": str, "chat_history": [...]}`` in (the
         history as LangChain messages, ``(role, text)`` pairs or ``{"role", "content"}`` dicts; the
         user's turns are what a follow-up inherits from), the verified Answer out."""
-        return RunnableLambda(lambda x: self.ask(x["question"], mode=mode,
-                                                 history=user_turns(x.get("chat_history") or ())))
+        return RunnableLambda(lambda x: self.ask(x["question"], mode=mode, **turns(x.get("chat_history") or ())))
 
     @staticmethod
     def _finish(answer: Answer, question: str, asked: Standalone, started: float) -> Answer:
@@ -258,9 +259,12 @@ def parse_llm_output(raw: str) -> Draft:
     return Draft(sentences=sentences, quotes=tuple(quotes))
 
 
-def user_turns(messages: Sequence[Any]) -> list[str]:
-    """The user's questions in a chat history of LangChain messages, (role, text) pairs or dicts."""
-    out = []
+def turns(messages: Sequence[Any]) -> dict[str, list[str]]:
+    """``history`` (the user's questions) and ``history_answers`` (the reply after each, "" where
+    none) from a chat history of LangChain messages, (role, text) pairs or {"role", "content"} dicts;
+    system messages are left out."""
+    questions: list[str] = []
+    answers: list[str] = []
     for m in messages:
         if isinstance(m, dict):
             role, content = m.get("role"), m.get("content")
@@ -268,6 +272,11 @@ def user_turns(messages: Sequence[Any]) -> list[str]:
             role, content = m
         else:
             role, content = getattr(m, "type", None), getattr(m, "content", None)
-        if role in ("user", "human") and isinstance(content, str) and content.strip():
-            out.append(content)
-    return out
+        if not isinstance(content, str) or not content.strip():
+            continue
+        if role in ("user", "human"):
+            questions.append(content)
+            answers.append("")
+        elif role in ("assistant", "ai") and answers and not answers[-1]:
+            answers[-1] = content
+    return {"history": questions, "history_answers": answers}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.answer.chain import turns
 from rag.api.guard import Guard, Keys
 from rag.index import IndexBusyError
 from rag.llm import LLMUnavailableError
@@ -53,6 +54,9 @@ class AnswerRequest(BaseModel):
     history: list[str] = Field(default_factory=list, max_length=50,
                                description="the user's earlier questions in this conversation, oldest first: a "
                                "follow-up (那太仓呢？) is answered as the standalone question in 'understood_as'")
+    history_answers: list[str] = Field(default_factory=list, max_length=50,
+                                       description="the answers those questions got, where known (after 哪个城市…？ "
+                                       "the answer names the city a following 该市 means)")
     stream: StrictBool = False
     draft: StrictBool = Field(False, description="with stream: also send the LLM's unverified draft as "
                               "'token' events (for display while waiting; never to be shown as an answer)")
@@ -204,9 +208,10 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         question = check_question(body.question)
         filters = body.filters.to_filters() if body.filters else None
         if body.stream:
-            return StreamingResponse(_sse(qa.stream(question, body.mode, filters, body.history), body.draft),
-                                     media_type="text/event-stream")
-        result = await run_in_threadpool(qa.ask, question, body.mode, filters, body.history)
+            return StreamingResponse(_sse(qa.stream(question, body.mode, filters, body.history, body.history_answers),
+                                          body.draft), media_type="text/event-stream")
+        result = await run_in_threadpool(lambda: qa.ask(question, body.mode, filters, body.history,
+                                                        history_answers=body.history_answers))
         return json.loads(result.model_dump_json())
 
     @app.post("/v1/search")
@@ -270,12 +275,14 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     async def chat(body: ChatRequest):
         *history, question = _user_texts(body.messages)
         question = check_question(question)
+        answers = turns([{"role": m.role, "content": _text_of(m)} for m in body.messages])["history_answers"][:len(history)]
         created = int(time.time())
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
-            return StreamingResponse(_openai_stream(qa, question, history, body.max_tokens, cid, created),
+            return StreamingResponse(_openai_stream(qa, question, history, answers, body.max_tokens, cid, created),
                                      media_type="text/event-stream")
-        result = await run_in_threadpool(lambda: qa.ask(question, history=history, max_tokens=body.max_tokens))
+        result = await run_in_threadpool(lambda: qa.ask(question, history=history, max_tokens=body.max_tokens,
+                                                        history_answers=answers))
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": "policyqa",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(result)},
@@ -310,17 +317,18 @@ def _user_texts(messages: list[ChatMessage]) -> list[str]:
     """The user turns of a chat, oldest first (the last is the question; the earlier ones are what a
     follow-up inherits from). System messages never steer retrieval; assistant turns are the
     earlier answers, which the user's own words already point to."""
-    texts = []
-    for m in messages:
-        if m.role != "user":
-            continue
-        if isinstance(m.content, str):
-            texts.append(m.content)
-        elif isinstance(m.content, list):
-            texts.append("".join(str(p.get("text", "")) for p in m.content if isinstance(p, dict)))
+    texts = [_text_of(m) for m in messages if m.role == "user"]
     if not texts or not texts[-1].strip():
         raise ApiError(400, "no_question", "no user message with a question")
     return texts
+
+
+def _text_of(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    if isinstance(message.content, list):
+        return "".join(str(p.get("text", "")) for p in message.content if isinstance(p, dict))
+    return ""
 
 
 def answer_with_sources(answer: Answer) -> str:
@@ -346,8 +354,8 @@ def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
     yield "event: done\ndata: {}\n\n"
 
 
-def _openai_stream(qa: PolicyQA, question: str, history: list[str], max_tokens: int | None, cid: str,
-                   created: int) -> Iterator[str]:
+def _openai_stream(qa: PolicyQA, question: str, history: list[str], answers: list[str], max_tokens: int | None,
+                   cid: str, created: int) -> Iterator[str]:
     """OpenAI chunks carrying only verified text: the draft is not streamed to API clients."""
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": "policyqa",
@@ -356,7 +364,7 @@ def _openai_stream(qa: PolicyQA, question: str, history: list[str], max_tokens: 
 
     yield chunk({"role": "assistant"})
     try:
-        answer = qa.ask(question, history=history, max_tokens=max_tokens)
+        answer = qa.ask(question, history=history, max_tokens=max_tokens, history_answers=answers)
     except (LLMUnavailableError, ValueError) as exc:
         yield chunk({"content": f"错误：{exc}"}, "stop")
         yield "data: [DONE]\n\n"

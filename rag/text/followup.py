@@ -9,10 +9,11 @@ checked against. A question that names its own place is a new topic and is left 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text.normalize import search_key, to_traditional
+from rag.text.normalize import place_names, search_key, to_traditional
 from rag.text.question import analyze_question
 from rag.text.words import posseg
 
@@ -26,6 +27,8 @@ _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答
                           r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?")
 #: Asking which year the previous figure is from, e.g. "这是哪一年的数据？", "是哪年的？".
 _ASKS_YEAR_OF = re.compile(r"^(?:这|那|这个|这些)?(?:是|指)?哪一?年的?(?:数据|数字|情况)?[？?。]*$")
+#: The words of a which-place question that its answer replaces, e.g. "哪个城市", "哪座城市", "哪个市".
+_ASKS_WHICH_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区)")
 #: Punctuation the search key folded to ASCII, back as a Chinese question writes it.
 _FULL_WIDTH = str.maketrans({"?": "？", ",": "，", ";": "；", ":": "：", "!": "！", "(": "（", ")": "）"})
 #: The place with its administrative suffix as a question writes it, e.g. "太仓市", "太仓".
@@ -40,15 +43,31 @@ class Standalone:
     rewritten: bool
 
 
-def standalone_question(question: str, history: Sequence[str]) -> Standalone:
+def standalone_question(question: str, history: Sequence[str], answers: Sequence[str] = ()) -> Standalone:
     """``question`` as it would be asked alone, given the user's earlier questions in the
-    conversation (as they asked them, oldest first; each is made standalone in turn). Rules only: a
-    question that inherits nothing is returned unchanged."""
+    conversation (as they asked them, oldest first; each is made standalone in turn) and, where
+    known, the answers they got (``answers[i]`` answered ``history[i]``): after "哪个城市…？" the
+    answer names the city that "该市" then means. Rules only: a question that inherits nothing is
+    returned unchanged."""
     resolved: list[str] = []
-    for turn in [*history, question]:
+    for i, turn in enumerate([*history, question]):
         current = _standalone(turn, resolved)
-        resolved.append(current.question)
+        answer = answers[i] if i < len(answers) else ""
+        resolved.append(_with_answered_place(current.question, answer))
     return current
+
+
+def _with_answered_place(question: str, answer: str) -> str:
+    """A which-place question as its answer settled it ("哪个城市打造了…" answered "天长市：…"
+    → "天长市打造了…"), for the next turn to inherit from; any other question as it is."""
+    q = analyze_question(question)
+    if "place" not in q.kinds or q.places or not answer:
+        return question
+    names = Counter(place_names(search_key(answer)))
+    if not names:
+        return question
+    city = names.most_common(1)[0][0] + "市"
+    return _ASKS_WHICH_PLACE.sub(city, question, count=1) if _ASKS_WHICH_PLACE.search(question) else city + question
 
 
 def _standalone(question: str, resolved: Sequence[str]) -> Standalone:

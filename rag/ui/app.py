@@ -108,6 +108,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                     + signed_in)
         citations_state = gr.State([])
         asked_state = gr.State([])  # the user's questions so far, as typed: what a follow-up inherits from
+        answers_state = gr.State([])  # the answers they got (after 哪个城市…？ the answer names what 该市 means)
         last_answer = gr.State(None)  # the latest Answer (as a dict), what 👍/👎 rate
         with gr.Tab("问答"):
             with gr.Row():
@@ -139,19 +140,19 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
 
-        def respond(q: str, mode_label: str, history: list, asked: list):
-            history, asked = list(history or []), list(asked or [])
+        def respond(q: str, mode_label: str, history: list, asked: list, answered: list):
+            history, asked, answered = list(history or []), list(asked or []), list(answered or [])
             q = (q or "").strip()
             if not q:
-                yield history, [], gr.update(choices=[], value=None), gr.update(), asked, gr.update()
+                yield history, [], gr.update(choices=[], value=None), gr.update(), asked, gr.update(), answered
                 return
             history = history + [{"role": "user", "content": html.escape(q)},
                                  {"role": "assistant", "content": "检索中……"}]
             # a new answer clears the previous answer's source paragraph
-            yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update()
+            yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
             draft = ""
             try:
-                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked):
+                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered):
                     if isinstance(item, Answer):
                         history[-1] = {"role": "assistant", "content": render_answer(item)}
                         # a refusal's related passages open too, labelled as what they are
@@ -159,17 +160,17 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                         cites = [c.model_dump() for c in shown]
                         labels = [_label(c, item.refused) for c in shown]
                         yield (history, cites, gr.update(choices=labels, value=None), SOURCE_HINT, asked + [q],
-                               item.model_dump())
+                               item.model_dump(), answered + [item.answer])
                     else:
                         draft += item
                         history[-1] = {"role": "assistant", "content": f"<i>生成中（尚未核验）：</i>{html.escape(draft)}"}
-                        yield history, [], gr.update(), gr.update(), asked, gr.update()
+                        yield history, [], gr.update(), gr.update(), asked, gr.update(), answered
             except (ValueError, LLMUnavailableError) as exc:
                 history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
-                yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update()
+                yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
 
         def start_over():
-            return [], [], gr.update(choices=[], value=None), SOURCE_HINT, [], None
+            return [], [], gr.update(choices=[], value=None), SOURCE_HINT, [], None, []
 
         def rate(rating: str, note: str, last: dict | None):
             if not last:
@@ -207,9 +208,10 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                 status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
             return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None), status
 
-        outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer]
-        ask.click(respond, [question, mode, chatbot, asked_state], outputs)
-        question.submit(respond, [question, mode, chatbot, asked_state], outputs)
+        outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
+        inputs = [question, mode, chatbot, asked_state, answers_state]
+        ask.click(respond, inputs, outputs)
+        question.submit(respond, inputs, outputs)
         new_chat.click(start_over, None, outputs)
         cite_pick.change(show_source, [cite_pick, citations_state], source)
         upload.upload(add_files, upload, [upload_status, docs_table, delete_pick])
