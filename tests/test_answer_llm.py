@@ -168,3 +168,14 @@ def test_the_packaged_model_judges_support_by_meaning(llm_chain: AnswerChain) ->
     assert not judge.supports(analyze_question("苏州市行政复议直接纠错率是多少？"), sentence)
     answer = llm_chain.ask("苏州市政务服务事项的网上可办率是多少？")
     assert not answer.refused and "98.6%" in answer.answer + "".join(c.quote for c in answer.citations)
+
+
+def test_the_model_rewrites_a_follow_up_the_rules_cannot(llm_chain: AnswerChain) -> None:
+    """"直接纠错率呢？" names a new topic, not a place or year: the rules leave it, the model makes it
+    standalone, and the answer is checked against that standalone question."""
+    answer = llm_chain.ask("直接纠错率呢？", history=["常熟市2015—2019年行政复议机关共受理行政复议案件多少件？"],
+                           history_answers=["2015—2019年，行政复议机关共受理行政复议案件313件，复议直接纠错率7.9%。[1]"])
+    assert answer.understood_as and "常熟" in answer.understood_as and "纠错率" in answer.understood_as
+    assert not answer.refused and "7.9%" in answer.answer + "".join(c.quote for c in answer.citations)
+    # extractive mode never asks the model: the bare follow-up asks nothing on its own
+    assert llm_chain.ask("直接纠错率呢？", mode="extractive", history=["常熟市行政复议案件多少件？"]).refused

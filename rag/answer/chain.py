@@ -26,7 +26,7 @@ from rag.models import Answer
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 from rag.text import addresses_assistant, analyze_question, contains, focus_window, sentence_spans
-from rag.text.followup import Standalone, standalone_question
+from rag.text.followup import Standalone, depends_on_context, standalone_question
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ class AnswerChain:
         self._llm_lock = threading.Lock()
         self._system = load_prompt("answer_system.md")
         self._user = load_prompt("answer_user.md")
+        self._rewrite_prompt = load_prompt("rewrite.md")
         retrieve = RunnableLambda(self._retrieve)
         self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(self._verify)
         self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
@@ -74,7 +75,7 @@ class AnswerChain:
         mode = mode or self.settings.answer_mode
         started = time.perf_counter()
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
-        asked = standalone_question(question, history, history_answers)
+        asked = self._standalone(question, history, history_answers, mode)
         answer: Answer = chain.invoke({"question": analyze_question(asked.question), "filters": filters, "mode": mode,
                                        "max_tokens": max_tokens})
         return self._finish(answer, question, asked, started)
@@ -88,7 +89,7 @@ class AnswerChain:
             yield self.ask(question, mode, filters, history, history_answers=history_answers)
             return
         started = time.perf_counter()
-        asked = standalone_question(question, history, history_answers)
+        asked = self._standalone(question, history, history_answers, mode)
         state = self._prompt(self._retrieve({"question": analyze_question(asked.question), "filters": filters, "mode": mode}))
         pieces = []
         if state["shown"]:
@@ -101,6 +102,34 @@ class AnswerChain:
                 pieces = []  # a draft cut off by a crash is not an answer
         answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
         yield self._finish(answer, question, asked, started)
+
+    def _standalone(self, question: str, history: Sequence[str], answers: Sequence[str], mode: str) -> Standalone:
+        """The question as it would be asked alone: by rules; in LLM mode, a follow-up the rules
+        cannot resolve ("直接纠错率呢？") is rewritten by the model, and the rewrite is kept only if
+        it keeps every content word of the follow-up and names no place the conversation did not."""
+        asked = standalone_question(question, history, answers)
+        if asked.rewritten or mode != "llm" or not history or not depends_on_context(question):
+            return asked
+        replies = [*answers, *[""] * len(history)][:len(history)]
+        lines = []
+        for turn, reply in list(zip(history, replies))[-3:]:  # the last three turns carry what it leans on
+            lines.append(f"用户：{turn.strip()}")
+            if reply:
+                lines.append(f"助手：{reply.strip()[:200]}")
+        prompt = self._rewrite_prompt.format(conversation="\n".join(lines), question=question.strip())
+        try:
+            raw = self.llm.complete([{"role": "user", "content": prompt}], 80)
+        except LLMUnavailableError as exc:
+            log.warning("follow-up not rewritten, the model is unavailable: %s", exc)
+            return asked
+        rewritten = raw.strip().splitlines()[0].strip().strip("“”\"") if raw.strip() else ""
+        last = analyze_question(standalone_question(history[-1], history[:-1], answers).question)
+        if rewritten and last.places and not analyze_question(rewritten).places:
+            rewritten = last.places[0] + "市" + rewritten  # the place the conversation is about, as the rules keep it
+        if _faithful_rewrite(question, rewritten, history):
+            return Standalone(rewritten, True)
+        log.info("model rewrite %r of %r not kept", rewritten, question)
+        return asked
 
     def runnable(self, mode: str | None = None) -> RunnableLambda:
         """The chain for LangChain applications: ``{"question": str, "chat_history": [...]}`` in (the
@@ -257,6 +286,17 @@ def parse_llm_output(raw: str) -> Draft:
     for sentence, numbers in sentences:
         quotes.extend((n, sentence) for n in numbers if n not in quoted)
     return Draft(sentences=sentences, quotes=tuple(quotes))
+
+
+def _faithful_rewrite(question: str, rewritten: str, history: Sequence[str]) -> bool:
+    """A model's standalone version of a follow-up: one question, keeping the follow-up's own words,
+    naming a place when the conversation did, and only places it named (a model must not add a city)."""
+    if not rewritten or len(rewritten) > 120 or rewritten == question.strip():
+        return False
+    q, r = analyze_question(question), analyze_question(rewritten)
+    named = {p for turn in [*history, question] for p in analyze_question(turn).places}
+    # the place the conversation is about must survive the rewrite (else it answers for anywhere)
+    return all(w in r.key for w in q.content_words) and set(r.places) <= named and bool(r.places or not named)
 
 
 def turns(messages: Sequence[Any]) -> dict[str, list[str]]:

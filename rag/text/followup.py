@@ -57,6 +57,17 @@ def standalone_question(question: str, history: Sequence[str], answers: Sequence
     return current
 
 
+#: Words that point back into the conversation, e.g. "这个比例", "该数据", "其中", "上述", "同比呢".
+_POINTS_BACK = re.compile(r"这|那|该|其|此|上述|前者|后者|同比|环比")
+
+
+def depends_on_context(question: str) -> bool:
+    """Whether a question the rules left unchanged still leans on the conversation: a bare "X呢",
+    or words pointing back with no place of its own ("直接纠错率呢？", "这个比例是多少？")."""
+    q = analyze_question(question)
+    return q.elliptical or (not q.places and bool(_POINTS_BACK.search(q.key)))
+
+
 def _with_answered_place(question: str, answer: str) -> str:
     """A which-place question as its answer settled it ("哪个城市打造了…" answered "天长市：…"
     → "天长市打造了…"), for the next turn to inherit from; any other question as it is."""
