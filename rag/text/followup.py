@@ -107,6 +107,9 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         x = m.group("x")
         xq = analyze_question(x)
         place = xq.places[0] if xq.places else _bare_place(x)
+        rest = re.sub(r"(?:19|20)\d{2}年?", "", re.sub(re.escape(place) + f"[{_PLACE_SUFFIX}]?", "", x) if place else x)
+        if (place or xq.years) and analyze_question(rest.strip("的 ")).content_words:
+            return None  # "那太仓的法律顾问呢": a new topic too, which the previous question does not carry
         out = prev_key
         if place:
             out = _replace_places(out, prev.places, _place_as_written(x, place))
