@@ -46,6 +46,7 @@ class AnswerChain:
         self._system = load_prompt("answer_system.md")
         self._user = load_prompt("answer_user.md")
         self._rewrite_prompt = load_prompt("rewrite.md")
+        self._support_judge: SupportJudge | None = None  # made on first use, with the model
         retrieve = RunnableLambda(self._retrieve)
         self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(self._verify)
         self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
@@ -198,9 +199,9 @@ class AnswerChain:
         blocks = []
         for p in shown:
             section = " > ".join(p.hit.chunk.section)
-            start, end = focus_window(p.hit.chunk.text, state["question"], self.settings.llm_passage_chars)
-            shown = shown_to_model(p.hit.chunk.text[start:end])
-            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{shown}")
+            start, end = focus_window(p.hit.chunk.text, question, self.settings.llm_passage_chars)
+            text = shown_to_model(p.hit.chunk.text[start:end])
+            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{text}")
         user = self._user.format(passages="\n\n".join(blocks), question=question.text.strip())
         return {**state, "shown": shown,
                 "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
@@ -225,8 +226,9 @@ class AnswerChain:
         setting = self.settings.support_judge
         if setting == "off" or (setting == "llm" and mode != "llm"):
             return None
-        llm = self.llm
-        return SupportJudge(llm) if isinstance(llm, RelevanceJudge) else None
+        if self._support_judge is None and isinstance(self.llm, RelevanceJudge):
+            self._support_judge = SupportJudge(self.llm)
+        return self._support_judge
 
     def _verify(self, state: dict[str, Any]) -> Answer:
         draft: Draft = state["draft"]

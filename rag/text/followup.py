@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.text.normalize import place_names, search_key, to_traditional
-from rag.text.question import analyze_question
+from rag.text.question import WHICH_CITY, analyze_question
 from rag.text.words import posseg
 
 #: An elliptical follow-up: a new place, year or topic and nothing else, e.g. "那太仓呢？",
@@ -27,8 +27,6 @@ _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答
                           r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?")
 #: Asking which year the previous figure is from, e.g. "这是哪一年的数据？", "是哪年的？".
 _ASKS_YEAR_OF = re.compile(r"^(?:这|那|这个|这些)?(?:是|指)?哪一?年的?(?:数据|数字|情况)?[？?。]*$")
-#: The words of a which-place question that its answer replaces, e.g. "哪个城市", "哪座城市", "哪个市".
-_ASKS_WHICH_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区)")
 #: Punctuation the search key folded to ASCII, back as a Chinese question writes it.
 _FULL_WIDTH = str.maketrans({"?": "？", ",": "，", ";": "；", ":": "：", "!": "！", "(": "（", ")": "）"})
 #: The place with its administrative suffix as a question writes it, e.g. "太仓市", "太仓".
@@ -78,7 +76,7 @@ def _with_answered_place(question: str, answer: str) -> str:
     if not names:
         return question
     city = names.most_common(1)[0][0] + "市"
-    return _ASKS_WHICH_PLACE.sub(city, question, count=1) if _ASKS_WHICH_PLACE.search(question) else city + question
+    return WHICH_CITY.sub(city, question, count=1) if WHICH_CITY.search(question) else city + question
 
 
 def _standalone(question: str, resolved: Sequence[str]) -> Standalone:

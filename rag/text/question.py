@@ -49,8 +49,10 @@ _ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{
 _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
 #: e.g. "谁", "哪位", "姓名".
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
-#: e.g. "哪个城市", "哪里".
-_ASKS_PLACE = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区|地方|省)|哪里|何地")
+#: The words asking which city, e.g. "哪个城市", "哪座城市", "哪个市" (its answer names the city).
+WHICH_CITY = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区)")
+#: e.g. "哪个城市", "哪个省", "哪里".
+_ASKS_PLACE = re.compile(rf"{WHICH_CITY.pattern}|哪(?:个|座|一个)?(?:地方|省)|哪里|何地")
 #: e.g. "获得过什么荣誉", "被评为什么", and "何时被评为…示范市" (a when-question about an honour:
 #: the answer must confer it, not merely mention the words of its title).
 _ASKS_HONOUR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)"
