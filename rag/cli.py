@@ -54,7 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder (default: index/ or POLICYQA_INDEX_DIR)")
     p.add_argument("--rebuild", action="store_true", help="drop the existing index and build from scratch")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file could not be read")
+    p.add_argument("--keyword-only", action="store_true",
+                   help="store chunks without embedding them: keyword-searchable now, `policyqa embed` adds vectors later")
     p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("embed", help="add the vectors keyword-only indexing left out (resumable; searchable throughout)")
+    p.add_argument("--index", help="index folder")
+    p.add_argument("--limit", type=int, help="stop after about N chunks (a run can be resumed any time)")
+    p.add_argument("--publish-every", type=float, default=300.0, metavar="SECONDS",
+                   help="how often searchers pick up the new vectors during the run (default 300)")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("status", help="what the index holds: documents, chunks, how many are embedded")
+    p.add_argument("--index", help="index folder")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("search", help="retrieve the passages for a question (no answer generation)")
     p.add_argument("question", nargs="?", help="the question")
@@ -149,7 +163,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.embed import load_embedder
+    from rag.embed import embedder_for
     from rag.index.build import update_index
     from rag.progress import Reporter
 
@@ -157,7 +171,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if not paths:
         raise ValueError("nothing to index: give files or folders, e.g. `policyqa index docs/`")
     log.info("loading the embedding model %s", settings.embedding_model)
-    embedder = load_embedder(settings.embedding_model, settings.embed_threads)
+    embedder = embedder_for(settings)
     console = Console(stderr=True, soft_wrap=True)  # one line per message, even in a log file
     with Reporter(console) as progress:
         files = progress.task("files read")
@@ -166,7 +180,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         def report(kind: str, done: int, total: int) -> None:
             progress.update(files if kind == "files" else chunks, done, total or None)
 
-        stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report)
+        stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report,
+                             keyword_only=args.keyword_only)
     for err in stats.errors:
         console.print(f"[red]error[/red] {escape(err)}", highlight=False)
     for warning in stats.warnings:
@@ -180,11 +195,53 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"{stats.chunks_embedded} embedded in {stats.seconds:.1f}s "
         f"({stats.chunks_written / max(stats.seconds, 1e-9):.1f} chunks/s; embedder {rate:.1f} chunks/s)",
         markup=False, highlight=False)
+    missing = stats.totals.get("chunks", 0) - stats.totals.get("embedded_chunks", 0)
+    if missing:
+        console.print(f"[yellow]{missing} chunk(s) are keyword-searchable but not embedded yet: run `policyqa embed"
+                      f"{' --index ' + str(settings.index_dir) if args.index else ''}` to add their vectors "
+                      "(resumable; searching works meanwhile).[/yellow]", highlight=False)
     if stats.files_failed:
         console.print(f"[yellow]{stats.files_failed} file(s) could not be read (listed above); everything else "
                       "was indexed. Fix them and run the same command again: only changed files are redone.[/yellow]",
                       highlight=False)
     return 1 if stats.files_failed and args.strict else 0
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.embed import embedder_for
+    from rag.index.build import embed_missing
+    from rag.progress import Reporter
+
+    log.info("loading the embedding model %s", settings.embedding_model)
+    embedder = embedder_for(settings)
+    with Reporter(Console(stderr=True, soft_wrap=True)) as progress:
+        task = progress.task("chunks embedded")
+        stats = embed_missing(settings, embedder, publish_every_s=args.publish_every, limit=args.limit,
+                              progress=lambda _, done, total: progress.update(task, done, total or None))
+    totals = stats.totals
+    rate = stats.embedded / stats.seconds if stats.seconds else 0.0
+    left = totals.get("chunks", 0) - totals.get("embedded_chunks", 0)
+    Console(soft_wrap=True).print(
+        f"Embedded {stats.embedded} chunk texts in {stats.seconds:.1f}s ({rate:.1f}/s). Index {settings.index_dir}: "
+        f"{totals.get('embedded_chunks', 0)} of {totals.get('chunks', 0)} chunks embedded"
+        + (f"; {left} left (run `policyqa embed` again to go on)." if left else "."), markup=False, highlight=False)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.index import index_status
+
+    status = index_status(settings)
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return 0
+    share = status["embedded_chunks"] / status["chunks"] if status["chunks"] else 1.0
+    Console(soft_wrap=True).print(
+        f"{status['index']}: {status['documents']} documents, {status['chunks']} chunks, {status['embedded_chunks']} "
+        f"embedded ({share:.1%}; {status['embedding_model']}), store {status['store']}"
+        + ("" if status["embedded_chunks"] >= status["chunks"] else " — run `policyqa embed` to finish"),
+        markup=False, highlight=False)
+    return 0
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

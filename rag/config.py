@@ -27,6 +27,15 @@ class Settings(BaseSettings):
         description="'e5-small' (packaged multilingual-e5-small), 'use-m3' (packaged, fast) or a path "
         "to a local sentence-transformers model folder.",
     )
+    embedding_url: str | None = Field(
+        None, description="An OpenAI-compatible embeddings server, e.g. http://10.0.0.5:8080/v1 (TEI, vLLM, "
+        "Xinference); embedding_model is then the model name sent to it (e.g. bge-m3).",
+    )
+    embedding_api_key: str | None = None
+    embedding_retries: int = Field(4, ge=0, le=20, description="Tries after the first, with exponential backoff.")
+    embedding_timeout_s: float = Field(60.0, gt=0)
+    embedding_query_prefix: str = Field("", description="Put before questions sent to the server ('query: ' for e5).")
+    embedding_passage_prefix: str = Field("", description="Put before passages sent to the server ('passage: ' for e5).")
     chunk_max_chars: int = Field(
         500, ge=80, le=4000,
         description="Upper bound on a chunk's length (500: the gold span is inside one chunk for 96% of NCP "

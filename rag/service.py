@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rag.answer.chain import AnswerChain
 from rag.config import Settings
-from rag.embed import load_embedder
+from rag.embed import embedder_for
 from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import Ingestor
@@ -64,7 +64,7 @@ class PolicyQA:
     def build(cls, paths: Sequence[str | Path], settings: Settings | None = None) -> PolicyQA:
         """Index ``paths`` (incrementally) and open the result."""
         settings = settings or Settings()
-        update_index(settings, paths, load_embedder(settings.embedding_model, settings.embed_threads))
+        update_index(settings, paths, embedder_for(settings))
         return cls(settings)
 
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,

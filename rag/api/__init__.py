@@ -200,7 +200,7 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     def healthz() -> dict:
         counts = qa.retriever.store.counts()
         return {"status": "ok", "documents": counts["documents"], "chunks": counts["chunks"],
-                "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
+                "embedded_chunks": counts["embedded_chunks"], "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
                 "llm": qa.chain.llm_health()}
 
     @app.post("/v1/answer", responses=STREAMABLE)

@@ -15,7 +15,9 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rag.config import Settings
@@ -93,6 +95,19 @@ class Derived:
     vectors: FaissIndex
     keyword: KeywordIndex
 
+    @property
+    def partial(self) -> bool:
+        """Some chunks are keyword-searchable but not embedded yet (two-stage indexing)."""
+        return self.vectors.size < len(self.keyword.ids)
+
+    @cached_property
+    def _embedded(self) -> frozenset[int]:
+        return frozenset(self.vectors.ids().tolist())
+
+    def without_vectors(self, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` that have no vector yet."""
+        return {i for i in ids if i not in self._embedded} if self.partial else set()
+
 
 def build_derived(store: Store, dim: int, ann_threshold: int) -> Derived:
     generation = store.generation
@@ -133,6 +148,19 @@ def load_derived(folder: Path, store: Store, dim: int, ann_threshold: int) -> De
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         log.warning("index %s: derived files unreadable (%s); rebuilding from the store", folder, exc)
     return build_derived(store, dim, ann_threshold)
+
+
+def index_status(settings: Settings) -> dict:
+    """What an index holds (documents, chunks, how many embedded), read without loading any model."""
+    folder = Path(settings.index_dir)
+    if not (folder / STORE_FILE).exists():
+        raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
+    store = Store(folder / STORE_FILE, readonly=True)
+    try:
+        return {"index": str(folder), "store": "sqlite+faiss", "embedding_model": store.get_meta("embedding_model"),
+                "generation": store.generation, **store.counts()}
+    finally:
+        store.close()
 
 
 def write_manifest_file(folder: Path, store: Store) -> None:

@@ -58,17 +58,76 @@ Source = str | Path | tuple[Path, str]
 
 def update_index(settings: Settings, paths: Iterable[Source], embedder: Embedder, *,
                  rebuild: bool = False, progress: ProgressFn | None = None,
-                 ingestor: Ingestor | None = None) -> IndexStats:
+                 ingestor: Ingestor | None = None, keyword_only: bool = False) -> IndexStats:
     """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora).
 
     Files are read by ``ingestor`` (a long-lived one from a server), else by one made for this run.
+    ``keyword_only``: store chunks without embedding them — keyword-searchable at once, at BM25's
+    speed; :func:`embed_missing` fills in the vectors later.
     """
     started = time.perf_counter()
     stats = IndexStats()
     with _writable(settings, embedder, rebuild=rebuild) as store, \
             (nullcontext(ingestor) if ingestor else Ingestor(settings.ingest_limits())) as reader:
-        _Run(store, settings, embedder, stats, progress, reader).run(list(paths))
+        _Run(store, settings, embedder, stats, progress, reader, keyword_only).run(list(paths))
         stats.totals = store.counts()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+@dataclass
+class EmbedStats:
+    embedded: int = 0
+    seconds: float = 0.0
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def embed_missing(settings: Settings, embedder: Embedder, *, progress: ProgressFn | None = None,
+                  publish_every_s: float = 300.0, limit: int | None = None) -> EmbedStats:
+    """Embed every stored chunk text that has no vector yet (the second stage of indexing).
+
+    Resumable and crash-safe: each batch of vectors is committed on its own, so a SIGKILL loses at
+    most the batch in flight and a rerun starts from the first chunk still without a vector. The
+    index's write lock is held only while a batch is written, never while the model works, so
+    ``policyqa index`` and uploads go on meanwhile. Searchers pick the new vectors up every
+    ``publish_every_s`` seconds and at the end. ``limit`` stops after about that many chunk texts.
+    """
+    started = time.perf_counter()
+    stats = EmbedStats()
+    report = progress or (lambda *_: None)
+    folder = Path(settings.index_dir)
+    if not (folder / STORE_FILE).exists():
+        raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index --keyword-only PATH...` first")
+    reader = Store(folder / STORE_FILE, readonly=True)
+    try:
+        check_manifest(reader, expected_manifest(settings, embedder.name, embedder.dim), folder)
+        counts = reader.counts()
+        todo = counts["chunks"] - counts["embedded_chunks"]
+        published = time.monotonic()
+        unpublished = 0
+        batch = settings.embed_batch_size
+        after = 0
+        while limit is None or stats.embedded < limit:
+            want = batch * 8 if limit is None else min(batch * 8, limit - stats.embedded)
+            rows, after = reader.missing_vectors(want, after)
+            if not rows:
+                break
+            for i in range(0, len(rows), batch):
+                part = rows[i:i + batch]
+                vectors = embedder.embed_passages([embed_text(t, sec, x) for _, t, sec, x in part])
+                publish = time.monotonic() - published >= publish_every_s
+                with _writable(settings, embedder, wait=True, refresh=publish) as store:
+                    store.add_vectors(dict(zip((h for h, *_ in part), vectors)), publish=publish)
+                stats.embedded += len(part)
+                unpublished = 0 if publish else unpublished + len(part)
+                published = time.monotonic() if publish else published
+                report("chunks", stats.embedded, todo)
+        if unpublished:
+            with _writable(settings, embedder, wait=True) as store:
+                store.publish()
+        stats.totals = reader.counts()
+    finally:
+        reader.close()
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -101,13 +160,16 @@ def _upgrade_terms(store: Store, expected: dict[str, str], folder: Path) -> None
 
 
 @contextmanager
-def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> Iterator[Store]:
-    """Exclusive, manifest-checked write access; derived files are refreshed on the way out."""
+def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False, *, wait: bool = False,
+              refresh: bool = True) -> Iterator[Store]:
+    """Exclusive, manifest-checked write access; derived files are refreshed on the way out
+    (``refresh=False``: not yet, a later call does it). ``wait``: queue behind another writer
+    instead of failing at once."""
     folder = Path(settings.index_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexBusyError(f"index {folder} is being updated by another process; wait for it to finish") from None
         if rebuild:
@@ -121,19 +183,21 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False) -> 
             store.set_meta(expected)
             before = store.generation
             yield store
-            store.collect_garbage()
-            if store.generation != before or not (folder / "derived.json").exists():
-                save_derived(folder, build_derived(store, embedder.dim, settings.ann_threshold))
-            write_manifest_file(folder, store)
+            if refresh:
+                store.collect_garbage()
+                if store.generation != before or not (folder / "derived.json").exists():
+                    save_derived(folder, build_derived(store, embedder.dim, settings.ann_threshold))
+                write_manifest_file(folder, store)
         finally:
             store.close()
 
 
 class _Run:
     def __init__(self, store: Store, settings: Settings, embedder: Embedder, stats: IndexStats,
-                 progress: ProgressFn | None, ingestor: Ingestor) -> None:
+                 progress: ProgressFn | None, ingestor: Ingestor, keyword_only: bool = False) -> None:
         self.store, self.settings, self.embedder, self.stats = store, settings, embedder, stats
         self.ingestor = ingestor
+        self.keyword_only = keyword_only
         self.progress = progress or (lambda *_: None)
         self.pending: list[tuple[str, Document, list[NewChunk]]] = []  # (file, document, chunks)
         self.done_files: list[tuple[str, str, str]] = []  # (file, root, hash) fully read
@@ -209,7 +273,7 @@ class _Run:
                     new.setdefault(c.embed_hash, embed_text(doc.title, c.chunk.section, c.chunk.text))
             for h in self.store.known_vectors(new):
                 del new[h]
-            self.store.write_documents(self.pending, self._embed(new))
+            self.store.write_documents(self.pending, {} if self.keyword_only else self._embed(new))
             self.stats.documents_written += len(self.pending)
             self.stats.chunks_written += sum(len(c) for _, _, c in self.pending)
         if self.done_files:

@@ -118,7 +118,10 @@ class Store:
 
     def write_documents(self, items: Sequence[tuple[str, Document, list[NewChunk]]],
                         vectors: dict[str, np.ndarray]) -> None:
-        """Replace each document (and its chunks) in one transaction with the new vectors."""
+        """Replace each document (and its chunks) in one transaction with the new vectors.
+
+        ``vectors`` may lack some (or all) of the chunks' texts: those chunks are keyword-searchable
+        now and get their vectors later (:meth:`missing_vectors`, :meth:`add_vectors`)."""
         with self.transaction():
             self.db.executemany("INSERT OR IGNORE INTO vectors(embed_hash, vector) VALUES(?, ?)",
                                 ((h, v.astype(np.float32).tobytes()) for h, v in vectors.items()))
@@ -134,6 +137,34 @@ class Store:
                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                     ((c.chunk.docid, c.chunk.ordinal, json.dumps(c.chunk.section, ensure_ascii=False),
                       c.chunk.start, c.chunk.end, c.chunk.text, c.tokens, c.embed_hash) for c in chunks))
+            self._bump()
+
+    def missing_vectors(self, limit: int, after: int = 0) -> tuple[list[tuple[str, str, tuple[str, ...], str]], int]:
+        """Up to ``limit`` ``(embed_hash, title, section, text)`` of chunk texts with no vector yet,
+        among chunks whose id is above ``after``, in id order; and the last chunk id looked at (pass
+        it back as ``after`` to go on without rescanning what came before)."""
+        rows = self.db.execute(
+            "SELECT c.id, c.embed_hash, d.title, c.section, c.text FROM chunks c JOIN documents d USING(docid) "
+            "WHERE c.id > ? AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.embed_hash = c.embed_hash) "
+            "ORDER BY c.id LIMIT ?", (after, limit)).fetchall()
+        out: dict[str, tuple[str, str, tuple[str, ...], str]] = {}
+        for _, h, title, section, text in rows:
+            out.setdefault(h, (h, title, tuple(json.loads(section)), text))
+        return list(out.values()), (rows[-1][0] if rows else after)
+
+    def add_vectors(self, vectors: dict[str, np.ndarray], *, publish: bool = False) -> None:
+        """Store vectors of chunk texts (one transaction). Searchers see them once the generation
+        moves (``publish``, or the next change): bumping it for every batch would make every
+        server rebuild its search structures every few seconds during a long embedding run."""
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO vectors(embed_hash, vector) VALUES(?, ?)",
+                                ((h, v.astype(np.float32).tobytes()) for h, v in vectors.items()))
+            if publish:
+                self._bump()
+
+    def publish(self) -> None:
+        """Move the generation on, so searchers reload what was stored (see :meth:`add_vectors`)."""
+        with self.transaction():
             self._bump()
 
     def record_files(self, files: Iterable[tuple[str, str, str]]) -> None:
@@ -209,6 +240,9 @@ class Store:
             "documents": self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
             "chunks": self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
             "vectors": self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0],
+            "embedded_chunks": self.db.execute(
+                "SELECT COUNT(*) FROM chunks c WHERE EXISTS (SELECT 1 FROM vectors v WHERE v.embed_hash = c.embed_hash)"
+            ).fetchone()[0],
         }
 
     def retokenize(self, keyword_text: Callable[[str, tuple[str, ...], str], str]) -> int:

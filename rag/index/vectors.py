@@ -20,6 +20,10 @@ class VectorIndex(ABC):
     @abstractmethod
     def size(self) -> int: ...
 
+    @abstractmethod
+    def ids(self) -> np.ndarray:
+        """The chunk ids that have a vector here."""
+
 
 class FaissIndex(VectorIndex):
     """Exact inner product while small; HNSW past ``ann_threshold`` vectors."""
@@ -51,6 +55,12 @@ class FaissIndex(VectorIndex):
     @property
     def size(self) -> int:
         return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        """The chunk ids that have a vector here."""
+        import faiss
+
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def save(self, path: Path) -> None:
         import faiss

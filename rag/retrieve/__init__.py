@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import Settings
-from rag.embed import PACKAGED, Embedder, load_embedder
+from rag.embed import PACKAGED, Embedder, embedder_for
 from rag.index import STORE_FILE, Derived, check_manifest, expected_manifest, load_derived
 from rag.index.keyword import query_terms
 from rag.index.store import Store
@@ -56,9 +56,9 @@ class Retriever:
             raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
         store = Store(path, readonly=True)
         if embedder is None:
-            if settings.embedding_model in PACKAGED:  # fail before loading a model for nothing
+            if settings.embedding_model in PACKAGED and not settings.embedding_url:  # fail before loading a model for nothing
                 check_manifest(store, {"embedding_model": settings.embedding_model}, folder)
-            embedder = load_embedder(settings.embedding_model, settings.embed_threads)
+            embedder = embedder_for(settings)
         check_manifest(store, expected_manifest(settings, embedder.name, embedder.dim), folder)
         if reranker is None and settings.rerank:
             reranker = _llm_reranker(settings)
@@ -84,12 +84,15 @@ class Retriever:
             if not len(allowed):
                 return []
         keyword = derived.keyword.search(query_terms(key), candidates, allowed)
-        dense = derived.vectors.search(self.embedder.embed_queries([key])[0], candidates, allowed)
+        dense = derived.vectors.search(self.embedder.embed_queries([key])[0], candidates, allowed) if derived.vectors.size else []
+        # chunks still waiting for their vector (two-stage indexing) are judged on keywords alone
+        unscored = {"dense": derived.without_vectors(i for i, _ in keyword)}
         if self.settings.fusion == "rrf":
-            fused = rrf({"bm25": [i for i, _ in keyword], "dense": [i for i, _ in dense]}, k=self.settings.rrf_k)
+            fused = rrf({"bm25": [i for i, _ in keyword], "dense": [i for i, _ in dense]}, k=self.settings.rrf_k,
+                        unscored=unscored)
         else:
             w = self.settings.dense_weight
-            fused = score_fusion({"bm25": keyword, "dense": dense}, {"bm25": 1.0 - w, "dense": w})
+            fused = score_fusion({"bm25": keyword, "dense": dense}, {"bm25": 1.0 - w, "dense": w}, unscored)
         fused = fused[:max(k, self.reranker.candidates) if self.reranker else k]
         rows = self.store.chunks_by_id([i for i, _, _ in fused])
         hits = [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
