@@ -174,11 +174,11 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     embedder = embedder_for(settings)
     console = Console(stderr=True, soft_wrap=True)  # one line per message, even in a log file
     with Reporter(console) as progress:
-        files = progress.task("files read")
-        chunks = progress.task("chunks embedded")
+        tasks = {"files": progress.task("files read"), "documents": progress.task("documents read"),
+                 "chunks": progress.task("chunks embedded")}
 
         def report(kind: str, done: int, total: int) -> None:
-            progress.update(files if kind == "files" else chunks, done, total or None)
+            progress.update(tasks[kind], done, total or None)
 
         stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report,
                              keyword_only=args.keyword_only)

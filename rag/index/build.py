@@ -27,7 +27,7 @@ from rag.index import (STORE_FILE, IndexBusyError, build_derived, check_manifest
                        manifest_diffs, save_derived, write_manifest_file)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
-from rag.ingest import Ingestor, find_files
+from rag.ingest import IngestError, Ingestor, find_files
 from rag.models import Document
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class IndexStats:
     files_seen: int = 0
     files_unchanged: int = 0
     files_failed: int = 0
+    documents_read: int = 0
     documents_written: int = 0
     documents_deleted: int = 0
     chunks_written: int = 0
@@ -49,6 +50,10 @@ class IndexStats:
 
 
 ProgressFn = Callable[[str, int, int], None]
+
+#: The recorded hash of a file that failed partway (some of its records were written): no real
+#: hash equals it, so the next run reads the file again.
+INCOMPLETE = "incomplete"
 
 
 #: A file or folder to index (docids from the path), or ``(file, docid)``: a file indexed under a
@@ -231,20 +236,25 @@ class _Run:
         self._delete_missing({root for _, _, root, _ in files} | set(folders), seen)
 
     def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str, chosen: bool) -> None:
-        result = self.ingestor.ingest_file(path, docid)
-        if chosen:  # the records of a multi-document file live under the caller's docid
-            result.documents[:] = [d if d.docid == docid else d.model_copy(update={"docid": f"{docid}/{d.docid}"})
-                                   for d in result.documents]
-        for err in result.errors:
-            self.stats.errors.append(str(err))
-        self.stats.warnings.extend(f"{path}: {w}" for w in result.warnings)
-        if not result.documents:
-            self.stats.files_failed += 1
-            if self.store.file_hash(key) is not None:
-                log.warning("%s could not be read this time; its previously indexed version is kept", path)
-            return
+        """Stream the file's documents into the store in batches (bounded memory, progress per
+        document). Records already written stay written if the file fails later on; but then the
+        file is not marked indexed and no record is taken for deleted, so a corpus cut off halfway
+        never deletes its later records, and the next run reads it again."""
         old = set(self.store.docids_of_file(key))
-        for doc in result.documents:
+        read, file_error = 0, False
+        for item in self.ingestor.stream_file(path, docid):
+            if isinstance(item, IngestError):
+                self.stats.errors.append(str(item))
+                file_error = file_error or item.path == str(path)
+                continue
+            doc = item
+            if chosen and doc.docid != docid:  # the records of a multi-document file live under the caller's docid
+                doc = doc.model_copy(update={"docid": f"{docid}/{doc.docid}"})
+            self.stats.warnings.extend(f"{path}: {w}" for w in doc.warnings)
+            read += 1
+            self.stats.documents_read += 1
+            if read % 500 == 0:
+                self.progress("documents", self.stats.documents_read, 0)
             old.discard(doc.docid)
             if self.store.doc_hash(doc.docid) == doc.content_hash:
                 continue  # unchanged (a JSONL record, or a file whose run was cut off after writing)
@@ -253,7 +263,17 @@ class _Run:
             self.pending_chunks += len(chunks)
             if self.pending_chunks >= self.settings.index_flush_chunks:
                 self._flush()  # big JSONL corpora are committed in batches, not at the end
+        if file_error or not read:
+            self.stats.files_failed += 1
+            if read:  # tracked, so removing the file removes its records; never "unchanged", so read again
+                self.done_files.append((key, root, INCOMPLETE))
+            if self.store.file_hash(key) is not None:
+                log.warning("%s could not be read this time; %s", path,
+                            f"the {read} record(s) read were updated, the others keep their indexed version"
+                            if read else "its previously indexed version is kept")
+            return
         if old:  # records removed from a JSONL file
+            self._flush()
             self.stats.documents_deleted += self.store.delete_documents(old)
         # the file counts as indexed once all its documents are written (at the next flush)
         self.done_files.append((key, root, data_hash))

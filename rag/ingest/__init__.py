@@ -153,20 +153,24 @@ class Ingestor:
         self._worker = Worker("file reader", "rag.ingest:_reader", (limits,), memory_mb=limits.max_memory_mb)
 
     def ingest_file(self, path: Path, docid: str) -> IngestResult:
-        try:
-            # the limit is on progress: a JSONL corpus sends each document as it is read
-            result = _result(path, self._worker.stream((str(path), docid), timeout_s=self.limits.timeout_s))
-        except WorkerTimeout:
-            result = IngestResult(str(path), errors=[IngestError(
-                path, f"reading it made no progress for {self.limits.timeout_s:g} s and was stopped",
-                "Check the file (re-save or split it), or raise POLICYQA_INGEST_TIMEOUT_S")])
-        except WorkerCrashed as exc:
-            result = IngestResult(str(path), errors=[IngestError(
-                path, f"its parser crashed ({exc})",
-                "Open it in the application that made it and save it again, or convert it to .txt")])
+        result = _result(path, self.stream_file(path, docid))
         for err in result.errors:
             log.debug("%s", err)  # callers report them (CLI table, API 422)
         return result
+
+    def stream_file(self, path: Path, docid: str) -> Iterator[Document | IngestError]:
+        """The file's documents one by one as the reader process produces them (a JSONL corpus of
+        64k records is never held whole), then any error; a hang or a crash of the reader ends the
+        stream with an IngestError about the file itself (``error.path == str(path)``)."""
+        try:
+            # the limit is on progress: a JSONL corpus sends each document as it is read
+            yield from self._worker.stream((str(path), docid), timeout_s=self.limits.timeout_s)
+        except WorkerTimeout:
+            yield IngestError(path, f"reading it made no progress for {self.limits.timeout_s:g} s and was stopped",
+                              "Check the file (re-save or split it), or raise POLICYQA_INGEST_TIMEOUT_S")
+        except WorkerCrashed as exc:
+            yield IngestError(path, f"its parser crashed ({exc})",
+                              "Open it in the application that made it and save it again, or convert it to .txt")
 
     def ingest_paths(self, paths: Iterable[Path | str]) -> Iterator[IngestResult]:
         for path, docid in find_files(paths):
