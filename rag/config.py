@@ -21,7 +21,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="POLICYQA_", extra="ignore")
 
-    index_dir: Path = Field(Path("index"), description="Folder holding the built index.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the built index (with store=milvus: "
+                            "only uploaded files and feedback are kept there).")
+    store: Literal["sqlite", "milvus"] = Field(
+        "sqlite", description="'sqlite': the embedded store (SQLite + FAISS + BM25 files in index_dir, one machine); "
+        "'milvus': a Milvus server or a milvus-lite file at milvus_uri (several replicas may share one server).",
+    )
+    milvus_uri: str = Field("index/milvus.db", description="A local milvus-lite file (path ending .db) or a "
+                            "server, e.g. http://10.0.0.7:19530.")
+    milvus_token: str | None = Field(None, description="'user:password' or an API key, for a server with auth.")
+    milvus_collection_prefix: str = Field("policyqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
+                                          description="Collections are <prefix>_chunks, <prefix>_documents, ...")
     embedding_model: str = Field(
         "e5-small",
         description="'e5-small' (packaged multilingual-e5-small), 'use-m3' (packaged, fast) or a path "

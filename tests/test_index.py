@@ -269,7 +269,7 @@ def test_ann_chosen_past_threshold_in_a_real_index(tmp_path: Path, use) -> None:
     settings = Settings(index_dir=tmp_path / "index", ann_threshold=10, embedding_model="use-m3")
     update_index(settings, [DOCS], use)
     retriever = Retriever.open(settings)
-    assert retriever._derived.vectors.kind == "hnsw"
+    assert retriever.backend._derived.vectors.kind == "hnsw"
     assert "2020年8月" in retriever.search(TIANCHANG_Q, k=1)[0].chunk.text
 
 

@@ -56,7 +56,7 @@ def test_keyword_only_is_searchable_then_embedding_completes(tmp_path: Path, use
     first = embed_missing(settings, use, limit=40, publish_every_s=0)
     assert first.embedded == 40 and _counts(settings) == (chunks, 40)
     retriever.refresh()
-    assert retriever._derived.vectors.size == 40 and retriever._derived.partial
+    assert retriever.backend._derived.vectors.size == 40 and retriever.backend._derived.partial
     hits = retriever.search(TIANCHANG_Q, k=5)
     assert hits[0].chunk.chunk_id == "tianchang-2021.txt#1"
     assert all(h.score <= 1.0 + 1e-9 for h in hits)

@@ -40,13 +40,13 @@ class IndexBusyError(RuntimeError):
     """Another process (``policyqa index``, another server) holds the index's write lock right now."""
 
 
-def expected_manifest(settings: Settings, model_name: str, dim: int) -> dict[str, str]:
+def expected_manifest(settings: Settings, model_name: str, dim: int, keyword_terms: str = TERMS_VERSION) -> dict[str, str]:
     return {
         "format_version": FORMAT_VERSION,
         "embedding_model": model_name,
         "dimension": str(dim),
         "normalizer_version": NORMALIZER_VERSION,
-        "keyword_terms": TERMS_VERSION,
+        "keyword_terms": keyword_terms,
         "chunk_max_chars": str(settings.chunk_max_chars),
         "chunk_min_chars": str(settings.chunk_min_chars),
     }
@@ -59,7 +59,7 @@ def manifest_diffs(store: Store, expected: dict[str, str]) -> list[tuple[str, st
             if store.get_meta(k) != v and (built or store.get_meta(k) is not None)]
 
 
-def check_manifest(store: Store, expected: dict[str, str], folder: Path) -> None:
+def check_manifest(store: Store, expected: dict[str, str], folder: Path | str) -> None:
     """Raise IndexMismatchError naming what differs and how to fix it."""
     diffs = manifest_diffs(store, expected)
     if not diffs:
@@ -150,14 +150,26 @@ def load_derived(folder: Path, store: Store, dim: int, ann_threshold: int) -> De
     return build_derived(store, dim, ann_threshold)
 
 
+def open_store(settings: Settings, *, readonly: bool = False) -> Store:
+    """The index ``settings`` name: the SQLite store in ``index_dir``, or (``store=milvus``) the
+    collections on the Milvus server or file at ``milvus_uri``. Reading a folder with no index is
+    a FileNotFoundError saying how to build one."""
+    if settings.store == "milvus":
+        from rag.index.milvus import MilvusStore
+
+        return MilvusStore.connect(settings, readonly=readonly)
+    folder = Path(settings.index_dir)
+    path = folder / STORE_FILE
+    if readonly and not path.exists():
+        raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
+    return Store(path, readonly=readonly)
+
+
 def index_status(settings: Settings) -> dict:
     """What an index holds (documents, chunks, how many embedded), read without loading any model."""
-    folder = Path(settings.index_dir)
-    if not (folder / STORE_FILE).exists():
-        raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
-    store = Store(folder / STORE_FILE, readonly=True)
+    store = open_store(settings, readonly=True)
     try:
-        return {"index": str(folder), "store": "sqlite+faiss", "embedding_model": store.get_meta("embedding_model"),
+        return {"index": str(store.location), "store": store.kind, "embedding_model": store.get_meta("embedding_model"),
                 "generation": store.generation, **store.counts()}
     finally:
         store.close()

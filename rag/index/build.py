@@ -24,7 +24,7 @@ from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
 from rag.index import (STORE_FILE, IndexBusyError, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
-                       manifest_diffs, save_derived, write_manifest_file)
+                       manifest_diffs, open_store, save_derived, write_manifest_file)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
 from rag.ingest import IngestError, Ingestor, find_files
@@ -100,12 +100,9 @@ def embed_missing(settings: Settings, embedder: Embedder, *, progress: ProgressF
     started = time.perf_counter()
     stats = EmbedStats()
     report = progress or (lambda *_: None)
-    folder = Path(settings.index_dir)
-    if not (folder / STORE_FILE).exists():
-        raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index --keyword-only PATH...` first")
-    reader = Store(folder / STORE_FILE, readonly=True)
+    reader = open_store(settings, readonly=True)
     try:
-        check_manifest(reader, expected_manifest(settings, embedder.name, embedder.dim), folder)
+        check_manifest(reader, expected_manifest(settings, embedder.name, embedder.dim, reader.keyword_terms), reader.location)
         counts = reader.counts()
         todo = counts["chunks"] - counts["embedded_chunks"]
         published = time.monotonic()
@@ -141,7 +138,7 @@ def remove_documents(settings: Settings, docids: Iterable[str], embedder: Embedd
     """Delete documents (and the files they came from) from every structure of the index."""
     with _writable(settings, embedder) as store:
         docids = [d for d in docids if store.doc_hash(d) is not None]
-        files = {f for d in docids for (f,) in store.db.execute("SELECT file FROM documents WHERE docid=?", (d,))}
+        files = {f for d in docids if (f := store.file_of(d)) is not None}
         removed = store.delete_documents(docids)
         store.forget_files(f for f in files if not store.docids_of_file(f))
     return removed
@@ -170,6 +167,10 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False, *, 
     """Exclusive, manifest-checked write access; derived files are refreshed on the way out
     (``refresh=False``: not yet, a later call does it). ``wait``: queue behind another writer
     instead of failing at once."""
+    if settings.store == "milvus":
+        with _writable_milvus(settings, embedder, rebuild) as store:
+            yield store
+        return
     folder = Path(settings.index_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as lock:
@@ -182,7 +183,7 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False, *, 
                 path.unlink(missing_ok=True)
         store = Store(folder / STORE_FILE)
         try:
-            expected = expected_manifest(settings, embedder.name, embedder.dim)
+            expected = expected_manifest(settings, embedder.name, embedder.dim, store.keyword_terms)
             _upgrade_terms(store, expected, folder)
             check_manifest(store, expected, folder)
             store.set_meta(expected)
@@ -195,6 +196,26 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False, *, 
                 write_manifest_file(folder, store)
         finally:
             store.close()
+
+
+@contextmanager
+def _writable_milvus(settings: Settings, embedder: Embedder, rebuild: bool) -> Iterator[Store]:
+    """Manifest-checked access to the Milvus collections. No lock: replicas share the server, and
+    each document is written so that a crash or a concurrent reader never sees half of it."""
+    from rag.index.milvus import MilvusStore
+
+    store = MilvusStore.connect(settings)
+    try:
+        if rebuild:
+            for name in store.c.values():
+                store.client.drop_collection(name)
+        store.ensure_collections(embedder.dim)
+        expected = expected_manifest(settings, embedder.name, embedder.dim, store.keyword_terms)
+        check_manifest(store, expected, store.location)  # type: ignore[arg-type]
+        store.set_meta(expected)
+        yield store  # type: ignore[misc]
+    finally:
+        store.close()
 
 
 class _Run:

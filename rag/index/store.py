@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index.keyword import TERMS_VERSION
 from rag.models import Chunk, Document
 
 _SCHEMA = """
@@ -56,8 +57,14 @@ class NewChunk:
 
 
 class Store:
+    """The embedded store: one SQLite file (see the module docstring)."""
+
+    kind = "sqlite+faiss"
+    keyword_terms = TERMS_VERSION  # its BM25 terms are computed here (rag.index.keyword)
+
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self.location = path.parent
         uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -102,6 +109,10 @@ class Store:
 
     def docids_of_file(self, path: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT docid FROM documents WHERE file=?", (path,))]
+
+    def file_of(self, docid: str) -> str | None:
+        row = self.db.execute("SELECT file FROM documents WHERE docid=?", (docid,)).fetchone()
+        return row[0] if row else None
 
     def doc_hash(self, docid: str) -> str | None:
         row = self.db.execute("SELECT content_hash FROM documents WHERE docid=?", (docid,)).fetchone()

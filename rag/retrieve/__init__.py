@@ -7,14 +7,13 @@ simplified phrasing of a question are literally the same query to both retriever
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.config import Settings
 from rag.embed import PACKAGED, Embedder, embedder_for
-from rag.index import STORE_FILE, Derived, check_manifest, expected_manifest, load_derived
-from rag.index.keyword import query_terms
+from rag.index import check_manifest, expected_manifest, open_store
+from rag.index.search import LocalSearch, SearchBackend
 from rag.index.store import Store
 from rag.models import Hit
 from rag.retrieve.fusion import rrf, score_fusion
@@ -37,56 +36,51 @@ class Filters:
 class Retriever:
     """An opened index. Thread-safe for searching; :meth:`refresh` picks up a newer generation."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, derived: Derived,
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, backend: SearchBackend,
                  reranker: Reranker | None = None) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.reranker = reranker
-        self._derived = derived
-        self._lock = threading.Lock()
+        self.backend = backend
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> Retriever:
-        """Open the index in ``settings.index_dir``; with ``settings.rerank`` and no reranker given,
-        the local LLM judges candidates (it loads on the first search)."""
-        folder = Path(settings.index_dir)
-        path = folder / STORE_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
-        store = Store(path, readonly=True)
+        """Open the index ``settings`` name (a folder, or a Milvus server with ``store=milvus``);
+        with ``settings.rerank`` and no reranker given, the local LLM judges candidates (it loads
+        on the first search)."""
+        store = open_store(settings, readonly=True)
         if embedder is None:
             if settings.embedding_model in PACKAGED and not settings.embedding_url:  # fail before loading a model for nothing
-                check_manifest(store, {"embedding_model": settings.embedding_model}, folder)
+                check_manifest(store, {"embedding_model": settings.embedding_model}, store.location)
             embedder = embedder_for(settings)
-        check_manifest(store, expected_manifest(settings, embedder.name, embedder.dim), folder)
+        check_manifest(store, expected_manifest(settings, embedder.name, embedder.dim, store.keyword_terms), store.location)
         if reranker is None and settings.rerank:
             reranker = _llm_reranker(settings)
-        return cls(settings, store, embedder, load_derived(folder, store, embedder.dim, settings.ann_threshold), reranker)
+        backend = store if isinstance(store, SearchBackend) else LocalSearch(
+            Path(settings.index_dir), store, embedder.dim, settings.ann_threshold)
+        return cls(settings, store, embedder, backend, reranker)
 
     def refresh(self) -> None:
-        """Reload the derived structures if the store was updated since they were loaded."""
-        with self._lock:
-            if self.store.generation != self._derived.generation:
-                self._derived = load_derived(Path(self.settings.index_dir), self.store, self.embedder.dim,
-                                             self.settings.ann_threshold)
+        """Reload the search structures if the index was updated since they were loaded."""
+        self.backend.refresh()
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None,
                candidates: int | None = None) -> list[Hit]:
         k = k or self.settings.top_k
         candidates = max(candidates or self.settings.candidates, k)
         key = query_key(question, self.settings.max_question_chars)
-        self.refresh()  # sees what another process (policyqa index, another server) wrote since
-        derived = self._derived
+        backend = self.backend
+        backend.refresh()  # sees what another process (policyqa index, another server) wrote since
         allowed = None
         if filters:
-            allowed = self.store.chunk_ids_where(list(filters.docids) or None, filters.city, filters.year)
-            if not len(allowed):
+            allowed = backend.allowed(filters.docids or None, filters.city, filters.year)
+            if allowed is None:
                 return []
-        keyword = derived.keyword.search(query_terms(key), candidates, allowed)
-        dense = derived.vectors.search(self.embedder.embed_queries([key])[0], candidates, allowed) if derived.vectors.size else []
+        keyword = backend.keyword(key, candidates, allowed)
+        dense = backend.dense(self.embedder.embed_queries([key])[0], candidates, allowed) if backend.has_vectors else []
         # chunks still waiting for their vector (two-stage indexing) are judged on keywords alone
-        unscored = {"dense": derived.without_vectors(i for i, _ in keyword)}
+        unscored = {"dense": backend.without_vectors(i for i, _ in keyword)}
         if self.settings.fusion == "rrf":
             fused = rrf({"bm25": [i for i, _ in keyword], "dense": [i for i, _ in dense]}, k=self.settings.rrf_k,
                         unscored=unscored)

@@ -1,0 +1,448 @@
+"""Milvus as the scale-out store: documents, chunks, vectors and BM25 in one Milvus database.
+
+Everything an index holds lives in Milvus — file and document bookkeeping included — so several
+``policyqa serve`` replicas can share one server and stay stateless. Collections (``<prefix>_…``):
+
+    meta        manifest values (embedding model, dimension, …)
+    files       indexed files with their content hash (what makes indexing incremental)
+    documents   one row per document: title, hashes, derived metadata, the subject a person set,
+                and the effective city/year used by filters
+    texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer)
+    chunks      chunk text and position, the simplified search key (analysed by jieba for Milvus's
+                own BM25 function into ``sparse``), the dense vector and ``embedded``
+
+Milvus requires a vector field in every collection; the bookkeeping collections carry a 2-d
+placeholder. Milvus has no multi-row transactions, so writes are ordered to be crash-safe:
+a document's new chunks (ids derived from docid, content hash and ordinal, so a retry rewrites the
+same rows) go in first, then its documents row, then its old chunks are deleted; deletes go
+chunks → texts → document → file. Readers accept a chunk only if its ``doc_hash`` matches its
+document's current hash, so a write cut off halfway is never seen as duplicates, and the next run
+finishes it (the file's hash is recorded last).
+
+``milvus-lite`` (a local ``.db`` file, or ``milvus-lite server`` reached over gRPC like a cluster)
+is what the tests run; see the README's "Scaling out" for what differs on a real server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.index.search import SearchBackend
+from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk
+from rag.models import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+#: BM25 terms come from Milvus's analyser, not from rag.index.keyword: recorded in the manifest.
+KEYWORD_TERMS = "milvus-bm25-jieba-1"
+#: Declared so that both milvus-lite and a Milvus >= 2.5 server accept it ({"type": "chinese"} is
+#: refused by milvus-lite; text_match finds nothing in Chinese on either).
+ANALYZER = {"tokenizer": "jieba", "filter": ["removepunct"]}
+_TEXT_PART = 16_000  # characters of document text per row (≤ 64 KB in UTF-8)
+_VARCHAR = 65_535
+_PAGE = 1000  # rows per query/delete round trip
+_QUERY_LIMIT = 16_384  # the most rows one Milvus query returns; past it, an iterator pages
+_CHUNK_FIELDS = ["id", "docid", "doc_hash", "ordinal", "section", "start", "end", "text", "embed_hash", "embedded"]
+
+
+def _quote(value: str) -> str:
+    """A string literal for a Milvus filter expression (JSON escaping is what its parser reads)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _in(field: str, values: Iterable[Any]) -> str:
+    return f"{field} in [{', '.join(_quote(v) if isinstance(v, str) else str(int(v)) for v in values)}]"
+
+
+def chunk_id(docid: str, content_hash: str, ordinal: int) -> int:
+    """A stable 63-bit id: the same document version gives the same ids, so a retry overwrites."""
+    digest = hashlib.blake2b(f"{docid}\x00{content_hash}\x00{ordinal}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class MilvusStore(SearchBackend):
+    """The store and the search engine of an index kept in Milvus (same methods as rag.index.store.Store)."""
+
+    kind = "milvus"
+    keyword_terms = KEYWORD_TERMS
+    generation = 0  # searches read live data: there is nothing derived to reload
+
+    def __init__(self, client, uri: str, prefix: str, readonly: bool) -> None:
+        self.client = client
+        self.location = uri
+        self.readonly = readonly
+        self.c = {name: f"{prefix}_{name}" for name in ("meta", "files", "documents", "texts", "chunks")}
+        self.dim: int | None = None
+
+    @classmethod
+    def connect(cls, settings, *, readonly: bool = False) -> MilvusStore:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise RuntimeError("POLICYQA_STORE=milvus needs the Milvus client: pip install 'policyqa[milvus]'") from None
+
+        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterator warns on every page about lite's clock
+        uri = settings.milvus_uri
+        if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
+            path = Path(uri).expanduser()
+            if readonly and not path.exists():
+                raise FileNotFoundError(f"no Milvus index at {uri}: build one with "
+                                        "`POLICYQA_STORE=milvus policyqa index docs/`")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            uri = str(path)
+        try:
+            client = MilvusClient(uri=uri, token=settings.milvus_token or "")
+        except Exception as exc:  # pymilvus raises its own MilvusException, or grpc errors
+            raise RuntimeError(f"cannot reach Milvus at {settings.milvus_uri} ({type(exc).__name__}: {exc}); check "
+                               "POLICYQA_MILVUS_URI (a local .db file or http://host:19530) and that the server runs") from None
+        store = cls(client, settings.milvus_uri, settings.milvus_collection_prefix, readonly)
+        if store.client.has_collection(store.c["chunks"]):
+            store.dim = store._dense_dim()
+            for name in store.c.values():  # a reopened database starts with its collections released
+                if store.client.has_collection(name):
+                    store.client.load_collection(name)
+        elif readonly:
+            raise FileNotFoundError(f"no PolicyQA collections ({store.c['chunks']}) in Milvus at {settings.milvus_uri}: "
+                                    "build them with `POLICYQA_STORE=milvus policyqa index docs/`")
+        return store
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- schema -----------------------------------------------------------------------------------
+    def ensure_collections(self, dim: int) -> None:
+        """Create what is missing (a writer calls this once it knows the embedding dimension)."""
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self.client
+
+        def create(name: str, fields: list[tuple], vector: tuple[str, int, str, str], functions=()) -> None:
+            if client.has_collection(self.c[name]):
+                return
+            schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+            for field_name, dtype, kwargs in fields:
+                schema.add_field(field_name, dtype, **kwargs)
+            for function in functions:
+                schema.add_function(function)
+            index = client.prepare_index_params()
+            vname, vdim, itype, metric = vector
+            if vdim:
+                schema.add_field(vname, DataType.FLOAT_VECTOR, dim=vdim)
+            index.add_index(vname, index_type=itype, metric_type=metric)
+            if name == "chunks":
+                index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+            client.create_collection(self.c[name], schema=schema, index_params=index, consistency_level="Strong")
+
+        pk = {"is_primary": True, "max_length": 1024}
+        text = {"max_length": _VARCHAR}
+        placeholder = ("v", 2, "FLAT", "IP")
+        create("meta", [("key", DataType.VARCHAR, pk), ("value", DataType.VARCHAR, text)], placeholder)
+        create("files", [("path", DataType.VARCHAR, {**pk, "max_length": 4096}), ("root", DataType.VARCHAR, {"max_length": 4096}),
+                         ("hash", DataType.VARCHAR, {"max_length": 128})], placeholder)
+        create("documents", [("docid", DataType.VARCHAR, pk), ("file", DataType.VARCHAR, {"max_length": 4096}),
+                             ("source", DataType.VARCHAR, {"max_length": 4096}), ("title", DataType.VARCHAR, {"max_length": 2048}),
+                             ("content_hash", DataType.VARCHAR, {"max_length": 128}), ("metadata", DataType.JSON, {}),
+                             ("subject", DataType.JSON, {}), ("city", DataType.VARCHAR, {"max_length": 256}),
+                             ("year", DataType.VARCHAR, {"max_length": 32})], placeholder)
+        create("texts", [("id", DataType.VARCHAR, pk), ("docid", DataType.VARCHAR, {"max_length": 1024}),
+                         ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, text)], placeholder)
+        bm25 = Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["key"],
+                        output_field_names=["sparse"])
+        create("chunks", [("id", DataType.INT64, {"is_primary": True}), ("docid", DataType.VARCHAR, {"max_length": 1024}),
+                          ("doc_hash", DataType.VARCHAR, {"max_length": 128}), ("ordinal", DataType.INT64, {}),
+                          ("section", DataType.VARCHAR, {"max_length": 8192}), ("start", DataType.INT64, {}),
+                          ("end", DataType.INT64, {}), ("text", DataType.VARCHAR, text),
+                          ("key", DataType.VARCHAR, {**text, "enable_analyzer": True, "analyzer_params": ANALYZER}),
+                          ("embed_hash", DataType.VARCHAR, {"max_length": 64}), ("embedded", DataType.BOOL, {}),
+                          ("sparse", DataType.SPARSE_FLOAT_VECTOR, {})],
+               ("dense", dim, "AUTOINDEX", "IP"), functions=[bm25])
+        self.dim = dim
+
+    def _dense_dim(self) -> int:
+        described = self.client.describe_collection(self.c["chunks"])
+        for field in described["fields"]:
+            if field["name"] == "dense":
+                return int(field["params"]["dim"])
+        raise RuntimeError(f"collection {self.c['chunks']} has no dense field: it was not made by PolicyQA")
+
+    def _query(self, name: str, expr: str, fields: list[str]) -> list[dict]:
+        """Every row matching ``expr`` (paged: one query returns at most 16384)."""
+        if not self.client.has_collection(self.c[name]):
+            return []
+        rows = self.client.query(self.c[name], filter=expr, output_fields=fields, limit=_QUERY_LIMIT)
+        if len(rows) < _QUERY_LIMIT:
+            return list(rows)
+        iterator = self.client.query_iterator(self.c[name], batch_size=_PAGE, filter=expr, output_fields=fields)
+        rows: list[dict] = []
+        try:
+            while page := iterator.next():
+                rows.extend(page)
+        finally:
+            iterator.close()
+        return rows
+
+    def _count(self, name: str, expr: str = "") -> int:
+        if not self.client.has_collection(self.c[name]):
+            return 0
+        return int(self.client.query(self.c[name], filter=expr, output_fields=["count(*)"])[0]["count(*)"])
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("meta", f"key == {_quote(key)}", ["value"])
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.client.upsert(self.c["meta"], [{"key": k, "value": v, "v": [0.0, 0.0]} for k, v in values.items()])
+
+    def publish(self) -> None:
+        """Nothing to do: searches read the collections themselves."""
+
+    # -- files and documents ----------------------------------------------------------------------
+    def file_hash(self, path: str) -> str | None:
+        rows = self._query("files", f"path == {_quote(path)}", ["hash"])
+        return rows[0]["hash"] if rows else None
+
+    def files_under(self, root: str) -> list[str]:
+        return [r["path"] for r in self._query("files", f"root == {_quote(root)}", ["path"])]
+
+    def docids_of_file(self, path: str) -> list[str]:
+        return [r["docid"] for r in self._query("documents", f"file == {_quote(path)}", ["docid"])]
+
+    def file_of(self, docid: str) -> str | None:
+        rows = self._query("documents", f"docid == {_quote(docid)}", ["file"])
+        return rows[0]["file"] if rows else None
+
+    def doc_hash(self, docid: str) -> str | None:
+        rows = self._query("documents", f"docid == {_quote(docid)}", ["content_hash"])
+        return rows[0]["content_hash"] if rows else None
+
+    def known_vectors(self, hashes: Iterable[str]) -> set[str]:
+        return set(self._vectors_of(hashes))
+
+    def _vectors_of(self, hashes: Iterable[str]) -> dict[str, list[float]]:
+        hashes = list(set(hashes))
+        found: dict[str, list[float]] = {}
+        for i in range(0, len(hashes), _PAGE):
+            expr = f"embedded == true and {_in('embed_hash', hashes[i:i + _PAGE])}"
+            for row in self._query("chunks", expr, ["embed_hash", "dense"]):
+                found.setdefault(row["embed_hash"], row["dense"])
+        return found
+
+    def write_documents(self, items: Sequence[tuple[str, Document, list[NewChunk]]],
+                        vectors: dict[str, np.ndarray]) -> None:
+        """Replace each document and its chunks (order chosen for crash safety: see the module
+        docstring). Chunk texts with no vector in ``vectors`` reuse one already stored for the same
+        text, else wait, keyword-searchable, for :meth:`add_vectors`."""
+        from rag.index import embed_text
+
+        assert self.dim is not None, "ensure_collections() first"
+        wanted = {c.embed_hash for _, _, chunks in items for c in chunks} - set(vectors)
+        known = {**self._vectors_of(wanted), **{h: v.astype(np.float32).tolist() for h, v in vectors.items()}}
+        zero = [0.0] * self.dim
+        for file, doc, chunks in items:
+            rows = []
+            for c in chunks:
+                vector = known.get(c.embed_hash)
+                rows.append({
+                    "id": chunk_id(doc.docid, doc.content_hash, c.chunk.ordinal), "docid": doc.docid,
+                    "doc_hash": doc.content_hash, "ordinal": c.chunk.ordinal,
+                    "section": json.dumps(c.chunk.section, ensure_ascii=False), "start": c.chunk.start,
+                    "end": c.chunk.end, "text": c.chunk.text,
+                    "key": embed_text(doc.title, c.chunk.section, c.chunk.text)[:20_000],
+                    "embed_hash": c.embed_hash, "embedded": vector is not None,
+                    "dense": vector if vector is not None else zero})
+            for i in range(0, len(rows), _PAGE):
+                self.client.upsert(self.c["chunks"], rows[i:i + _PAGE])
+            parts = [doc.text[i:i + _TEXT_PART] for i in range(0, len(doc.text), _TEXT_PART)] or [""]
+            self.client.upsert(self.c["texts"], [{"id": f"{doc.docid}\x00{n}", "docid": doc.docid, "part": n,
+                                                  "text": part, "v": [0.0, 0.0]} for n, part in enumerate(parts)])
+            self.client.delete(self.c["texts"], filter=f"docid == {_quote(doc.docid)} and part >= {len(parts)}")
+            subject = self.subject_set(doc.docid)
+            self._put_document(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject)
+            self.client.delete(self.c["chunks"], filter=f"docid == {_quote(doc.docid)} and doc_hash != {_quote(doc.content_hash)}")
+
+    def _put_document(self, docid: str, file: str, source: str, title: str, content_hash: str,
+                      metadata: dict, subject: dict) -> None:
+        effective = {**metadata, **subject}
+        self.client.upsert(self.c["documents"], [{
+            "docid": docid, "file": file, "source": source, "title": title, "content_hash": content_hash,
+            "metadata": metadata, "subject": subject, "city": str(effective.get("city") or ""),
+            "year": str(effective.get("year") or ""), "v": [0.0, 0.0]}])
+
+    def record_files(self, files: Iterable[tuple[str, str, str]]) -> None:
+        rows = [{"path": p, "root": r, "hash": h, "v": [0.0, 0.0]} for p, r, h in files]
+        if rows:
+            self.client.upsert(self.c["files"], rows)
+
+    def delete_documents(self, docids: Iterable[str]) -> int:
+        docids = [d for d in docids if self.doc_hash(d) is not None]
+        for i in range(0, len(docids), _PAGE):
+            part = docids[i:i + _PAGE]
+            self.client.delete(self.c["chunks"], filter=_in("docid", part))
+            self.client.delete(self.c["texts"], filter=_in("docid", part))
+            self.client.delete(self.c["documents"], filter=_in("docid", part))
+        return len(docids)
+
+    def forget_files(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
+        if paths:
+            self.client.delete(self.c["files"], filter=_in("path", paths))
+
+    def delete_files(self, paths: Iterable[str]) -> int:
+        n = 0
+        for path in paths:
+            n += self.delete_documents(self.docids_of_file(path))
+            self.forget_files([path])
+        return n
+
+    def collect_garbage(self) -> int:
+        """Nothing to collect: vectors live in the chunk rows and go with them."""
+        return 0
+
+    def set_subject(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
+        unknown = set(values) - set(SUBJECT_KEYS)
+        if unknown:
+            raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
+        rows = self._query("documents", f"docid == {_quote(docid)}",
+                           ["file", "source", "title", "content_hash", "metadata", "subject"])
+        if not rows:
+            return None
+        row = rows[0]
+        current = {**(row["subject"] or {}), **values}
+        current = {k: v.strip() for k, v in current.items() if v and v.strip()}
+        self._put_document(docid, row["file"], row["source"], row["title"], row["content_hash"], row["metadata"], current)
+        return self.metadata_of([docid])[docid]
+
+    def subject_set(self, docid: str) -> dict[str, str]:
+        rows = self._query("documents", f"docid == {_quote(docid)}", ["subject"])
+        return dict(rows[0]["subject"] or {}) if rows else {}
+
+    # -- two-stage indexing -------------------------------------------------------------------------
+    def missing_vectors(self, limit: int, after: int = 0) -> tuple[list[tuple[str, str, tuple[str, ...], str]], int]:
+        """Up to ``limit`` chunk texts with no vector yet. Chunk ids here are hashes, not a sequence,
+        so there is no cursor: a text leaves this list once its vector is stored."""
+        if not self.client.has_collection(self.c["chunks"]):
+            return [], after
+        rows = self.client.query(self.c["chunks"], filter="embedded == false", limit=limit,
+                                 output_fields=["docid", "embed_hash", "section", "text"])
+        titles = {d: m["title"] for d, m in self._documents({r["docid"] for r in rows}, ["title"]).items()}
+        out: dict[str, tuple[str, str, tuple[str, ...], str]] = {}
+        for r in rows:
+            out.setdefault(r["embed_hash"], (r["embed_hash"], titles.get(r["docid"], ""), tuple(json.loads(r["section"])), r["text"]))
+        return list(out.values()), after
+
+    def add_vectors(self, vectors: dict[str, np.ndarray], *, publish: bool = False) -> None:
+        """Fill in the vectors of every chunk with these texts (rows are rewritten whole: Milvus
+        updates rows, not fields)."""
+        hashes = list(vectors)
+        for i in range(0, len(hashes), _PAGE):
+            rows = self._query("chunks", _in("embed_hash", hashes[i:i + _PAGE]), [*_CHUNK_FIELDS, "key"])
+            for row in rows:
+                row["dense"] = vectors[row["embed_hash"]].astype(np.float32).tolist()
+                row["embedded"] = True
+            if rows:
+                self.client.upsert(self.c["chunks"], rows)
+
+    # -- reading ----------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        chunks = self._count("chunks")
+        embedded = self._count("chunks", "embedded == true")
+        return {"documents": self._count("documents"), "chunks": chunks, "vectors": embedded, "embedded_chunks": embedded}
+
+    def _documents(self, docids: Iterable[str], fields: list[str]) -> dict[str, dict]:
+        docids = list(dict.fromkeys(docids))
+        out: dict[str, dict] = {}
+        for i in range(0, len(docids), _PAGE):
+            for row in self._query("documents", _in("docid", docids[i:i + _PAGE]), ["docid", *fields]):
+                out[row["docid"]] = row
+        return out
+
+    def chunks_by_id(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        if not len(ids):
+            return {}
+        rows = self._query("chunks", _in("id", ids), _CHUNK_FIELDS)
+        docs = self._documents({r["docid"] for r in rows}, ["title", "content_hash"])
+        out = {}
+        for r in rows:
+            doc = docs.get(r["docid"])
+            if doc is None or doc["content_hash"] != r["doc_hash"]:
+                continue  # a write cut off halfway: not this document's current version
+            chunk = Chunk(docid=r["docid"], ordinal=r["ordinal"], section=tuple(json.loads(r["section"])),
+                          start=r["start"], end=r["end"], text=r["text"])
+            out[int(r["id"])] = StoredChunk(int(r["id"]), chunk, doc["title"])
+        return out
+
+    def document(self, docid: str) -> Document | None:
+        docs = self._documents([docid], ["source", "title", "content_hash", "metadata", "subject"])
+        if docid not in docs:
+            return None
+        row = docs[docid]
+        parts = sorted(self._query("texts", f"docid == {_quote(docid)}", ["part", "text"]), key=lambda p: p["part"])
+        return Document(docid=docid, source=row["source"], title=row["title"], text="".join(p["text"] for p in parts),
+                        content_hash=row["content_hash"], metadata={**(row["metadata"] or {}), **(row["subject"] or {})})
+
+    def metadata_of(self, docids: Sequence[str]) -> dict[str, dict[str, str]]:
+        return {d: {**(r["metadata"] or {}), **(r["subject"] or {})}
+                for d, r in self._documents(docids, ["metadata", "subject"]).items()}
+
+    def documents(self) -> list[dict]:
+        rows = self._query("documents", 'docid != ""', ["docid", "title", "source", "metadata", "subject", "content_hash"])
+        counts: dict[str, int] = {}
+        for r in self._query("chunks", 'docid != ""', ["docid", "doc_hash"]):
+            counts[(r["docid"], r["doc_hash"])] = counts.get((r["docid"], r["doc_hash"]), 0) + 1  # type: ignore[index]
+        out = []
+        for r in sorted(rows, key=lambda r: r["docid"]):
+            subject_set = r["subject"] or {}
+            metadata = {**(r["metadata"] or {}), **subject_set}
+            subject = {k: metadata[k] for k in SUBJECT_KEYS if metadata.get(k)}
+            out.append({"docid": r["docid"], "title": r["title"], "source": r["source"], "metadata": metadata,
+                        "subject": {**subject, "set": sorted(subject_set)},
+                        "chunks": counts.get((r["docid"], r["content_hash"]), 0)})  # type: ignore[call-overload]
+        return out
+
+    # -- search (SearchBackend) ---------------------------------------------------------------------
+    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None) -> object:
+        clauses = []
+        if docids:
+            clauses.append(_in("docid", docids))
+        if city:
+            clauses.append(f"city == {_quote(city)}")
+        if year:
+            clauses.append(f"year == {_quote(str(year))}")
+        matching = [r["docid"] for r in self._query("documents", " and ".join(clauses), ["docid"])]
+        return _in("docid", matching) if matching else None
+
+    def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
+        if not key.strip():
+            return []
+        hits = self.client.search(self.c["chunks"], data=[key], anns_field="sparse", limit=k,
+                                  filter=str(allowed or ""), search_params={"metric_type": "BM25"})[0]
+        # a Milvus server returns BM25 scores (higher is better); milvus-lite returns them negated
+        return [(int(h["id"]), abs(float(h["distance"]))) for h in hits]
+
+    def dense(self, vector: np.ndarray, k: int, allowed: object = None) -> list[tuple[int, float]]:
+        expr = "embedded == true" + (f" and {allowed}" if allowed else "")
+        hits = self.client.search(self.c["chunks"], data=[np.asarray(vector, dtype=np.float32).tolist()],
+                                  anns_field="dense", limit=k, filter=expr, search_params={"metric_type": "IP"})[0]
+        return [(int(h["id"]), float(h["distance"])) for h in hits]
+
+    def without_vectors(self, ids: Iterable[int]) -> set[int]:
+        ids = list(ids)
+        if not ids:
+            return set()
+        return {int(r["id"]) for r in self._query("chunks", f"embedded == false and {_in('id', ids)}", ["id"])}
+
+    @property
+    def has_vectors(self) -> bool:
+        return self._count("chunks", "embedded == true") > 0
+
+    def iter_rows(self) -> Iterator[dict]:
+        """Every chunk row (for consistency checks in tests and tools)."""
+        yield from self._query("chunks", "id >= 0", _CHUNK_FIELDS)

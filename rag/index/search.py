@@ -1,0 +1,79 @@
+"""The search seam: keyword and dense candidates for one question, from whichever engine holds them.
+
+:class:`LocalSearch` is the embedded engine (FAISS + bm25s files derived from the SQLite store);
+:class:`rag.index.milvus.MilvusStore` is the scale-out one. The retriever fuses what either returns
+in the same way, so ranking logic lives in one place (rag.retrieve).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.index import Derived, load_derived
+from rag.index.keyword import query_terms
+from rag.index.store import Store
+
+
+class SearchBackend(ABC):
+    """Candidates with engine scores (higher is better), restricted to what ``allowed`` lets through."""
+
+    @abstractmethod
+    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None) -> object:
+        """An engine-specific restriction to the documents matching every given filter, or None
+        when no chunk can match (so the search can stop)."""
+
+    @abstractmethod
+    def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
+        """BM25 candidates for a question's simplified search key, best first."""
+
+    @abstractmethod
+    def dense(self, vector: np.ndarray, k: int, allowed: object = None) -> list[tuple[int, float]]:
+        """Nearest chunks to a unit query vector (inner product), best first."""
+
+    @abstractmethod
+    def without_vectors(self, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` not embedded yet (two-stage indexing): judged on keywords alone."""
+
+    @property
+    @abstractmethod
+    def has_vectors(self) -> bool:
+        """Whether any chunk is embedded (else the question need not be embedded either)."""
+
+    def refresh(self) -> None:
+        """Pick up what another process wrote since (engines that search live data need nothing)."""
+
+
+class LocalSearch(SearchBackend):
+    """FAISS + BM25 files beside the SQLite store, reloaded when the store's generation moves."""
+
+    def __init__(self, folder: Path, store: Store, dim: int, ann_threshold: int) -> None:
+        self.folder, self.store, self.dim, self.ann_threshold = folder, store, dim, ann_threshold
+        self._lock = threading.Lock()
+        self._derived: Derived = load_derived(folder, store, dim, ann_threshold)
+
+    def refresh(self) -> None:
+        with self._lock:
+            if self.store.generation != self._derived.generation:
+                self._derived = load_derived(self.folder, self.store, self.dim, self.ann_threshold)
+
+    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None) -> object:
+        ids = self.store.chunk_ids_where(list(docids) if docids else None, city, year)
+        return ids if len(ids) else None
+
+    def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
+        return self._derived.keyword.search(query_terms(key), k, allowed)  # type: ignore[arg-type]
+
+    def dense(self, vector: np.ndarray, k: int, allowed: object = None) -> list[tuple[int, float]]:
+        return self._derived.vectors.search(vector, k, allowed)  # type: ignore[arg-type]
+
+    def without_vectors(self, ids: Iterable[int]) -> set[int]:
+        return self._derived.without_vectors(ids)
+
+    @property
+    def has_vectors(self) -> bool:
+        return self._derived.vectors.size > 0
