@@ -233,11 +233,14 @@ def test_a_milvus_write_cut_off_halfway_is_never_seen_and_the_rerun_finishes_it(
         raise KeyboardInterrupt("power cut after the new chunks, before the documents row")
 
     with monkeypatch.context() as patch:
-        patch.setattr(MilvusStore, "_put_document", crash)
+        patch.setattr(MilvusStore, "_put_documents", crash)
         with pytest.raises(KeyboardInterrupt):
             update_index(settings, [corpus], use)
-    # the new chunks are in Milvus, but readers still see exactly the old version, once
+    # the new chunks and text are in Milvus, but readers still see exactly the old version, once
     hits = Retriever.open(settings, use).search(TIANCHANG_Q, k=10)
+    store = open_store(settings, readonly=True)
+    assert "2020年8月被评为" in store.document("tianchang-2021.txt").text
+    store.close()
     assert "2020年8月被评为" in hits[0].chunk.text and not any("2020年9月" in h.chunk.text for h in hits)
     assert len({h.chunk.chunk_id for h in hits}) == len(hits)
     assert _chunk_rows(settings) == before

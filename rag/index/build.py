@@ -261,7 +261,8 @@ class _Run:
         document). Records already written stay written if the file fails later on; but then the
         file is not marked indexed and no record is taken for deleted, so a corpus cut off halfway
         never deletes its later records, and the next run reads it again."""
-        old = set(self.store.docids_of_file(key))
+        stored = self.store.doc_hashes_of_file(key)  # one query, not one per record of a big corpus
+        old = set(stored)
         read, file_error = 0, False
         for item in self.ingestor.stream_file(path, docid):
             if isinstance(item, IngestError):
@@ -277,7 +278,7 @@ class _Run:
             if read % 500 == 0:
                 self.progress("documents", self.stats.documents_read, 0)
             old.discard(doc.docid)
-            if self.store.doc_hash(doc.docid) == doc.content_hash:
+            if stored.get(doc.docid) == doc.content_hash:
                 continue  # unchanged (a JSONL record, or a file whose run was cut off after writing)
             chunks = self._chunks(doc)
             self.pending.append((key, doc, chunks))

@@ -7,17 +7,17 @@ Everything an index holds lives in Milvus — file and document bookkeeping incl
     files       indexed files with their content hash (what makes indexing incremental)
     documents   one row per document: title, hashes, derived metadata, the subject a person set,
                 and the effective city/year used by filters
-    texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer)
+    texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer), per version
     chunks      chunk text and position, the simplified search key (analysed by jieba for Milvus's
                 own BM25 function into ``sparse``), the dense vector and ``embedded``
 
 Milvus requires a vector field in every collection; the bookkeeping collections carry a 2-d
 placeholder. Milvus has no multi-row transactions, so writes are ordered to be crash-safe:
-a document's new chunks (ids derived from docid, content hash and ordinal, so a retry rewrites the
-same rows) go in first, then its documents row, then its old chunks are deleted; deletes go
-chunks → texts → document → file. Readers accept a chunk only if its ``doc_hash`` matches its
-document's current hash, so a write cut off halfway is never seen as duplicates, and the next run
-finishes it (the file's hash is recorded last).
+a document version's chunks and text parts (ids derived from docid, content hash and ordinal, so a
+retry rewrites the same rows) go in first, then its documents row, then the rows of its old version
+are deleted; deletes go chunks → texts → document → file. Readers accept chunks and text parts only
+of the document's current hash, so a write cut off halfway is never seen (no duplicates, no text
+that does not match its chunks), and the next run finishes it (the file's hash is recorded last).
 
 ``milvus-lite`` (a local ``.db`` file, or ``milvus-lite server`` reached over gRPC like a cluster)
 is what the tests run; see the README's "Scaling out" for what differs on a real server.
@@ -152,7 +152,8 @@ class MilvusStore(SearchBackend):
                              ("subject", DataType.JSON, {}), ("city", DataType.VARCHAR, {"max_length": 256}),
                              ("year", DataType.VARCHAR, {"max_length": 32})], placeholder)
         create("texts", [("id", DataType.VARCHAR, pk), ("docid", DataType.VARCHAR, {"max_length": 1024}),
-                         ("part", DataType.INT64, {}), ("text", DataType.VARCHAR, text)], placeholder)
+                         ("doc_hash", DataType.VARCHAR, {"max_length": 128}), ("part", DataType.INT64, {}),
+                         ("text", DataType.VARCHAR, text)], placeholder)
         bm25 = Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["key"],
                         output_field_names=["sparse"])
         create("chunks", [("id", DataType.INT64, {"is_primary": True}), ("docid", DataType.VARCHAR, {"max_length": 1024}),
@@ -215,6 +216,9 @@ class MilvusStore(SearchBackend):
     def docids_of_file(self, path: str) -> list[str]:
         return [r["docid"] for r in self._query("documents", f"file == {_quote(path)}", ["docid"])]
 
+    def doc_hashes_of_file(self, path: str) -> dict[str, str]:
+        return {r["docid"]: r["content_hash"] for r in self._query("documents", f"file == {_quote(path)}", ["docid", "content_hash"])}
+
     def file_of(self, docid: str) -> str | None:
         rows = self._query("documents", f"docid == {_quote(docid)}", ["file"])
         return rows[0]["file"] if rows else None
@@ -237,20 +241,26 @@ class MilvusStore(SearchBackend):
 
     def write_documents(self, items: Sequence[tuple[str, Document, list[NewChunk]]],
                         vectors: dict[str, np.ndarray]) -> None:
-        """Replace each document and its chunks (order chosen for crash safety: see the module
-        docstring). Chunk texts with no vector in ``vectors`` reuse one already stored for the same
-        text, else wait, keyword-searchable, for :meth:`add_vectors`."""
+        """Replace each document with its text and chunks, a batch of documents per round trip.
+
+        Written in the order of the module docstring: rows of the new version first (chunks and
+        text parts carry the document hash they belong to), then the documents rows, then the
+        rows of old versions. Chunk texts with no vector in ``vectors`` reuse one already stored for
+        the same text, else wait, keyword-searchable, for :meth:`add_vectors`."""
         from rag.index import embed_text
 
         assert self.dim is not None, "ensure_collections() first"
+        if not items:
+            return
         wanted = {c.embed_hash for _, _, chunks in items for c in chunks} - set(vectors)
         known = {**self._vectors_of(wanted), **{h: v.astype(np.float32).tolist() for h, v in vectors.items()}}
+        previous = self._documents([doc.docid for _, doc, _ in items], ["subject", "content_hash"])
         zero = [0.0] * self.dim
+        chunk_rows, text_rows, doc_rows = [], [], []
         for file, doc, chunks in items:
-            rows = []
             for c in chunks:
                 vector = known.get(c.embed_hash)
-                rows.append({
+                chunk_rows.append({
                     "id": chunk_id(doc.docid, doc.content_hash, c.chunk.ordinal), "docid": doc.docid,
                     "doc_hash": doc.content_hash, "ordinal": c.chunk.ordinal,
                     "section": json.dumps(c.chunk.section, ensure_ascii=False), "start": c.chunk.start,
@@ -258,23 +268,35 @@ class MilvusStore(SearchBackend):
                     "key": embed_text(doc.title, c.chunk.section, c.chunk.text)[:20_000],
                     "embed_hash": c.embed_hash, "embedded": vector is not None,
                     "dense": vector if vector is not None else zero})
-            for i in range(0, len(rows), _PAGE):
-                self.client.upsert(self.c["chunks"], rows[i:i + _PAGE])
             parts = [doc.text[i:i + _TEXT_PART] for i in range(0, len(doc.text), _TEXT_PART)] or [""]
-            self.client.upsert(self.c["texts"], [{"id": f"{doc.docid}\x00{n}", "docid": doc.docid, "part": n,
-                                                  "text": part, "v": [0.0, 0.0]} for n, part in enumerate(parts)])
-            self.client.delete(self.c["texts"], filter=f"docid == {_quote(doc.docid)} and part >= {len(parts)}")
-            subject = self.subject_set(doc.docid)
-            self._put_document(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject)
-            self.client.delete(self.c["chunks"], filter=f"docid == {_quote(doc.docid)} and doc_hash != {_quote(doc.content_hash)}")
+            text_rows.extend({"id": f"{doc.docid}\x00{doc.content_hash}\x00{n}", "docid": doc.docid,
+                              "doc_hash": doc.content_hash, "part": n, "text": part, "v": [0.0, 0.0]}
+                             for n, part in enumerate(parts))
+            subject = (previous.get(doc.docid) or {}).get("subject") or {}
+            doc_rows.append(self._document_row(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject))
+        self._upsert("chunks", chunk_rows)
+        self._upsert("texts", text_rows)
+        self._put_documents(doc_rows)
+        stale = [f"(docid == {_quote(d)} and doc_hash != {_quote(row['content_hash'])})"
+                 for d, row in ((r["docid"], r) for r in doc_rows) if d in previous]
+        for i in range(0, len(stale), 100):
+            expr = " or ".join(stale[i:i + 100])
+            self.client.delete(self.c["chunks"], filter=expr)
+            self.client.delete(self.c["texts"], filter=expr)
 
-    def _put_document(self, docid: str, file: str, source: str, title: str, content_hash: str,
-                      metadata: dict, subject: dict) -> None:
+    def _upsert(self, name: str, rows: list[dict]) -> None:
+        for i in range(0, len(rows), _PAGE):
+            self.client.upsert(self.c[name], rows[i:i + _PAGE])
+
+    def _document_row(self, docid: str, file: str, source: str, title: str, content_hash: str,
+                      metadata: dict, subject: dict) -> dict:
         effective = {**metadata, **subject}
-        self.client.upsert(self.c["documents"], [{
-            "docid": docid, "file": file, "source": source, "title": title, "content_hash": content_hash,
-            "metadata": metadata, "subject": subject, "city": str(effective.get("city") or ""),
-            "year": str(effective.get("year") or ""), "v": [0.0, 0.0]}])
+        return {"docid": docid, "file": file, "source": source, "title": title, "content_hash": content_hash,
+                "metadata": metadata, "subject": subject, "city": str(effective.get("city") or ""),
+                "year": str(effective.get("year") or ""), "v": [0.0, 0.0]}
+
+    def _put_documents(self, rows: list[dict]) -> None:
+        self._upsert("documents", rows)
 
     def record_files(self, files: Iterable[tuple[str, str, str]]) -> None:
         rows = [{"path": p, "root": r, "hash": h, "v": [0.0, 0.0]} for p, r, h in files]
@@ -317,7 +339,8 @@ class MilvusStore(SearchBackend):
         row = rows[0]
         current = {**(row["subject"] or {}), **values}
         current = {k: v.strip() for k, v in current.items() if v and v.strip()}
-        self._put_document(docid, row["file"], row["source"], row["title"], row["content_hash"], row["metadata"], current)
+        self._put_documents([self._document_row(docid, row["file"], row["source"], row["title"], row["content_hash"],
+                                                row["metadata"], current)])
         return self.metadata_of([docid])[docid]
 
     def subject_set(self, docid: str) -> dict[str, str]:
@@ -384,7 +407,8 @@ class MilvusStore(SearchBackend):
         if docid not in docs:
             return None
         row = docs[docid]
-        parts = sorted(self._query("texts", f"docid == {_quote(docid)}", ["part", "text"]), key=lambda p: p["part"])
+        parts = sorted(self._query("texts", f"docid == {_quote(docid)} and doc_hash == {_quote(row['content_hash'])}",
+                                   ["part", "text"]), key=lambda p: p["part"])
         return Document(docid=docid, source=row["source"], title=row["title"], text="".join(p["text"] for p in parts),
                         content_hash=row["content_hash"], metadata={**(row["metadata"] or {}), **(row["subject"] or {})})
 

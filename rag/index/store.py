@@ -110,6 +110,10 @@ class Store:
     def docids_of_file(self, path: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT docid FROM documents WHERE file=?", (path,))]
 
+    def doc_hashes_of_file(self, path: str) -> dict[str, str]:
+        """``{docid: content hash}`` of the documents that came from ``path``."""
+        return dict(self.db.execute("SELECT docid, content_hash FROM documents WHERE file=?", (path,)))
+
     def file_of(self, docid: str) -> str | None:
         row = self.db.execute("SELECT file FROM documents WHERE docid=?", (docid,)).fetchone()
         return row[0] if row else None
