@@ -40,7 +40,8 @@ from rag.config import Settings  # noqa: E402
 from rag.embed import Embedder, load_embedder  # noqa: E402
 from rag.index import embed_text  # noqa: E402
 from rag.index.build import update_index  # noqa: E402
-from rag.index.keyword import KeywordIndex, tokenize  # noqa: E402
+from rag.index.keyword import KeywordIndex  # noqa: E402
+from rag.text.words import tokenize  # noqa: E402
 from rag.index.vectors import FaissIndex  # noqa: E402
 from rag.text.normalize import search_key, to_simplified  # noqa: E402
 from rag.retrieve import Retriever  # noqa: E402

@@ -38,13 +38,14 @@ class Reporter:
         if self._bar is not None:
             self._bar.__exit__(*exc)
         else:
-            for description, completed, total, _ in self._tasks.values():
+            for description, completed, total, *_ in self._tasks.values():
                 if completed:
                     log.info("%s: %s done", description, f"{completed}/{total}" if total else completed)
 
     def task(self, description: str, total: int | None = None) -> int:
         task_id = self._bar.add_task(description, total=total) if self._bar is not None else len(self._tasks)
-        self._tasks[task_id] = [description, 0, total, time.monotonic()]
+        now = time.monotonic()
+        self._tasks[task_id] = [description, 0, total, now, now]
         return task_id
 
     def update(self, task_id: int, completed: int, total: int | None = None) -> None:
@@ -58,7 +59,8 @@ class Reporter:
         now = time.monotonic()
         if now - state[3] >= self._every:
             state[3] = now
-            log.info("%s: %s", state[0], f"{completed}/{state[2]}" if state[2] else completed)
+            log.info("%s: %s%s", state[0], f"{completed}/{state[2]}" if state[2] else completed,
+                     _eta(completed, state[2], now - state[4]))
 
     def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
         if total is None and hasattr(items, "__len__"):
@@ -67,3 +69,12 @@ class Reporter:
         for i, item in enumerate(items, 1):
             yield item
             self.update(task_id, i)
+
+
+def _eta(completed: int, total: int | None, elapsed: float) -> str:
+    """`` (ETA 1h02m)`` from the rate so far, for log lines (the terminal bar has its own column)."""
+    if not total or not completed or completed >= total:
+        return ""
+    left = int((total - completed) * elapsed / completed)
+    hours, rest = divmod(left, 3600)
+    return f" (ETA {hours}h{rest // 60:02d}m)" if hours else f" (ETA {rest // 60}m{rest % 60:02d}s)"

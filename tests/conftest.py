@@ -5,6 +5,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +39,7 @@ def _guarded_connect(self: socket.socket, address):  # type: ignore[no-untyped-d
 
 
 #: Fixtures that load real models, build real indexes or start real servers/browsers.
-HEAVY_FIXTURES = {"e5", "use", "docs_index", "live_server", "llm_chain"}
+HEAVY_FIXTURES = {"e5", "use", "docs_index", "live_server", "llm_chain", "milvus_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -136,3 +140,33 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (../shared is provided beside the checkout)")
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """``milvus-lite server`` on a loopback port (what a Milvus cluster is to the client)."""
+    port = free_port()
+    data = tmp_path_factory.mktemp("milvus-server")
+    exe = Path(sys.executable).with_name("milvus-lite")
+    proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert proc.poll() is None, "milvus-lite server exited"
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("milvus-lite server did not start")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)

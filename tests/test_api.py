@@ -20,7 +20,8 @@ def api(live_server):
 
 
 def test_healthz_and_openapi(api: httpx.Client) -> None:
-    assert api.get("/healthz").json()["status"] == "ok"
+    health = api.get("/healthz").json()
+    assert health["status"] == "ok" and health["embedded_chunks"] == health["chunks"] > 0
     schema = api.get("/openapi.json").json()
     assert {"/v1/answer", "/v1/search", "/v1/documents", "/v1/chat/completions"} <= set(schema["paths"])
 

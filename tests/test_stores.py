@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,40 +19,10 @@ from rag.index import index_status, open_store
 from rag.index.build import embed_missing, remove_documents, set_subject, update_index
 from rag.retrieve import Filters, Retriever
 from rag.service import PolicyQA
-from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
+from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD, free_port
 
 pytestmark = pytest.mark.full
 KINDS = ["sqlite", "milvus-file", "milvus-server"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory) -> Iterator[str]:
-    """``milvus-lite server`` on a loopback port (what a Milvus cluster is to the client)."""
-    port = _free_port()
-    data = tmp_path_factory.mktemp("milvus-server")
-    exe = Path(sys.executable).with_name("milvus-lite")
-    proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None, "milvus-lite server exited"
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("milvus-lite server did not start")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 _prefixes = iter(range(10_000))
@@ -252,7 +220,7 @@ def test_a_milvus_write_cut_off_halfway_is_never_seen_and_the_rerun_finishes_it(
 
 # -- replicas ----------------------------------------------------------------------------------------
 def _serve(settings: Settings, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "POLICYQA_STORE": "milvus", "POLICYQA_MILVUS_URI": settings.milvus_uri,
            "POLICYQA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix, "POLICYQA_EMBEDDING_MODEL": "use-m3",
            "POLICYQA_INDEX_DIR": str(folder)}

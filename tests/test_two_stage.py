@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.index import STORE_FILE, index_status
+from rag.index import STORE_FILE, index_status, open_store
 from rag.index.build import embed_missing, update_index
 from rag.index.store import Store
 from rag.retrieve import Retriever
@@ -124,41 +124,73 @@ def _kill_when(proc: subprocess.Popen, ready, timeout_s: float = 120) -> bool:
 
 
 @pytest.mark.full
-def test_sigkill_in_either_stage_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "milvus-server"])
+def test_sigkill_in_either_stage_then_rerun_loses_and_duplicates_nothing(kind: str, tmp_path: Path, request) -> None:
+    """The index (or embed) process is killed mid-write; the rerun completes with nothing lost or
+    duplicated. For Milvus this is a replica or an indexing job dying while the server lives on."""
+    from tests.test_stores import settings_for
+
     corpus = tmp_path / "corpus"
     _many_files(corpus, 8)
-    index = tmp_path / "index"
-    env = {**os.environ, "POLICYQA_EMBEDDING_MODEL": "use-m3", "POLICYQA_INDEX_DIR": str(index),
-           "POLICYQA_INDEX_FLUSH_CHUNKS": "4", "POLICYQA_EMBED_BATCH_SIZE": "8", "PYTHONPATH": str(ROOT)}
-    settings = Settings(index_dir=index, embedding_model="use-m3")
+    server = request.getfixturevalue("milvus_server") if kind == "milvus-server" else None
+    settings = settings_for(kind, tmp_path / "lib", server, embedding_model="use-m3")
+    env = {**os.environ, "POLICYQA_EMBEDDING_MODEL": "use-m3", "POLICYQA_INDEX_DIR": str(settings.index_dir),
+           "POLICYQA_INDEX_FLUSH_CHUNKS": "4", "POLICYQA_EMBED_BATCH_SIZE": "8", "PYTHONPATH": str(ROOT),
+           "POLICYQA_STORE": settings.store, "POLICYQA_MILVUS_URI": settings.milvus_uri,
+           "POLICYQA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix}
 
-    def generation() -> int:
+    def counts() -> tuple[int, int]:
         try:
-            store = Store(index / STORE_FILE, readonly=True)
-            try:
-                return store.generation
-            finally:
-                store.close()
+            return _counts(settings)
         except Exception:  # not created yet, or the schema is being written
-            return -1
+            return -1, -1
 
     keyword = [sys.executable, "-m", "rag.cli", "index", "--keyword-only", str(corpus)]
     killed = _kill_when(subprocess.Popen(keyword, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-                        lambda: generation() > 3)
+                        lambda: counts()[0] > 12)
     assert killed, "keyword indexing finished before it could be killed: make the corpus bigger"
     assert subprocess.run(keyword, env=env, capture_output=True, timeout=300).returncode == 0
+    expected = _expected([corpus], settings)
     chunks, embedded = _counts(settings)
-    assert embedded == 0 and chunks == sum(_expected([corpus], settings).values())
+    assert embedded == 0 and chunks == sum(expected.values())
 
     embed = [sys.executable, "-m", "rag.cli", "embed", "--publish-every", "1"]
     for _ in range(2):
         killed = _kill_when(subprocess.Popen(embed, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-                            lambda: _counts(settings)[1] > embedded + 20)
+                            lambda: counts()[1] > embedded + 20)
         assert killed, "embedding finished before it could be killed"
         embedded = _counts(settings)[1]
         assert Retriever.open(settings).search(TIANCHANG_Q, k=3)  # searchable throughout
+    status = subprocess.run([sys.executable, "-m", "rag.cli", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert f"{embedded} embedded" in status.stdout and "run `policyqa embed` to finish" in status.stdout
     done = subprocess.run(embed, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert f"{chunks} of {chunks} chunks embedded" in done.stdout
     assert _counts(settings) == (chunks, chunks)
-    _check_consistent(index, _expected([corpus], settings))
+    if kind == "sqlite":
+        _check_consistent(settings.index_dir, expected)
+    else:
+        store = open_store(settings, readonly=True)
+        rows = list(store.iter_rows())
+        assert {d["docid"]: d["chunks"] for d in store.documents()} == expected
+        assert len(rows) == len({r["id"] for r in rows}) == chunks and all(r["embedded"] for r in rows)
+        store.close()
     assert "2020年8月" in Retriever.open(settings).search(TIANCHANG_Q, k=1)[0].chunk.text
+
+
+def test_progress_log_lines_carry_an_eta_when_not_on_a_terminal(caplog) -> None:
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from rag.progress import Reporter, _eta
+
+    assert _eta(100, 400, 60.0) == " (ETA 3m00s)" and _eta(10, 10_000, 36.0) == " (ETA 9h59m)"
+    assert _eta(0, 10, 5.0) == _eta(5, None, 5.0) == _eta(10, 10, 5.0) == ""
+    with caplog.at_level(logging.INFO, logger="policyqa.progress"):
+        with Reporter(Console(file=io.StringIO()), every_s=0.0) as progress:  # not a terminal: log lines
+            task = progress.task("chunks embedded", 1000)
+            time.sleep(0.05)
+            progress.update(task, 250)
+    assert any("chunks embedded: 250/1000 (ETA" in r.getMessage() for r in caplog.records)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rag.answer.verify import HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts
 from rag.models import Question
 from rag.text import HEADING_START, addresses_assistant, coverage, search_key, sentence_spans
+
+if TYPE_CHECKING:
+    from rag.answer.judge import SupportJudge
 
 
 def draft_extractive(question: Question, passages: Sequence[Passage], max_sentences: int = 3,
