@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="read and chunk files, print what each became (no index written)")
-    p.add_argument("paths", nargs="+", help="files or folders (txt md html docx pdf jsonl)")
+    p.add_argument("paths", nargs="+", help="files or folders (txt md html docx pdf jsonl, png jpg tif scans)")
     p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N chunks of each document")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file could not be read")
     p.set_defaults(func=cmd_ingest)
@@ -305,7 +305,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         console.print(f"[dim]ℹ {escape(note)}[/dim]", highlight=False)
     console.print(("[bold yellow]未找到依据[/bold yellow] " if answer.refused else "[bold]答：[/bold]") + answer.answer, highlight=False)
     for c in answer.citations:
-        console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end})\n    「{c.quote}」", markup=False, highlight=False)
+        page = f", 第{c.page}页" if c.page else ""
+        console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end}{page})\n    「{c.quote}」", markup=False, highlight=False)
     if answer.related:
         console.print("相关段落（仅供参考，不是依据）：")
         for c in answer.related:

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     ingest_timeout_s: float = Field(120.0, gt=0, description="A file whose reading makes no progress this long is "
                                     "stopped and reported; the run goes on.")
     ingest_max_memory_mb: int = Field(2048, ge=256, description="Address-space limit of the file-reader process.")
+    ocr: bool = Field(True, description="Read scanned PDF pages and images (.png .jpg .tif) with the packaged OCR "
+                      "(pip install 'policyqa[ocr]'); off: such pages are reported as missing.")
+    ocr_dpi: int = Field(200, ge=100, le=600, description="Resolution scanned PDF pages are rendered at for OCR.")
+    ocr_cache_dir: Path | None = Field(None, description="OCR results by page hash (default: <index_dir>/ocr-cache): "
+                                       "re-indexing a scan costs nothing.")
 
     def ingest_limits(self) -> IngestLimits:
         from rag.ingest.limits import IngestLimits
@@ -127,7 +132,8 @@ class Settings(BaseSettings):
             archive_max_total_mb=self.ingest_archive_max_total_mb,
             archive_max_member_mb=self.ingest_archive_max_member_mb,
             archive_max_ratio=self.ingest_archive_max_ratio, pdf_max_pages=self.ingest_pdf_max_pages,
-            timeout_s=self.ingest_timeout_s, max_memory_mb=self.ingest_max_memory_mb)
+            timeout_s=self.ingest_timeout_s, max_memory_mb=self.ingest_max_memory_mb, ocr=self.ocr,
+            ocr_dpi=self.ocr_dpi, ocr_cache_dir=str(self.ocr_cache_dir or Path(self.index_dir) / "ocr-cache"))
 
     @property
     def api_key_list(self) -> list[str]:

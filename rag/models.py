@@ -92,6 +92,7 @@ class Citation(Record):
     quote: str
     start: int = Field(description="Offset of the quote in the document's stored text.")
     end: int
+    page: int | None = Field(None, description="Page of the original file where the quote begins (PDFs, scans).")
 
 
 class Answer(Record):

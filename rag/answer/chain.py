@@ -17,7 +17,7 @@ from langchain_core.runnables import RunnableLambda
 
 from rag.answer.extractive import draft_extractive
 from rag.answer.judge import SupportJudge
-from rag.answer.verify import Draft, Passage, about_subject, defuse_markers, parse_cited_text, refusal, verify
+from rag.answer.verify import Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal, verify
 from rag.config import Settings
 from rag.index.store import SUBJECT_KEYS
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
@@ -161,7 +161,8 @@ class AnswerChain:
         headings = self._heading_offsets(hits, texts)
         names = {docid: tuple(n for n in question.quoted if text and contains(text, n)) for docid, text in texts.items()}
         passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in SUBJECT_KEYS},
-                            headings.get(h.chunk.chunk_id), names.get(h.chunk.docid, ()))
+                            headings.get(h.chunk.chunk_id), names.get(h.chunk.docid, ()),
+                            page_starts(meta.get(h.chunk.docid, {})))
                     for n, h in enumerate(hits, 1)]
         return {**state, "passages": passages}
 

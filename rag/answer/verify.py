@@ -10,6 +10,7 @@ question asks about must occur in the supporting passages. If nothing survives, 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,12 @@ class Passage:
     #: the names the question quotes that the passage's document holds (a title quoted in the
     #: question may stand in another part of the same document than the answering passage)
     document_names: tuple[str, ...] = ()
+    #: where each page of a paged document (PDF, scan) starts in its stored text
+    page_starts: tuple[int, ...] = ()
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding a stored-text offset (None for documents without pages)."""
+        return bisect.bisect_right(self.page_starts, offset) if self.page_starts else None
 
     @property
     def heading(self) -> str:
@@ -389,7 +396,13 @@ def refusal(question: Question, passages: Sequence[Passage], mode: str) -> Answe
 def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
     c = p.hit.chunk
     return Citation(n=n, docid=c.docid, chunk_id=c.chunk_id, title=p.hit.title, section=" > ".join(c.section),
-                    quote=quote, start=start, end=end)
+                    quote=quote, start=start, end=end, page=p.page_of(start))
+
+
+def page_starts(metadata: dict[str, str]) -> tuple[int, ...]:
+    """A document's page starts from its metadata ("0,1520,3011"), empty when it has no pages."""
+    raw = metadata.get("page_starts", "")
+    return tuple(int(x) for x in raw.split(",") if x.strip().isdigit()) if raw else ()
 
 
 def parse_cited_text(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from rag.ingest.base import IngestError, Loader, RawDocument
 from rag.ingest.docx import DocxLoader
 from rag.ingest.html import HtmlLoader
+from rag.ingest.image import ImageLoader
 from rag.ingest.jsonl import JsonlLoader
 from rag.ingest.limits import IngestLimits, check_file_size
 from rag.ingest.pdf import PdfLoader
@@ -22,12 +23,12 @@ from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
-from rag.text.normalize import HEADING_START, addresses_assistant, normalize_text, sentence_spans
+from rag.text.normalize import HEADING_START, addresses_assistant, normalize_pages, normalize_text, sentence_spans
 
 log = logging.getLogger(__name__)
 
 LOADERS: tuple[Loader, ...] = (TextLoader(), MarkdownLoader(), HtmlLoader(), DocxLoader(), PdfLoader(),
-                               JsonlLoader())
+                               JsonlLoader(), ImageLoader())
 SUPPORTED = tuple(ext for loader in LOADERS for ext in loader.extensions)
 
 __all__ = ["IngestError", "IngestLimits", "IngestResult", "Ingestor", "SUPPORTED", "build_document", "find_files",
@@ -187,9 +188,13 @@ class Ingestor:
 
 
 def build_document(raw: RawDocument) -> Document:
-    text = normalize_text(raw.text)
-    title = raw.title or _title_from_text(text) or Path(raw.docid).stem
     metadata = dict(raw.metadata)
+    if raw.pages:
+        text, starts = normalize_pages(list(raw.pages))
+        metadata["page_starts"] = ",".join(map(str, starts))
+    else:
+        text = normalize_text(raw.text)
+    title = raw.title or _title_from_text(text) or Path(raw.docid).stem
     steering = [text[s:e] for s, e in sentence_spans(text) if addresses_assistant(text[s:e])]
     warnings = raw.warnings
     if steering:

@@ -26,6 +26,9 @@ class IngestLimits:
     pdf_max_pages: int
     timeout_s: float
     max_memory_mb: int
+    ocr: bool  # read pages with no usable text layer, and images, with the packaged OCR
+    ocr_dpi: int
+    ocr_cache_dir: str | None
 
 
 _ADVICE = "If the file is genuine, raise POLICYQA_INGEST_{} (see rag/config.py); otherwise remove it"

@@ -1,13 +1,16 @@
-"""PDF text layers via pypdf; encrypted, damaged and scanned files get a specific error."""
+"""PDFs: the text layer via pypdf, page by page; a page with no usable layer (a scan) is rendered
+and read by the packaged OCR. Encrypted and damaged files get a specific error."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from rag.ingest.base import IngestError, Loader, RawDocument, sha256
 from rag.ingest.limits import IngestLimits
+from rag.ingest.pages import strip_running_lines
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +48,68 @@ class PdfLoader(Loader):
                               "Re-download or re-export it, or repair it with qpdf") from exc
         if not pages:
             raise IngestError(path, "the PDF has no pages", "Check the file; re-export it from its source application")
-        empty = [i + 1 for i, text in enumerate(pages) if len(text.strip()) < _MIN_PAGE_CHARS]
-        if len(empty) == len(pages):
-            raise IngestError(path, f"no text layer on any of its {len(pages)} page(s): it is a scan or images",
-                              "Run OCR on it first (e.g. ocrmypdf -l chi_sim) and add the OCR'd PDF")
-        warnings = ()
-        if empty:
-            warnings = (f"{len(empty)} of {len(pages)} pages have no text layer (pages {_ranges(empty)}); "
-                        "their content is missing: OCR the file to include it",)
+        unreadable = [i for i, text in enumerate(pages) if not usable_text(text)]
+        warnings: tuple[str, ...] = ()
+        metadata = {"format": "pdf", "pages": str(len(pages))}
+        if unreadable and limits.ocr:
+            pages = _ocr_pages(path, pages, unreadable, limits)
+            metadata["ocr"] = ",".join(str(i + 1) for i in unreadable)
+            unreadable = [i for i in unreadable if len(pages[i].strip()) < _MIN_PAGE_CHARS]
+        if len(unreadable) == len(pages):
+            raise IngestError(path, f"no text layer on any of its {len(pages)} page(s) and "
+                              + ("OCR found no text on them" if limits.ocr else "OCR is off (POLICYQA_OCR=false)"),
+                              "Check that the scan is readable (upright, 200-300 dpi)" if limits.ocr
+                              else "Turn OCR on, or run OCR on it first (e.g. ocrmypdf -l chi_sim)")
+        if unreadable:
+            warnings = (f"{len(unreadable)} of {len(pages)} pages have no readable text (pages "
+                        f"{_ranges([i + 1 for i in unreadable])}); their content is missing",)
+        pages = strip_running_lines(pages)
         title = None
         if reader.metadata and reader.metadata.title:
             title = str(reader.metadata.title).strip() or None
         yield RawDocument(
             docid=docid,
             source=str(path),
-            # A page break is not a paragraph break: the line-wrap joiner decides.
             text="\n".join(pages),
             content_hash=sha256(data),
             title=title,
-            metadata={"format": "pdf", "pages": str(len(pages))},
+            metadata=metadata,
             warnings=warnings,
+            pages=tuple(pages),  # a page break is not a paragraph break: the line-wrap joiner decides
         )
+
+
+#: Characters a real text layer is made of: CJK, Latin, digits, punctuation and spaces. A layer of
+#: anything else ("(cid:123)", private-use glyph codes, mojibake) is not text and is OCRed.
+_TEXTLIKE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+                       r"\u2000-\u206f\x20-\x7e\s“”‘’·—…]")
+
+
+def usable_text(text: str) -> bool:
+    """Whether a page's text layer holds real text (enough of it, mostly text-like, no cid codes)."""
+    stripped = "".join(text.split())
+    if len(stripped) < _MIN_PAGE_CHARS or "(cid:" in text:
+        return False
+    return len(_TEXTLIKE.findall(stripped)) >= 0.8 * len(stripped)
+
+
+def _ocr_pages(path: Path, pages: list[str], indexes: list[int], limits: IngestLimits) -> list[str]:
+    """``pages`` with the pages at ``indexes`` replaced by what OCR reads on their rendered image."""
+    import pypdfium2
+
+    from rag.ingest.ocr import ocr_lines, page_text, render_pdf_page
+
+    cache = Path(limits.ocr_cache_dir) if limits.ocr_cache_dir else None
+    out = list(pages)
+    pdf = pypdfium2.PdfDocument(str(path))
+    try:
+        for n, i in enumerate(indexes, 1):
+            image = render_pdf_page(pdf, i, limits.ocr_dpi)
+            out[i] = page_text(ocr_lines(image, cache), image.shape[1])
+            log.info("%s: OCR page %d (%d/%d)", path.name, i + 1, n, len(indexes))
+    finally:
+        pdf.close()
+    return out
 
 
 def _ranges(pages: list[int]) -> str:

@@ -60,6 +60,41 @@ HEADING_START = re.compile(
 )
 
 
+#: Marks where a page begins while pages are normalised together (a private-use character, never
+#: in stored text): a page break is not a paragraph break, so pages are joined first and the
+#: offsets of the markers give each page's start in the stored text (see normalize_pages).
+PAGE_BREAK = "\ue000"
+
+
+def normalize_pages(pages: list[str]) -> tuple[str, list[int]]:
+    """Stored text of a paged document and the offset where each page starts in it.
+
+    A sentence running over a page break is joined like any wrapped line; a page with no text
+    starts where the next one does.
+    """
+    marked: list[str] = []
+    carry = 0
+    for i, page in enumerate(pages):
+        lines = page.split("\n")
+        first = next((j for j, line in enumerate(lines) if line.strip()), None)
+        if first is None:
+            carry += 1 if i else 0
+            continue
+        if i or carry:
+            lines[first] = PAGE_BREAK * ((1 if i else 0) + carry) + lines[first].lstrip()
+        carry = 0
+        marked.append("\n".join(lines))
+    text = normalize_text("\n".join(marked))
+    starts, out, at = [0], [], 0
+    for piece in text.split(PAGE_BREAK):
+        if out:
+            starts.append(at)
+        out.append(piece)
+        at += len(piece)
+    starts.extend([at] * (len(pages) - len(starts)))  # blank pages at the end
+    return "".join(out), starts[:max(len(pages), 1)]
+
+
 def normalize_text(raw: str) -> str:
     """Return the stored text for extracted ``raw`` text: one paragraph per line, no blank lines."""
     text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
@@ -70,7 +105,16 @@ def normalize_text(raw: str) -> str:
     text = _PAREN.sub(_full_width_paren, text)
     lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
     paragraphs = _join_wrapped_lines(lines)
-    return "\n".join(p for p in paragraphs if p and not is_boilerplate(p))
+    kept: list[str] = []
+    marks = ""  # page-start markers of a dropped paragraph move to the next kept one
+    for p in paragraphs:
+        bare = p.replace(PAGE_BREAK, "")
+        if not bare or is_boilerplate(bare):
+            marks += PAGE_BREAK * p.count(PAGE_BREAK)
+            continue
+        kept.append(marks + p if marks else p)
+        marks = ""
+    return "\n".join(kept) + marks
 
 
 def is_boilerplate(line: str) -> bool:
@@ -110,7 +154,7 @@ def _join_wrapped_lines(lines: list[str]) -> list[str]:
             out.append("")
             joinable = False
             continue
-        if joinable and out and out[-1] and not HEADING_START.match(line):
+        if joinable and out and out[-1] and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
             prev = out[-1]
             sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() else ""
             out[-1] = prev + sep + line
@@ -165,6 +209,8 @@ _KEY_FOLD = str.maketrans(
     {
         "，": ",", "。": ".", "：": ":", "；": ";", "？": "?", "！": "!", "（": "(", "）": ")",
         "「": "“", "」": "”", "『": "‘", "』": "’", "\u3000": " ",
+        # document numbers: 〔2023〕 / （2023） / [2023] / ［2023］ / ﹝2023﹞ are the same number
+        "〔": "(", "〕": ")", "[": "(", "]": ")", "［": "(", "］": ")", "﹝": "(", "﹞": ")",
     }
 )
 

@@ -59,7 +59,8 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def citation_label(c: Citation) -> str:
-    return f"[{c.n}] {c.title} · {c.section or '—'}"
+    page = f" · 第{c.page}页" if c.page else ""
+    return f"[{c.n}] {c.title} · {c.section or '—'}{page}"
 
 
 def _label(c: Citation, related: bool) -> str:
@@ -96,7 +97,7 @@ def render_source(qa: PolicyQA, c: Citation) -> str:
     body = (html.escape(text[start:c.start]) + "<mark>" + html.escape(text[c.start:c.end]) + "</mark>"
             + html.escape(text[c.end:end]))
     return (f'<div class="pq-source"><div class="pq-meta"><b>{html.escape(doc.title)}</b>（{html.escape(c.docid)}）<br>'
-            f'{html.escape(c.section or "—")}</div><p>{body}</p></div>')
+            f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p></div>')
 
 
 def build_ui(qa: PolicyQA) -> gr.Blocks:

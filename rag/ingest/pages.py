@@ -1,0 +1,51 @@
+"""What repeats on every page and is not the document: running headers, footers, page numbers.
+
+They are removed before pages are joined, so "- 3 -" or "XX市人民政府文件" never lands inside a
+sentence that runs over a page break. A line counts as running when it stands among the first or
+last two lines of a page and either reads as a page number or is short and repeats (digits aside)
+at the same end of at least half of the pages (two pages at least).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+#: A page number line: "3", "- 3 -", "—3—", "第3页", "第 3 页 共 12 页", "3/12", "Page 3", "·3·".
+PAGE_NUMBER = re.compile(
+    r"^[\s\-—–·•_]*(?:第\s*\d{1,4}\s*页(?:\s*[，,/／]?\s*共\s*\d{1,4}\s*页)?|\d{1,4}(?:\s*[/／]\s*\d{1,4})?"
+    r"|page\s*\d{1,4}(?:\s*of\s*\d{1,4})?)[\s\-—–·•_]*$",
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\d+")
+_EDGE = 2  # lines at each end of a page that may be running
+_MAX_RUNNING = 40  # a running header is a short line; a repeated long line is text
+
+
+def _shape(line: str) -> str:
+    return _DIGITS.sub("#", "".join(line.split()))
+
+
+def strip_running_lines(pages: list[str]) -> list[str]:
+    """``pages`` with running headers, footers and page numbers removed (see the module docstring)."""
+    split = [[line for line in page.split("\n")] for page in pages]
+    nonblank = [[i for i, line in enumerate(lines) if line.strip()] for lines in split]
+    heads: Counter[str] = Counter()
+    feet: Counter[str] = Counter()
+    for lines, idx in zip(split, nonblank):
+        heads.update({_shape(lines[i]) for i in idx[:_EDGE]})
+        feet.update({_shape(lines[i]) for i in idx[-_EDGE:]})
+    need = max(2, (len(pages) + 1) // 2)
+    running_heads = {s for s, n in heads.items() if n >= need and 0 < len(s) <= _MAX_RUNNING}
+    running_feet = {s for s, n in feet.items() if n >= need and 0 < len(s) <= _MAX_RUNNING}
+    out = []
+    for lines, idx in zip(split, nonblank):
+        drop = set()
+        for i in idx[:_EDGE]:
+            if PAGE_NUMBER.match(lines[i]) or _shape(lines[i]) in running_heads:
+                drop.add(i)
+        for i in idx[-_EDGE:]:
+            if PAGE_NUMBER.match(lines[i]) or _shape(lines[i]) in running_feet:
+                drop.add(i)
+        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+    return out

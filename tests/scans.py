@@ -1,0 +1,59 @@
+"""Scanned pages made for tests: text drawn with Debian's CJK font at 200 dpi, slightly rotated,
+blurred and noised, as a photocopier or a phone leaves them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+A4_200DPI = (1654, 2339)
+
+
+def scanned_page(blocks: list[str | list[str]], *, header: str = "", footer: str = "", columns: int = 1,
+                 rotate: float = 0.5, seed: int = 0, size: int = 34):
+    """A page image: each block a paragraph (wrapped to the text width) or a table row (a list of
+    cells); ``columns=2`` sets the blocks in two columns."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    width, height = A4_200DPI
+    image = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(str(FONT), size)
+    small = ImageFont.truetype(str(FONT), 26)
+    margin, line_h = 160, int(size * 1.6)
+    if header:
+        draw.text((margin, 90), header, font=small, fill=0)
+    if footer:
+        draw.text((width // 2 - 40, height - 120), footer, font=small, fill=0)
+    col_w = (width - 2 * margin - (80 if columns == 2 else 0)) // columns
+    per_line = col_w // size
+    x0, y = margin, 200
+    col = 0
+    for block in blocks:
+        if isinstance(block, list):  # a table row
+            cell_w = (width - 2 * margin) // len(block)
+            for i, cell in enumerate(block):
+                draw.text((margin + i * cell_w + 10, y), cell, font=font, fill=0)
+            draw.line((margin, y + line_h - 8, width - margin, y + line_h - 8), fill=0, width=2)
+            y += line_h
+            continue
+        text = "\u3000\u3000" + block
+        for i in range(0, len(text), per_line):
+            draw.text((x0, y), text[i:i + per_line], font=font, fill=0)
+            y += line_h
+        y += line_h // 2
+        if columns == 2 and y > height * 0.45 and col == 0:
+            col, x0, y = 1, margin + col_w + 80, 200
+    image = image.rotate(rotate, expand=False, fillcolor=255, resample=Image.BICUBIC)
+    image = image.filter(ImageFilter.GaussianBlur(0.6))
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(image, dtype=np.int16) + rng.normal(0, 12, (height, width)).astype(np.int16)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def image_pdf(pages, path: Path) -> Path:
+    """An image-only PDF (no text layer), one page image per page, at 200 dpi."""
+    pages[0].save(path, "PDF", resolution=200.0, save_all=True, append_images=pages[1:])
+    return path
