@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     ingest_pdf_max_pages: int = Field(5_000, ge=1)
     ingest_timeout_s: float = Field(120.0, gt=0, description="A file whose reading makes no progress this long is "
                                     "stopped and reported; the run goes on.")
-    ingest_max_memory_mb: int = Field(2048, ge=256, description="Address-space limit of the file-reader process.")
+    ingest_max_memory_mb: int = Field(
+        4096, ge=256, description="Address-space limit of the file-reader process (OCR's model runtime reserves "
+        "much more address space than it uses: 2048 was too little for a second scanned PDF in a row).")
     ocr: bool = Field(True, description="Read scanned PDF pages and images (.png .jpg .tif) with the packaged OCR "
                       "(pip install 'policyqa[ocr]'); off: such pages are reported as missing.")
     ocr_dpi: int = Field(200, ge=100, le=600, description="Resolution scanned PDF pages are rendered at for OCR.")

@@ -154,6 +154,25 @@ class PolicyQA:
                 return None
         return next(d["subject"] for d in self.documents() if d["docid"] == docid)
 
+    def page_image(self, docid: str, page: int, start: int = 0, end: int = 0) -> bytes:
+        """PNG of page ``page`` of a PDF or image document as it stands in the original file, the
+        stored-text span ``start:end`` (a citation's quote) highlighted on it. Raises LookupError
+        for an unknown document, PageNotAvailable for a page or file that is not there."""
+        from rag.ingest.view import PageNotAvailable, page_png
+
+        doc = self.document(docid)
+        if doc is None:
+            raise LookupError(f"no document '{docid}'")
+        if "page_starts" not in doc.metadata:
+            raise PageNotAvailable(f"'{docid}' is not a paged document (PDF or image)")
+        start, end = max(0, start), min(len(doc.text), end)
+        quote = doc.text[start:end] if 0 <= start < end and end - start <= 4000 else ""
+        ocr = doc.metadata.get("ocr", "")
+        ocr_pages = {int(x) for x in ocr.split(",") if x.isdigit()}
+        limits = self.settings.ingest_limits()
+        return page_png(Path(doc.source), page, quote, ocr_pages=ocr_pages, dpi=limits.ocr_dpi,
+                        cache_dir=Path(limits.ocr_cache_dir) if limits.ocr_cache_dir else None)
+
     def close(self) -> None:
         """Stop the helper processes (file reader, local model)."""
         self.ingestor.close()

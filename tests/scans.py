@@ -57,3 +57,28 @@ def image_pdf(pages, path: Path) -> Path:
     """An image-only PDF (no text layer), one page image per page, at 200 dpi."""
     pages[0].save(path, "PDF", resolution=200.0, save_all=True, append_images=pages[1:])
     return path
+
+
+def paginate(paragraphs: list[str], *, columns: int = 1, size: int = 34, lines_per_page: int = 36) -> list[list[str]]:
+    """Paragraphs grouped into pages that :func:`scanned_page` can draw (long ones split, as a
+    page break would split them)."""
+    width = A4_200DPI[0] - 2 * 160 - (80 if columns == 2 else 0)
+    per_line = width // columns // size
+    budget = lines_per_page * columns
+    pages: list[list[str]] = [[]]
+    used = 0
+    for para in paragraphs:
+        while para:
+            room = budget - used
+            need = -(-(len(para) + 2) // per_line) + 1  # its lines and the gap after it
+            if need <= room:
+                pages[-1].append(para)
+                used += need
+                break
+            if room >= 3:  # fill the page, continue on the next
+                cut = (room - 1) * per_line - 2
+                pages[-1].append(para[:cut])
+                para = para[cut:]
+            pages.append([])
+            used = 0
+    return [p for p in pages if p]

@@ -138,8 +138,27 @@ def test_scanned_fact_is_answered_with_its_page(tmp_path: Path, use) -> None:
         assert not answer.refused and "1234件" in answer.answer
         assert answer.citations[0].docid == "notice.png" and answer.citations[0].page == 1
         assert qa.ask("天长市行政复议案件2023年有多少件？").citations[0].quote.count("215件") == 1
+        # the original page with the quote highlighted where it stands: a scanned page (OCR line
+        # boxes from the cache) and a text-layer page (PDFium character boxes)
+        fact = qa.ask("天长市何时被评为全国法治政府建设示范市？").citations[0]
+        assert highlighted(qa.page_image("mixed.pdf", 3, fact.start, fact.end)) > 500
+        assert highlighted(qa.page_image("mixed.pdf", 2, fact.start, fact.end)) == 0  # not on that page
+        text_layer = qa.ask("全市行政执法人员持证上岗率是多少？").citations[0]
+        assert highlighted(qa.page_image("mixed.pdf", 1, text_layer.start, text_layer.end)) > 200
+        png = qa.page_image("notice.png", 1, answer.citations[0].start, answer.citations[0].end)
+        assert highlighted(png) > 200
+        with pytest.raises(ValueError, match="has 3 pages"):
+            qa.page_image("mixed.pdf", 4)
     finally:
         qa.close()
+
+
+def highlighted(png: bytes) -> int:
+    """Pixels of the red outline PolicyQA draws around a highlighted quote."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int(((pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)).sum())
 
 
 @pytest.mark.full

@@ -168,3 +168,39 @@ def test_upload_through_the_documents_tab(page, live_server, tmp_path: Path) -> 
     assert "789件" in r["answer"] and r["citations"][0]["docid"] == "uploads/铜陵通知.txt"
     assert httpx.delete(f"{live_server.base}/v1/documents/uploads/铜陵通知.txt", headers=live_server.headers,
                         timeout=120).status_code == 200
+
+
+def test_a_scanned_pdf_citation_opens_its_page_with_the_quote_highlighted(page, live_server, tmp_path: Path) -> None:
+    from tests.scans import image_pdf, scanned_page
+    from tests.test_ocr import highlighted
+
+    fact = "马鞍山市2025年共办理法律援助案件2468件，为困难群众挽回经济损失1357万元。"
+    filler = "各县区、各部门要坚持依法行政，加快建设法治政府，不断提升群众的获得感和满意度。"
+    scans = [scanned_page([filler], seed=3).convert("L"), scanned_page([filler, fact], seed=4).convert("L")]
+    pdf = image_pdf(scans, tmp_path / "马鞍山扫描件.pdf")
+    h = live_server.headers
+    r = httpx.post(f"{live_server.base}/v1/documents", headers=h, files={"file": (pdf.name, pdf.read_bytes())}, timeout=300)
+    assert r.status_code == 201, r.text
+    docid = "uploads/马鞍山扫描件.pdf"
+    try:
+        _ask(page, live_server.base, "马鞍山市2025年办理了多少件法律援助案件？")
+        page.wait_for_selector("#pq-citations label", timeout=120_000)
+        assert "2468件" in page.inner_text("#pq-chat") and "第2页" in page.inner_text("#pq-chat")
+        page.locator("#pq-chat a.pq-ref").first.click()
+        img = page.wait_for_selector("#pq-source figure.pq-page img", timeout=30_000)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 500", arg=img, timeout=60_000)
+        assert "原文第2页" in page.inner_text("#pq-source") and "2468件" in page.inner_text("#pq-source mark")
+        src = img.get_attribute("src")
+        png = httpx.get(f"{live_server.base}{src}", headers=h, timeout=60)
+        assert png.headers["content-type"] == "image/png" and highlighted(png.content) > 300
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "ui-scanned-page.png"), full_page=True)
+        # the page route keeps to indexed paged documents, behind the keys
+        assert httpx.get(f"{live_server.base}{src}", timeout=60).status_code == 401
+        bad = httpx.get(f"{live_server.base}/v1/documents/{docid}/pages/9", headers=h, timeout=60)
+        assert bad.status_code == 404 and bad.json()["error"]["code"] == "no_page"
+        txt = httpx.get(f"{live_server.base}/v1/documents/tianchang-2021.txt/pages/1", headers=h, timeout=60)
+        assert txt.status_code == 404 and txt.json()["error"]["code"] == "no_page"
+        assert httpx.get(f"{live_server.base}/v1/documents/nope.pdf/pages/1", headers=h, timeout=60).status_code == 404
+    finally:
+        httpx.delete(f"{live_server.base}/v1/documents/{docid}", headers=h, timeout=300)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -115,6 +115,7 @@ MESSAGES_ZH = {
     "bad_filename": "文件名无效",
     "ingest_failed": "文件无法读取，未加入索引",
     "not_found": "未找到",
+    "no_page": "该文件没有这一页，或原文件已不在服务器上",
     "method_not_allowed": "不支持该请求方法",
     "llm_unavailable": "本地模型暂不可用",
     "index_busy": "索引正在被其他进程更新，请稍后重试",
@@ -248,6 +249,21 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         if not await run_in_threadpool(qa.remove, docid):
             raise ApiError(404, "not_found", f"no document '{docid}'")
         return {"deleted": docid}
+
+    @app.get("/v1/documents/{docid:path}/pages/{page}", responses={404: ERROR_RESPONSE},
+             response_class=Response)
+    async def page_image(docid: str, page: int, start: int = 0, end: int = 0):
+        """Page ``page`` of a PDF or image document as a PNG of the original, the stored-text span
+        ``start:end`` (a citation's ``start``/``end``) highlighted where it stands on the page."""
+        from rag.ingest.view import PageNotAvailable
+
+        try:
+            png = await run_in_threadpool(qa.page_image, docid, page, start, end)
+        except LookupError:
+            raise ApiError(404, "not_found", f"no document '{docid}'") from None
+        except PageNotAvailable as exc:
+            raise ApiError(404, "no_page", str(exc)) from None
+        return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     @app.put("/v1/documents/{docid:path}/subject", responses={404: ERROR_RESPONSE})
     async def put_subject(docid: str, body: SubjectRequest):

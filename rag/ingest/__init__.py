@@ -107,7 +107,11 @@ def read_file(path: Path, docid: str, limits: IngestLimits) -> Iterator[Document
         else:  # an OSError about the content (a bad gzip stream)
             yield _unparsable(path, exc)
     except Exception as exc:  # a third-party parser's own failure on this one file
-        yield _unparsable(path, exc)
+        if "bad_alloc" in str(exc):  # a C++ library (the OCR runtime) ran out of the reader's memory
+            yield IngestError(path, f"reading it needs more than {limits.max_memory_mb} MB of memory",
+                              "Split or re-save the file, or raise POLICYQA_INGEST_MAX_MEMORY_MB")
+        else:
+            yield _unparsable(path, exc)
 
 
 def _unparsable(path: Path, exc: Exception) -> IngestError:

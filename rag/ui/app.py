@@ -7,8 +7,9 @@ Everything taken from documents is HTML-escaped before it is shown: a document t
 from __future__ import annotations
 
 import html
-import re
 import logging
+import re
+import urllib.parse
 from pathlib import Path
 
 import gradio as gr
@@ -34,6 +35,8 @@ MODES = {"原文摘录（快速）": "extractive", "智能生成（本地模型�
 CSS = """
 .pq-source mark { background: #ffe08a; padding: 0 2px; }
 .pq-source .pq-meta { color: #555; font-size: 0.9em; margin-bottom: 6px; }
+.pq-source .pq-page img { max-width: 100%; border: 1px solid #ccc; }
+.pq-source .pq-page figcaption { color: #555; font-size: 0.85em; }
 .pq-refused { color: #9a6700; }
 .pq-note { color: #555; font-size: 0.9em; margin-bottom: 4px; }
 .pq-understood { color: #555; font-size: 0.9em; margin-bottom: 4px; }
@@ -96,8 +99,13 @@ def render_source(qa: PolicyQA, c: Citation) -> str:
     end = len(text) if end < 0 else end
     body = (html.escape(text[start:c.start]) + "<mark>" + html.escape(text[c.start:c.end]) + "</mark>"
             + html.escape(text[c.end:end]))
+    page = ""
+    if c.page:  # the original page beside the text, the quote highlighted where it stands
+        src = f"/v1/documents/{urllib.parse.quote(c.docid)}/pages/{c.page}?start={c.start}&end={c.end}"
+        page = (f'<figure class="pq-page"><img src="{html.escape(src)}" alt="原文第{c.page}页" loading="lazy">'
+                f'<figcaption>原文第{c.page}页（高亮处为引文）</figcaption></figure>')
     return (f'<div class="pq-source"><div class="pq-meta"><b>{html.escape(doc.title)}</b>（{html.escape(c.docid)}）<br>'
-            f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p></div>')
+            f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p>{page}</div>')
 
 
 def build_ui(qa: PolicyQA) -> gr.Blocks:
