@@ -27,8 +27,8 @@ class Settings(BaseSettings):
         "sqlite", description="'sqlite': the embedded store (SQLite + FAISS + BM25 files in index_dir, one machine); "
         "'milvus': a Milvus server or a milvus-lite file at milvus_uri (several replicas may share one server).",
     )
-    milvus_uri: str = Field("index/milvus.db", description="A local milvus-lite file (path ending .db) or a "
-                            "server, e.g. http://10.0.0.7:19530.")
+    milvus_uri: str | None = Field(None, description="A local milvus-lite file (path ending .db; default "
+                                   "<index_dir>/milvus.db) or a server, e.g. http://10.0.0.7:19530.")
     milvus_token: str | None = Field(None, description="'user:password' or an API key, for a server with auth.")
     milvus_collection_prefix: str = Field("policyqa", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
                                           description="Collections are <prefix>_chunks, <prefix>_documents, ...")
@@ -136,6 +136,10 @@ class Settings(BaseSettings):
             archive_max_ratio=self.ingest_archive_max_ratio, pdf_max_pages=self.ingest_pdf_max_pages,
             timeout_s=self.ingest_timeout_s, max_memory_mb=self.ingest_max_memory_mb, ocr=self.ocr,
             ocr_dpi=self.ocr_dpi, ocr_cache_dir=str(self.ocr_cache_dir or Path(self.index_dir) / "ocr-cache"))
+
+    @property
+    def milvus_location(self) -> str:
+        return self.milvus_uri or str(Path(self.index_dir) / "milvus.db")
 
     @property
     def api_key_list(self) -> list[str]:

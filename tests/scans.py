@@ -28,6 +28,7 @@ def scanned_page(blocks: list[str | list[str]], *, header: str = "", footer: str
     if footer:
         draw.text((width // 2 - 40, height - 120), footer, font=small, fill=0)
     col_w = (width - 2 * margin - (80 if columns == 2 else 0)) // columns
+    bottom = height - 200  # clear of the footer
     per_line = col_w // size
     x0, y = margin, 200
     col = 0
@@ -41,11 +42,14 @@ def scanned_page(blocks: list[str | list[str]], *, header: str = "", footer: str
             continue
         text = "\u3000\u3000" + block
         for i in range(0, len(text), per_line):
+            if y + line_h > bottom:  # the column is full: go on at the top of the next one
+                if columns == 2 and col == 0:
+                    col, x0, y = 1, margin + col_w + 80, 200
+                else:
+                    raise ValueError("the blocks do not fit on one page: paginate() them first")
             draw.text((x0, y), text[i:i + per_line], font=font, fill=0)
             y += line_h
         y += line_h // 2
-        if columns == 2 and y > height * 0.45 and col == 0:
-            col, x0, y = 1, margin + col_w + 80, 200
     image = image.rotate(rotate, expand=False, fillcolor=255, resample=Image.BICUBIC)
     image = image.filter(ImageFilter.GaussianBlur(0.6))
     rng = np.random.default_rng(seed)
@@ -59,7 +63,7 @@ def image_pdf(pages, path: Path) -> Path:
     return path
 
 
-def paginate(paragraphs: list[str], *, columns: int = 1, size: int = 34, lines_per_page: int = 36) -> list[list[str]]:
+def paginate(paragraphs: list[str], *, columns: int = 1, size: int = 34, lines_per_page: int = 32) -> list[list[str]]:
     """Paragraphs grouped into pages that :func:`scanned_page` can draw (long ones split, as a
     page break would split them)."""
     width = A4_200DPI[0] - 2 * 160 - (80 if columns == 2 else 0)

@@ -136,7 +136,7 @@ def test_sigkill_in_either_stage_then_rerun_loses_and_duplicates_nothing(kind: s
     settings = settings_for(kind, tmp_path / "lib", server, embedding_model="use-m3")
     env = {**os.environ, "POLICYQA_EMBEDDING_MODEL": "use-m3", "POLICYQA_INDEX_DIR": str(settings.index_dir),
            "POLICYQA_INDEX_FLUSH_CHUNKS": "4", "POLICYQA_EMBED_BATCH_SIZE": "8", "PYTHONPATH": str(ROOT),
-           "POLICYQA_STORE": settings.store, "POLICYQA_MILVUS_URI": settings.milvus_uri,
+           "POLICYQA_STORE": settings.store, "POLICYQA_MILVUS_URI": settings.milvus_location,
            "POLICYQA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix}
 
     def counts() -> tuple[int, int]:

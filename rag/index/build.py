@@ -118,20 +118,28 @@ def embed_missing(settings: Settings, embedder: Embedder, *, progress: ProgressF
                 part = rows[i:i + batch]
                 vectors = embedder.embed_passages([embed_text(t, sec, x) for _, t, sec, x in part])
                 publish = time.monotonic() - published >= publish_every_s
-                with _writable(settings, embedder, wait=True, refresh=publish) as store:
+                with _batch_writer(settings, embedder, reader, publish) as store:
                     store.add_vectors(dict(zip((h for h, *_ in part), vectors)), publish=publish)
                 stats.embedded += len(part)
                 unpublished = 0 if publish else unpublished + len(part)
                 published = time.monotonic() if publish else published
                 report("chunks", stats.embedded, todo)
         if unpublished:
-            with _writable(settings, embedder, wait=True) as store:
+            with _batch_writer(settings, embedder, reader, True) as store:
                 store.publish()
         stats.totals = reader.counts()
     finally:
         reader.close()
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _batch_writer(settings: Settings, embedder: Embedder, reader: Store, refresh: bool):
+    """Where embed_missing writes a batch: the embedded store under its write lock, taken per batch
+    (waiting behind another writer); Milvus through the connection already open (it has no lock)."""
+    if settings.store == "milvus":
+        return nullcontext(reader)
+    return _writable(settings, embedder, wait=True, refresh=refresh)
 
 
 def remove_documents(settings: Settings, docids: Iterable[str], embedder: Embedder) -> int:

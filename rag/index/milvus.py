@@ -89,7 +89,7 @@ class MilvusStore(SearchBackend):
             raise RuntimeError("POLICYQA_STORE=milvus needs the Milvus client: pip install 'policyqa[milvus]'") from None
 
         logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterator warns on every page about lite's clock
-        uri = settings.milvus_uri
+        uri = settings.milvus_location
         if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
             path = Path(uri).expanduser()
             if readonly and not path.exists():
@@ -100,16 +100,16 @@ class MilvusStore(SearchBackend):
         try:
             client = MilvusClient(uri=uri, token=settings.milvus_token or "")
         except Exception as exc:  # pymilvus raises its own MilvusException, or grpc errors
-            raise RuntimeError(f"cannot reach Milvus at {settings.milvus_uri} ({type(exc).__name__}: {exc}); check "
+            raise RuntimeError(f"cannot reach Milvus at {settings.milvus_location} ({type(exc).__name__}: {exc}); check "
                                "POLICYQA_MILVUS_URI (a local .db file or http://host:19530) and that the server runs") from None
-        store = cls(client, settings.milvus_uri, settings.milvus_collection_prefix, readonly)
+        store = cls(client, settings.milvus_location, settings.milvus_collection_prefix, readonly)
         if store.client.has_collection(store.c["chunks"]):
             store.dim = store._dense_dim()
             for name in store.c.values():  # a reopened database starts with its collections released
                 if store.client.has_collection(name):
                     store.client.load_collection(name)
         elif readonly:
-            raise FileNotFoundError(f"no PolicyQA collections ({store.c['chunks']}) in Milvus at {settings.milvus_uri}: "
+            raise FileNotFoundError(f"no PolicyQA collections ({store.c['chunks']}) in Milvus at {settings.milvus_location}: "
                                     "build them with `POLICYQA_STORE=milvus policyqa index docs/`")
         return store
 
