@@ -37,3 +37,14 @@ def test_search_key_is_simplified_folded_and_length_preserving() -> None:
     key = search_key(trad)
     assert len(key) == len(trad)
     assert key == search_key("(二)法治政府建设彰显了“硬担当”,abc")
+
+
+def test_a_number_wrapped_inside_chinese_text_is_joined_without_a_space() -> None:
+    from rag.text.normalize import normalize_text
+
+    lines = ["各县区、各部门要坚持依法行政，加快建设法治政府，不断提升群众的获得感和满意",
+             "度。", "", "马鞍山市2025年共办理法律援助案件2468件，为困难群众挽回经济损失13", "57万元。"]
+    assert normalize_text("\n".join(lines)).endswith("挽回经济损失1357万元。")
+    wrapped = ["The committee met in the spring of the year and agreed on version", "2 of the plan.",
+               "The committee met in the spring of the year and agreed on version", "3 of the plan."]
+    assert "version 2 of" in normalize_text("\n".join(wrapped))  # Latin text keeps its space

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 #: Bumped whenever the stored text or search key of the same input would change; recorded in the
 #: index manifest so an index built by another version is rebuilt instead of silently mismatched.
-NORMALIZER_VERSION = "1"
+NORMALIZER_VERSION = "2"
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -156,7 +156,10 @@ def _join_wrapped_lines(lines: list[str]) -> list[str]:
             continue
         if joinable and out and out[-1] and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
             prev = out[-1]
-            sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() else ""
+            # Latin words get a space at the join; a number wrapped inside Chinese text does not
+            # ("挽回经济损失13" + "57万元" is 1357万元, not "13 57")
+            digits = prev[-1].isdigit() and line[0].isdigit() and has_cjk(prev[-12:] + line[:12])
+            sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() and not digits else ""
             out[-1] = prev + sep + line
         else:
             out.append(line)
