@@ -89,6 +89,9 @@ class MilvusStore(SearchBackend):
             raise RuntimeError("POLICYQA_STORE=milvus needs the Milvus client: pip install 'policyqa[milvus]'") from None
 
         logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterator warns on every page about lite's clock
+        # milvus-lite's in-process gRPC server logs a traceback for each call it does not implement
+        # (AllocTimestamp, which the client then does without): noise, not an error of ours
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         uri = settings.milvus_location
         if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
             path = Path(uri).expanduser()
