@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class MilvusStore(SearchBackend):
         self.readonly = readonly
         self.c = {name: f"{prefix}_{name}" for name in ("meta", "files", "documents", "texts", "chunks")}
         self.dim: int | None = None
+        self._embedded: dict[int, bool] = {}  # chunk id -> has a vector, as last seen (insertion-ordered, bounded)
+        self._has_vectors: tuple[bool, float] = (False, float("-inf"))
 
     @classmethod
     def connect(cls, settings, *, readonly: bool = False) -> MilvusStore:
@@ -373,6 +376,7 @@ class MilvusStore(SearchBackend):
             for row in rows:
                 row["dense"] = vectors[row["embed_hash"]].astype(np.float32).tolist()
                 row["embedded"] = True
+                self._embedded[int(row["id"])] = True
             if rows:
                 self.client.upsert(self.c["chunks"], rows)
 
@@ -449,8 +453,12 @@ class MilvusStore(SearchBackend):
     def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
         if not key.strip():
             return []
-        hits = self.client.search(self.c["chunks"], data=[key], anns_field="sparse", limit=k,
+        hits = self.client.search(self.c["chunks"], data=[key], anns_field="sparse", limit=k, output_fields=["embedded"],
                                   filter=str(allowed or ""), search_params={"metric_type": "BM25"})[0]
+        for h in hits:  # remembered for without_vectors: no second round trip for the same candidates
+            self._embedded[int(h["id"])] = bool(h["entity"]["embedded"])
+        while len(self._embedded) > 50_000:
+            self._embedded.pop(next(iter(self._embedded)))
         # a Milvus server returns BM25 scores (higher is better); milvus-lite returns them negated
         return [(int(h["id"]), abs(float(h["distance"]))) for h in hits]
 
@@ -462,13 +470,20 @@ class MilvusStore(SearchBackend):
 
     def without_vectors(self, ids: Iterable[int]) -> set[int]:
         ids = list(ids)
-        if not ids:
-            return set()
-        return {int(r["id"]) for r in self._query("chunks", f"embedded == false and {_in('id', ids)}", ["id"])}
+        unknown = [i for i in ids if i not in self._embedded]
+        if unknown:
+            for r in self._query("chunks", _in("id", unknown), ["id", "embedded"]):
+                self._embedded[int(r["id"])] = bool(r["embedded"])
+        return {i for i in ids if self._embedded.get(i) is False}
 
     @property
     def has_vectors(self) -> bool:
-        return self._count("chunks", "embedded == true") > 0
+        """Whether any chunk is embedded; asked of Milvus at most every few seconds (a count per
+        question cost a round trip on every search)."""
+        now = time.monotonic()
+        if not self._has_vectors[0] and now - self._has_vectors[1] > 5.0:
+            self._has_vectors = (self._count("chunks", "embedded == true") > 0, now)
+        return self._has_vectors[0]
 
     def iter_rows(self) -> Iterator[dict]:
         """Every chunk row (for consistency checks in tests and tools)."""
