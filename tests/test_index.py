@@ -22,7 +22,7 @@ from rag.index.build import update_index
 from rag.index.store import Store
 from rag.index.vectors import FaissIndex
 from rag.ingest import ingest_paths
-from rag.retrieve import Filters, Retriever
+from rag.retrieve import Retriever
 from rag.index.keyword import query_terms, terms
 from rag.models import Chunk, Hit
 from rag.retrieve.fusion import rrf, score_fusion
@@ -88,27 +88,8 @@ def test_old_keyword_terms_are_upgraded_in_place(tmp_path: Path, use) -> None:
     assert retriever.search(TIANCHANG_Q, k=1)[0].ranks.get("bm25") == 1
 
 
-def test_tianchang_found_first_in_both_scripts(docs_index: Settings, e5) -> None:
-    retriever = Retriever.open(docs_index, e5)
-    simp = retriever.search(TIANCHANG_Q, k=3)
-    trad = retriever.search(TIANCHANG_Q_TRAD, k=3)
-    assert "2020年8月被评为首批" in simp[0].chunk.text
-    assert [h.chunk.chunk_id for h in simp] == [h.chunk.chunk_id for h in trad]
-    assert simp[0].chunk.section == ("【任务措施】", "（一）大力推进全面依法治市工作")
-
-
-def test_traditional_document_found_by_simplified_question(docs_index: Settings, e5) -> None:
-    hits = Retriever.open(docs_index, e5).search("如皋市2024年要实现什么目标？", k=3)
-    assert any("南通爭優勝" in h.chunk.text for h in hits)
-
-
-def test_filters_restrict_documents(docs_index: Settings, e5) -> None:
-    retriever = Retriever.open(docs_index, e5)
-    hits = retriever.search("法治政府建设示范", k=5, filters=Filters(city="苏州市"))
-    assert hits and {h.chunk.docid for h in hits} == {"suzhou-2023.txt"}
-    hits = retriever.search("法治政府建设示范", k=5, filters=Filters(year="2020"))
-    assert {h.chunk.docid for h in hits} <= {"taicang-2020.txt", "changshu-2020.txt"}
-    assert retriever.search("法治", filters=Filters(docids=("nope",))) == []
+# Retrieval in both scripts, a traditional document and the filters are in tests/test_stores.py, run
+# against every store (this one included).
 
 
 def test_bad_questions_are_clear_errors(docs_index: Settings, e5) -> None:
