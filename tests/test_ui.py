@@ -176,7 +176,8 @@ def test_a_scanned_pdf_citation_opens_its_page_with_the_quote_highlighted(page, 
 
     fact = "马鞍山市2025年共办理法律援助案件2468件，为困难群众挽回经济损失1357万元。"
     filler = "各县区、各部门要坚持依法行政，加快建设法治政府，不断提升群众的获得感和满意度。"
-    scans = [scanned_page([filler], seed=3).convert("L"), scanned_page([filler, fact], seed=4).convert("L")]
+    other = "全市司法行政系统持续深化法治宣传教育，推动普法工作与基层治理深度融合，成效明显。"
+    scans = [scanned_page([filler], seed=3).convert("L"), scanned_page([other, fact], seed=4).convert("L")]
     pdf = image_pdf(scans, tmp_path / "马鞍山扫描件.pdf")
     h = live_server.headers
     r = httpx.post(f"{live_server.base}/v1/documents", headers=h, files={"file": (pdf.name, pdf.read_bytes())}, timeout=300)
