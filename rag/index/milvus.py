@@ -310,7 +310,7 @@ class MilvusStore(SearchBackend):
             self.client.upsert(self.c["files"], rows)
 
     def delete_documents(self, docids: Iterable[str]) -> int:
-        docids = [d for d in docids if self.doc_hash(d) is not None]
+        docids = list(self._documents(docids, []))  # the ones that exist, a query per 1000 (not one each)
         for i in range(0, len(docids), _PAGE):
             part = docids[i:i + _PAGE]
             self.client.delete(self.c["chunks"], filter=_in("docid", part))
