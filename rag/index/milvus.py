@@ -75,10 +75,9 @@ class MilvusStore(SearchBackend):
     keyword_terms = KEYWORD_TERMS
     generation = 0  # searches read live data: there is nothing derived to reload
 
-    def __init__(self, client, uri: str, prefix: str, readonly: bool) -> None:
+    def __init__(self, client, uri: str, prefix: str) -> None:
         self.client = client
         self.location = uri
-        self.readonly = readonly
         self.c = {name: f"{prefix}_{name}" for name in ("meta", "files", "documents", "texts", "chunks")}
         self.dim: int | None = None
         self._embedded: dict[int, bool] = {}  # chunk id -> has a vector, as last seen (insertion-ordered, bounded)
@@ -108,7 +107,7 @@ class MilvusStore(SearchBackend):
         except Exception as exc:  # pymilvus raises its own MilvusException, or grpc errors
             raise RuntimeError(f"cannot reach Milvus at {settings.milvus_location} ({type(exc).__name__}: {exc}); check "
                                "POLICYQA_MILVUS_URI (a local .db file or http://host:19530) and that the server runs") from None
-        store = cls(client, settings.milvus_location, settings.milvus_collection_prefix, readonly)
+        store = cls(client, settings.milvus_location, settings.milvus_collection_prefix)
         if store.client.has_collection(store.c["chunks"]):
             store.dim = store._dense_dim()
             for name in store.c.values():  # a reopened database starts with its collections released
