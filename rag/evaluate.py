@@ -92,6 +92,12 @@ def metrics(scored: list[Scored]) -> dict:
         "latency_ms_p95": percentile(lat, 0.95),
         "quotes_shown": quotes,
         "quotes_verbatim_share": (sum(s.quotes_ok for s in scored) / quotes) if quotes else 1.0,
+        # quotes that also carry their place and wording in the file as extracted (indexes built
+        # before edits were kept have none), and how many of those read differently there
+        "quotes_located_in_original_share": (sum(c.orig_start is not None for s in scored for c in s.answer.citations)
+                                             / quotes) if quotes else 1.0,
+        "quotes_worded_differently_in_original": sum(c.original is not None and c.original != c.quote
+                                                     for s in scored for c in s.answer.citations),
     }
     answered = [s for s in scored if not s.answer.refused]
     out["citation_coverage"] = (sum(1 for s in answered if s.answer.citations) / len(answered)) if answered else 1.0

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class Edit(NamedTuple):
+    """``stored[start:end]`` stands where the text extracted from the file had ``original``."""
+
+    start: int
+    end: int
+    original: str
 
 
 class Document(Record):
@@ -21,6 +29,9 @@ class Document(Record):
     content_hash: str = Field(description="sha256 of the raw bytes / raw text, for incremental indexing.")
     metadata: dict[str, str] = Field(default_factory=dict, description="city, year, format, encoding…")
     warnings: tuple[str, ...] = ()
+    edits: tuple[Edit, ...] | None = Field(
+        default=None, description="How the text extracted from the file differs from ``text`` (rag.text.offsets): "
+        "() when it does not; None when not known (a document indexed before edits were kept).")
 
 
 class Chunk(Record):
@@ -93,6 +104,10 @@ class Citation(Record):
     start: int = Field(description="Offset of the quote in the document's stored text.")
     end: int
     page: int | None = Field(None, description="Page of the original file where the quote begins (PDFs, scans).")
+    orig_start: int | None = Field(None, description="Offset of the quote in the text as extracted from the file.")
+    orig_end: int | None = None
+    original: str | None = Field(None, description="The quote as it stands in the text extracted from the file "
+                                 "(it differs from ``quote`` where the normaliser changed ,→， joined wrapped lines…).")
 
 
 class Answer(Record):

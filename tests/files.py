@@ -178,3 +178,53 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
         "only-nav.html": "no text", "many-members.docx": "members", "control-chars.txt": "not a text file",
         "pdf-bomb.pdf": "page",
     }
+
+
+def fold_for_eye(text: str) -> str:
+    """What a person compares by eye: widths, script, composed accents, zero-width marks and
+    whitespace aside."""
+    import unicodedata
+
+    from rag.text.normalize import search_key
+
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return "".join(search_key(unicodedata.normalize("NFC", visible)).split())
+
+
+def check_in_original(citations: list[dict], folder: Path, limits=LIMITS) -> int:
+    """Each citation's ``orig_start:orig_end`` in the text its file's loader extracts (read again
+    here, not taken from the index) is its ``original``, and holds the quote: every character of it
+    in order, starting and ending where the quote does. Returns how many citations were checked."""
+    from rag.ingest import loader_for
+
+    extracted: dict[str, str] = {}
+    for c in citations:
+        if c["docid"] not in extracted:
+            path = folder / c["docid"]
+            raw = next(iter(loader_for(path).load(path, c["docid"], limits)))
+            extracted[c["docid"]] = raw.text
+        original = extracted[c["docid"]]
+        assert c["orig_start"] is not None and c["orig_end"] is not None, c
+        span = original[c["orig_start"]:c["orig_end"]]
+        assert span == c["original"], (c["quote"], span, c["original"])
+        quote, held = fold_for_eye(c["quote"]), fold_for_eye(span)
+        chars = iter(held)
+        assert all(ch in chars for ch in quote) and held[:1] == quote[:1] and held[-1:] == quote[-1:], (c["quote"], span)
+    return len(citations)
+
+
+def pdf_with_table(path: Path, intro: str, rows: list[list[str]]) -> Path:
+    """A text-layer PDF of a sentence and a ruled table (each cell its own text object, as office
+    software writes them)."""
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    style = getSampleStyleSheet()["Normal"]
+    style.fontName = "STSong-Light"
+    table = Table(rows)
+    table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "STSong-Light", 10), ("GRID", (0, 0), (-1, -1), 0.5, "black")]))
+    SimpleDocTemplate(str(path)).build([Paragraph(intro, style), table])
+    return path

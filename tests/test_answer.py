@@ -19,7 +19,8 @@ from rag.config import Settings
 from rag.index.store import Store
 from rag.llm.base import ChatModel
 from rag.retrieve import Retriever
-from tests.conftest import ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
+from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD
+from tests.files import check_in_original
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,7 @@ def test_eval_cli_extractive_on_the_bundled_set(docs_index: Settings, tmp_path: 
     assert m["fact_accuracy"] >= 0.95  # measured 1.0 (70 questions)
     lines = (tmp_path / "run" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == m["questions"] and json.loads(lines[0])["id"] == "q001"
+    assert _every_citation_in_the_original(tmp_path / "run") >= 60
     assert "failures first" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
 
 
@@ -94,6 +96,13 @@ def test_hard_eval_set_no_wrong_answer_and_every_trap_handled(docs_index: Settin
     assert m["wrong_answers"] == 0 and m["traps_handled"] == 1.0
     assert m["fact_accuracy"] >= 0.93  # measured 0.949; the paraphrases the lexical gate refuses are the gap
     assert m["by_kind"]["other-city"]["traps_handled"] == 1.0 and m["by_kind"]["reverse"]["fact_accuracy"] >= 0.9
+    assert _every_citation_in_the_original(tmp_path / "hard") >= 250
+
+
+def _every_citation_in_the_original(run: Path) -> int:
+    """Every citation (and related passage) of an eval run, found in its file as extracted."""
+    answers = [json.loads(line) for line in (run / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    return check_in_original([c for a in answers for c in (*a["citations"], *a["related"])], DOCS)
 
 
 def test_the_questions_of_the_answer_issue(chain: AnswerChain, docs_index: Settings) -> None:

@@ -88,6 +88,39 @@ def test_old_keyword_terms_are_upgraded_in_place(tmp_path: Path, use) -> None:
     assert retriever.search(TIANCHANG_Q, k=1)[0].ranks.get("bm25") == 1
 
 
+def test_an_index_from_before_edits_were_kept_still_answers(tmp_path: Path, use) -> None:
+    """Its documents' original wording is unknown (citations carry no original offsets) until their
+    files are indexed again; reading it, readonly or not, never fails."""
+    from rag.service import PolicyQA
+
+    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
+    folder = tmp_path / "docs"
+    shutil.copytree(DOCS, folder)
+    update_index(settings, [folder], use)
+    store = Store(settings.index_dir / STORE_FILE)
+    store.db.execute("ALTER TABLE documents DROP COLUMN edits")  # the schema of the previous version
+    store.close()
+    readonly = Store(settings.index_dir / STORE_FILE, readonly=True)
+    assert readonly.document("tianchang-2021.txt").edits is None
+    readonly.close()
+    qa = PolicyQA(settings)
+    try:
+        cited = qa.ask(TIANCHANG_Q).citations[0]
+        assert cited.quote and cited.orig_start is None and cited.original is None
+    finally:
+        qa.close()
+    (folder / "tianchang-2021.txt").write_text((DOCS / "tianchang-2021.txt").read_text(encoding="utf-8") + "\n附：补充说明。",
+                                               encoding="utf-8")
+    update_index(settings, [folder], use)  # adds the column; the changed file gets its edits
+    qa = PolicyQA(settings)
+    try:
+        cited = qa.ask(TIANCHANG_Q).citations[0]
+        assert cited.orig_start is not None and "示范创建活动中,在省司法厅" in cited.original  # the file's own commas
+        assert qa.document("rugao-2023.txt").edits is None
+    finally:
+        qa.close()
+
+
 # Retrieval in both scripts, a traditional document and the filters are in tests/test_stores.py, run
 # against every store (this one included).
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag.ingest import find_files, ingest_file, ingest_paths
-from tests.files import LIMITS, PARA, docx_file, image_only_pdf, pdf_with_lines
+from tests.files import LIMITS, PARA, docx_file, image_only_pdf, pdf_with_lines, pdf_with_table
 
 TRAD = "如皋市司法局堅持以習近平新時代中國特色社會主義思想為指導，全面推進依法治市和司法行政工作高質量發展。"
 
@@ -85,6 +85,44 @@ def test_docx_paragraphs_and_tables_in_order(tmp_path: Path) -> None:
     doc = _one(path)
     assert doc.text.split("\n") == ["第一段：总体要求。", "项目 | 完成数", "行政复议 | 120件", "第三段：工作安排。"]
     assert doc.title == "测试通知"
+
+
+#: A report page: a paragraph wrapped over several lines, then a table of results.
+TABLE_INTRO = ("天长市2023年坚持以习近平新时代中国特色社会主义思想为指导，深入贯彻落实习近平法治思想，全面推进依法行政，"
+               "加快建设法治政府，各项工作取得积极成效，群众满意度持续提升。") * 3 + "全年主要指标完成情况如下表。"
+TABLE = [["项目", "2023年完成情况"], ["行政复议", "办理行政复议案件215件"], ["法律援助", "办理法律援助案件1234件"],
+         ["人民调解", "调解成功率达到98.7%"]]
+
+
+def test_pdf_table_rows_keep_their_cells_together_in_order(tmp_path: Path) -> None:
+    doc = _one(pdf_with_table(tmp_path / "report.pdf", TABLE_INTRO, TABLE))
+    lines = doc.text.split("\n")
+    assert [" ".join(row) for row in TABLE] == lines[-4:]  # a row a line, never joined to the next row
+
+
+@pytest.mark.full
+def test_a_figure_in_a_table_cell_is_found_and_quoted(tmp_path: Path, use) -> None:
+    from rag.config import Settings
+    from rag.index.build import update_index
+    from rag.service import PolicyQA
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    pdf_with_table(folder / "tianchang-2023.pdf", TABLE_INTRO, TABLE)
+    docx_file(folder / "taicang-2023.docx", ["太仓市2023年法治政府建设情况如下。", "以上为主要指标。"],
+              [["项目", "完成情况"], ["行政复议", "太仓市办理行政复议案件356件"]])
+    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
+    assert update_index(settings, [folder], use).files_failed == 0
+    qa = PolicyQA(settings)
+    try:
+        answer = qa.ask("天长市2023年办理了多少件法律援助案件？")
+        assert not answer.refused and "1234件" in answer.answer
+        assert answer.citations[0].quote == "法律援助 办理法律援助案件1234件" and answer.citations[0].page == 1
+        answer = qa.ask("太仓市办理行政复议案件多少件？")
+        assert not answer.refused and "356件" in answer.answer and answer.citations[0].docid == "taicang-2023.docx"
+        assert qa.ask("天长市人民调解成功率是多少？").citations[0].quote.endswith("98.7%")
+    finally:
+        qa.close()
 
 
 def test_pdf_line_wrap_inside_sentence_is_rejoined(tmp_path: Path) -> None:

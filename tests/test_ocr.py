@@ -16,7 +16,8 @@ from rag.ingest.pages import strip_running_lines
 from rag.service import PolicyQA
 from rag.text import contains, search_key
 from rag.text.normalize import normalize_pages
-from tests.files import LIMITS
+from rag.text.offsets import Traced
+from tests.files import LIMITS, check_in_original
 from tests.scans import image_pdf, scanned_page
 
 FACT = "天长市2020年8月被评为首批全国法治政府建设示范市（县、区），省委书记为天长市颁发了奖牌。"
@@ -37,13 +38,17 @@ def test_running_headers_footers_and_page_numbers_go() -> None:
     bodies = ["全市共化解矛盾纠纷4321件。", "调解成功率达到98.7%。", "", "新建公共法律服务站点46个。"]
     pages = [f"天长市人民政府文件\n{bodies[i - 1]}\n第{i}段正文，内容各不相同{i * 7}。\n- {i} -" for i in range(1, 5)]
     pages[2] = "天长市人民政府文件\n" + "正文只有一行。\n第 3 页 共 4 页"
-    out = strip_running_lines(pages)
+    out = _strip(pages)
     assert all("人民政府文件" not in p and not p.rstrip().endswith("-") and "共 4 页" not in p for p in out)
     assert "全市共化解矛盾纠纷4321件。" in out[0] and "正文只有一行。" in out[2]
     long_line = "各乡镇、各部门要坚持以习近平新时代中国特色社会主义思想为指导，深入推进依法行政第{}条。"
-    kept = strip_running_lines([f"{long_line.format(i)}\n正文{i}。" for i in range(3)])
+    kept = _strip([f"{long_line.format(i)}\n正文{i}。" for i in range(3)])
     assert all(long_line.format(i) in kept[i] for i in range(3))  # a long repeated line is text, not a header
-    assert strip_running_lines(["只有一页的通知\n正文。\n3"]) == ["只有一页的通知\n正文。"]  # a page number, even alone
+    assert _strip(["只有一页的通知\n正文。\n3"]) == ["只有一页的通知\n正文。"]  # a page number, even alone
+
+
+def _strip(pages: list[str]) -> list[str]:
+    return [p.text for p in strip_running_lines([Traced.of(p) for p in pages])]
 
 
 def test_pages_are_joined_like_wrapped_lines_and_keep_their_starts() -> None:
@@ -51,7 +56,8 @@ def test_pages_are_joined_like_wrapped_lines_and_keep_their_starts() -> None:
                "行政复议案件办理质效不断提高，群众满意度持续提升。"
     lines = [sentence[i:i + 20] for i in range(0, len(sentence), 20)]  # wrapped at 20 characters
     pages = ["标题\n" + "\n".join(lines[:-1]), lines[-1] + "\n第二页正文。", "", "首页 > 新闻\n第四页正文。"]
-    text, starts = normalize_pages(pages)
+    traced, starts = normalize_pages([Traced.of(p) for p in pages])
+    text = traced.text
     assert sentence in text.split("\n")  # the sentence running over the page break is one again
     assert len(starts) == 4 and starts[0] == 0
     assert text[starts[1]:].startswith(lines[-1] + "\n第二页正文")  # page 2 starts inside it, where its text does
@@ -149,6 +155,9 @@ def test_scanned_fact_is_answered_with_its_page(tmp_path: Path, use) -> None:
         assert highlighted(png) > 200
         with pytest.raises(ValueError, match="has 3 pages"):
             qa.page_image("mixed.pdf", 4)
+        # every quote found where it stands in the text read from the file (OCR read again, from its cache)
+        cited = [c.model_dump() for c in (fact, text_layer, answer.citations[0])]
+        assert check_in_original(cited, corpus, settings.ingest_limits()) == 3
     finally:
         qa.close()
 

@@ -19,6 +19,7 @@ from rag.index import index_status, open_store
 from rag.index.build import embed_missing, remove_documents, set_subject, update_index
 from rag.retrieve import Filters, Retriever
 from rag.service import PolicyQA
+from rag.text.offsets import encode_edits, original_text
 from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD, free_port
 
 pytestmark = pytest.mark.full
@@ -87,6 +88,8 @@ def test_documents_status_and_answer(library: Settings, e5) -> None:
         assert listed["tianchang-2021.txt"]["subject"]["city"] == "天长市" and listed["tianchang-2021.txt"]["chunks"] > 5
         doc = store.document("rugao-2023.txt")
         assert doc is not None and len(doc.text) > 3000 and doc.metadata["city"] == "如皋市"
+        # the file as extracted comes back from the stored text and its edits (pinyin glosses, ",")
+        assert doc.edits and original_text(doc.text, doc.edits) == (DOCS / "rugao-2023.txt").read_text(encoding="utf-8")
     finally:
         store.close()
     qa = PolicyQA(library)
@@ -147,6 +150,23 @@ def test_add_update_delete_round_trip(fresh, tmp_path: Path, use) -> None:
     assert rows[0][1] == index_status(settings)["chunks"]  # no chunk of an old version or a deleted file left
     assert remove_documents(settings, ["tianchang-2021.txt"], use) == 1
     assert index_status(settings)["chunks"] == 0
+
+
+def test_long_documents_keep_their_text_and_edits_whole(fresh, tmp_path: Path, use) -> None:
+    """Text and edits longer than one Milvus row holds (16k characters a part) come back whole."""
+    settings = fresh()
+    folder = tmp_path / "long"
+    folder.mkdir()
+    raw = "".join(f"第{i}项,天长市推进依法行政(xíng)工作,完成{i}件。\r\n" for i in range(3000))
+    (folder / "long.txt").write_text(raw, encoding="utf-8")
+    update_index(settings, [folder], use, keyword_only=True)
+    store = open_store(settings, readonly=True)
+    try:
+        doc = store.document("long.txt")
+        assert doc is not None and len(doc.text) > 60_000 and "依法行政工作，完成2999件。" in doc.text
+        assert len(encode_edits(doc.edits)) > 100_000 and original_text(doc.text, doc.edits) == raw
+    finally:
+        store.close()
 
 
 def test_keyword_only_then_embedded(fresh, use) -> None:

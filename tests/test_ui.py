@@ -55,6 +55,9 @@ def test_ask_tianchang_click_citation_see_highlight(page, live_server) -> None:
     page.wait_for_selector("#pq-source mark", timeout=30_000)
     assert "2020年8月被评为首批" in page.inner_text("#pq-source mark")
     assert "天长市法治创建工作案例" in page.inner_text("#pq-source")
+    # the file writes ASCII commas there: the quote as it stands in it, to search the file for
+    original = page.inner_text("#pq-source .pq-original blockquote")
+    assert "示范创建活动中,在省司法厅" in original and "2020年8月被评为首批" in original
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "ui-tianchang.png"), full_page=True)
 

@@ -22,11 +22,12 @@ from rag.config import Settings
 from rag.index.store import SUBJECT_KEYS
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.llm.base import RelevanceJudge
-from rag.models import Answer
+from rag.models import Answer, Citation, Edit
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 from rag.text import addresses_assistant, analyze_question, contains, focus_window, sentence_spans
 from rag.text.followup import Standalone, depends_on_context, standalone_question
+from rag.text.offsets import original_span, original_text
 
 log = logging.getLogger(__name__)
 
@@ -138,10 +139,30 @@ class AnswerChain:
         user's turns are what a follow-up inherits from), the verified Answer out."""
         return RunnableLambda(lambda x: self.ask(x["question"], mode=mode, **turns(x.get("chat_history") or ())))
 
-    @staticmethod
-    def _finish(answer: Answer, question: str, asked: Standalone, started: float) -> Answer:
-        return answer.model_copy(update={"question": question, "understood_as": asked.question if asked.rewritten else None,
-                                         "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+    def _finish(self, answer: Answer, question: str, asked: Standalone, started: float) -> Answer:
+        return self._in_original(answer).model_copy(update={
+            "question": question, "understood_as": asked.question if asked.rewritten else None,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+    def _in_original(self, answer: Answer) -> Answer:
+        """Citations with their place and wording in the text as extracted from the file (where
+        the index knows its documents' edits), so a person can find the quote in the original."""
+        originals: dict[str, tuple[tuple[Edit, ...], str] | None] = {}
+
+        def located(c: Citation) -> Citation:
+            if c.docid not in originals:
+                doc = self.retriever.store.document(c.docid)
+                originals[c.docid] = (doc.edits, original_text(doc.text, doc.edits)) if doc and doc.edits is not None else None
+            if originals[c.docid] is None:
+                return c
+            edits, original = originals[c.docid]
+            start, end = original_span(edits, c.start, c.end)
+            return c.model_copy(update={"orig_start": start, "orig_end": end, "original": original[start:end]})
+
+        if not answer.citations and not answer.related:
+            return answer
+        return answer.model_copy(update={"citations": tuple(map(located, answer.citations)),
+                                         "related": tuple(map(located, answer.related))})
 
     # -- steps ----------------------------------------------------------------------------------
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ Everything an index holds lives in Milvus — file and document bookkeeping incl
     files       indexed files with their content hash (what makes indexing incremental)
     documents   one row per document: title, hashes, derived metadata, the subject a person set,
                 and the effective city/year used by filters
-    texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer), per version
+    texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer), per version;
+                parts numbered from -1 down hold the document's edits (rag.text.offsets), which
+                give quotes their place in the text as extracted from the file
     chunks      chunk text and position, the simplified search key (analysed by jieba for Milvus's
                 own BM25 function into ``sparse``), the dense vector and ``embedded``
 
@@ -38,6 +40,7 @@ import numpy as np
 from rag.index.search import SearchBackend
 from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk
 from rag.models import Chunk, Document
+from rag.text.offsets import decode_edits, encode_edits
 
 log = logging.getLogger(__name__)
 
@@ -274,9 +277,15 @@ class MilvusStore(SearchBackend):
                     "embed_hash": c.embed_hash, "embedded": vector is not None,
                     "dense": vector if vector is not None else zero})
             parts = [doc.text[i:i + _TEXT_PART] for i in range(0, len(doc.text), _TEXT_PART)] or [""]
+            if doc.edits is not None:
+                edits = encode_edits(doc.edits)
+                parts_of_edits = [edits[i:i + _TEXT_PART] for i in range(0, len(edits), _TEXT_PART)]
+                parts_numbered = [*enumerate(parts), *((-1 - n, part) for n, part in enumerate(parts_of_edits))]
+            else:
+                parts_numbered = list(enumerate(parts))
             text_rows.extend({"id": f"{doc.docid}\x00{doc.content_hash}\x00{n}", "docid": doc.docid,
                               "doc_hash": doc.content_hash, "part": n, "text": part, "v": [0.0, 0.0]}
-                             for n, part in enumerate(parts))
+                             for n, part in parts_numbered)
             subject = (previous.get(doc.docid) or {}).get("subject") or {}
             doc_rows.append(self._document_row(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject))
         self._upsert("chunks", chunk_rows)
@@ -413,10 +422,13 @@ class MilvusStore(SearchBackend):
         if docid not in docs:
             return None
         row = docs[docid]
-        parts = sorted(self._query("texts", f"docid == {_quote(docid)} and doc_hash == {_quote(row['content_hash'])}",
-                                   ["part", "text"]), key=lambda p: p["part"])
-        return Document(docid=docid, source=row["source"], title=row["title"], text="".join(p["text"] for p in parts),
-                        content_hash=row["content_hash"], metadata={**(row["metadata"] or {}), **(row["subject"] or {})})
+        parts = self._query("texts", f"docid == {_quote(docid)} and doc_hash == {_quote(row['content_hash'])}",
+                            ["part", "text"])
+        text = "".join(p["text"] for p in sorted((p for p in parts if p["part"] >= 0), key=lambda p: p["part"]))
+        edits = [p["text"] for p in sorted((p for p in parts if p["part"] < 0), key=lambda p: -p["part"])]
+        return Document(docid=docid, source=row["source"], title=row["title"], text=text,
+                        content_hash=row["content_hash"], metadata={**(row["metadata"] or {}), **(row["subject"] or {})},
+                        edits=decode_edits("".join(edits)) if edits else None)
 
     def metadata_of(self, docids: Sequence[str]) -> dict[str, dict[str, str]]:
         return {d: {**(r["metadata"] or {}), **(r["subject"] or {})}

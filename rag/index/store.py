@@ -17,13 +17,14 @@ import numpy as np
 
 from rag.index.keyword import TERMS_VERSION
 from rag.models import Chunk, Document
+from rag.text.offsets import decode_edits, encode_edits
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, root TEXT NOT NULL, content_hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(
     docid TEXT PRIMARY KEY, file TEXT NOT NULL, source TEXT NOT NULL, title TEXT NOT NULL,
-    text TEXT NOT NULL, content_hash TEXT NOT NULL, metadata TEXT NOT NULL);
+    text TEXT NOT NULL, content_hash TEXT NOT NULL, metadata TEXT NOT NULL, edits TEXT);
 CREATE INDEX IF NOT EXISTS documents_file ON documents(file);
 CREATE TABLE IF NOT EXISTS chunks(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -72,9 +73,15 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            if not self._has_edits():  # an index written before edits were kept: they are unknown (NULL)
+                self.db.execute("ALTER TABLE documents ADD COLUMN edits TEXT")
         elif not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='subjects'").fetchone():
             # an index written before subjects could be set: none are set (reading must not fail)
             self.db.execute("CREATE TEMP TABLE subjects(docid TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._edits = "d.edits" if self._has_edits() else "NULL"
+
+    def _has_edits(self) -> bool:
+        return any(row[1] == "edits" for row in self.db.execute("PRAGMA table_info(documents)"))
 
     def close(self) -> None:
         self.db.close()
@@ -143,10 +150,11 @@ class Store:
             for file, doc, chunks in items:
                 self.db.execute("DELETE FROM documents WHERE docid=?", (doc.docid,))
                 self.db.execute(
-                    "INSERT INTO documents(docid, file, source, title, text, content_hash, metadata) "
-                    "VALUES(?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO documents(docid, file, source, title, text, content_hash, metadata, edits) "
+                    "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                     (doc.docid, file, doc.source, doc.title, doc.text, doc.content_hash,
-                     json.dumps(doc.metadata, ensure_ascii=False)))
+                     json.dumps(doc.metadata, ensure_ascii=False),
+                     None if doc.edits is None else encode_edits(doc.edits)))
                 self.db.executemany(
                     "INSERT INTO chunks(docid, ordinal, section, start, end, text, tokens, embed_hash) "
                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
@@ -313,12 +321,12 @@ class Store:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def document(self, docid: str) -> Document | None:
-        row = self.db.execute(f"SELECT d.docid, d.source, d.title, d.text, d.content_hash, {_METADATA} FROM {_WITH_SUBJECT} "
-                              "WHERE d.docid=?", (docid,)).fetchone()
+        row = self.db.execute(f"SELECT d.docid, d.source, d.title, d.text, d.content_hash, {_METADATA}, {self._edits} "
+                              f"FROM {_WITH_SUBJECT} WHERE d.docid=?", (docid,)).fetchone()
         if not row:
             return None
         return Document(docid=row[0], source=row[1], title=row[2], text=row[3], content_hash=row[4],
-                        metadata=json.loads(row[5]))
+                        metadata=json.loads(row[5]), edits=None if row[6] is None else decode_edits(row[6]))
 
     def metadata_of(self, docids: Sequence[str]) -> dict[str, dict[str, str]]:
         docids = list(dict.fromkeys(docids))

@@ -23,7 +23,9 @@ from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
-from rag.text.normalize import HEADING_START, addresses_assistant, normalize_pages, normalize_text, sentence_spans
+from rag.ingest.pages import strip_running_lines
+from rag.text.normalize import HEADING_START, addresses_assistant, normalize_pages, normalize_traced, sentence_spans
+from rag.text.offsets import Traced, edits_between
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +196,17 @@ class Ingestor:
 def build_document(raw: RawDocument) -> Document:
     metadata = dict(raw.metadata)
     if raw.pages:
-        text, starts = normalize_pages(list(raw.pages))
+        original = "\n".join(raw.pages)
+        pages, at = [], 0
+        for page in raw.pages:
+            pages.append(Traced.of(page, at))
+            at += len(page) + 1
+        traced, starts = normalize_pages(strip_running_lines(pages))
         metadata["page_starts"] = ",".join(map(str, starts))
     else:
-        text = normalize_text(raw.text)
+        original = raw.text
+        traced = normalize_traced(Traced.of(original))
+    text = traced.text
     title = raw.title or _title_from_text(text) or Path(raw.docid).stem
     steering = [text[s:e] for s, e in sentence_spans(text) if addresses_assistant(text[s:e])]
     warnings = raw.warnings
@@ -215,6 +224,7 @@ def build_document(raw: RawDocument) -> Document:
         content_hash=raw.content_hash,
         metadata=metadata,
         warnings=warnings,
+        edits=edits_between(traced, original),
     )
 
 

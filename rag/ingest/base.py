@@ -37,8 +37,9 @@ class RawDocument:
     title: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    #: the text page by page, for paged formats (PDF, scans): the stored text then knows where
-    #: each page starts (``metadata["page_starts"]``) and citations carry their page
+    #: the text page by page, as extracted, for paged formats (PDF, scans), with ``text`` their
+    #: "\n"-join: the stored text then knows where each page starts (``metadata["page_starts"]``)
+    #: and citations carry their page
     pages: tuple[str, ...] = ()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import numpy as np
 
 from rag.ingest.base import IngestError, Loader, RawDocument, sha256
 from rag.ingest.limits import IngestLimits
-from rag.ingest.pages import strip_running_lines
+
+log = logging.getLogger(__name__)
 
 
 class ImageLoader(Loader):
@@ -42,7 +44,10 @@ class ImageLoader(Loader):
             raise IngestError(path, f"not a readable image ({type(exc).__name__}: {exc})",
                               "Check the file; scan or export it again as PNG, JPEG or TIFF") from exc
         cache = Path(limits.ocr_cache_dir) if limits.ocr_cache_dir else None
-        pages = strip_running_lines([page_text(ocr_lines(frame, cache), frame.shape[1]) for frame in frames])
+        pages = []
+        for n, frame in enumerate(frames, 1):
+            pages.append(page_text(ocr_lines(frame, cache), frame.shape[1]))
+            log.info("%s: OCR read page %d of %d", path.name, n, len(frames))
         if not any(p.strip() for p in pages):
             raise IngestError(path, "no text was recognised in the image", "Check that it is a document, scanned upright")
         yield RawDocument(docid=docid, source=str(path), text="\n".join(pages), content_hash=sha256(data),

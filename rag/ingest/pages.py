@@ -1,6 +1,6 @@
 """What repeats on every page and is not the document: running headers, footers, page numbers.
 
-They are removed before pages are joined, so "- 3 -" or "XX市人民政府文件" never lands inside a
+They are removed (by build_document, where offsets into the extracted text are kept) before pages are joined, so "- 3 -" or "XX市人民政府文件" never lands inside a
 sentence that runs over a page break. A line counts as running when it stands among the first or
 last two lines of a page and either reads as a page number or is short and repeats (digits aside)
 at the same end of at least half of the pages (two pages at least).
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+
+from rag.text.offsets import Traced
 
 #: A page number line: "3", "- 3 -", "—3—", "第3页", "第 3 页 共 12 页", "3/12", "Page 3", "·3·".
 PAGE_NUMBER = re.compile(
@@ -26,9 +28,10 @@ def _shape(line: str) -> str:
     return _DIGITS.sub("#", "".join(line.split()))
 
 
-def strip_running_lines(pages: list[str]) -> list[str]:
-    """``pages`` with running headers, footers and page numbers removed (see the module docstring)."""
-    split = [[line for line in page.split("\n")] for page in pages]
+def running_lines(pages: list[str]) -> list[set[int]]:
+    """For each page, the indexes of its lines (``page.split("\n")``) that are running headers,
+    footers or page numbers (see the module docstring)."""
+    split = [page.split("\n") for page in pages]
     nonblank = [[i for i, line in enumerate(lines) if line.strip()] for lines in split]
     heads: Counter[str] = Counter()
     feet: Counter[str] = Counter()
@@ -47,5 +50,14 @@ def strip_running_lines(pages: list[str]) -> list[str]:
         for i in idx[-_EDGE:]:
             if PAGE_NUMBER.match(lines[i]) or _shape(lines[i]) in running_feet:
                 drop.add(i)
-        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+        out.append(drop)
+    return out
+
+
+def strip_running_lines(pages: list[Traced]) -> list[Traced]:
+    """``pages`` without their running lines, keeping where every character came from."""
+    out = []
+    for page, drop in zip(pages, running_lines([p.text for p in pages])):
+        lines = page.split("\n")
+        out.append(Traced.join("\n", [line for i, line in enumerate(lines) if i not in drop]))
     return out

@@ -1,5 +1,7 @@
-"""PDFs: the text layer via pypdf, page by page; a page with no usable layer (a scan) is rendered
-and read by the packaged OCR. Encrypted and damaged files get a specific error."""
+"""PDFs: checked and opened with pypdf (encryption, damage, page count, title); each page's text
+layer read by PDFium, which puts a table row's cells on one line, in order, as the page shows them
+(pypdf gives every cell a line of its own); a page with no usable layer (a scan) is rendered and
+read by the packaged OCR. Encrypted and damaged files get a specific error."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from pathlib import Path
 
 from rag.ingest.base import IngestError, Loader, RawDocument, sha256
 from rag.ingest.limits import IngestLimits
-from rag.ingest.pages import strip_running_lines
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,9 @@ class PdfLoader(Loader):
             if len(reader.pages) > limits.pdf_max_pages:
                 raise IngestError(path, f"the PDF has {len(reader.pages)} pages, over the limit of {limits.pdf_max_pages}",
                                   "Split it, or raise POLICYQA_INGEST_PDF_MAX_PAGES if it is genuine")
-            pages = [page.extract_text() or "" for page in reader.pages]
+            if not reader.pages:
+                raise IngestError(path, "the PDF has no pages", "Check the file; re-export it from its source application")
+            pages = _text_layers(path, len(reader.pages))
         except IngestError:
             raise
         except (FileNotDecryptedError, DependencyError) as exc:
@@ -46,8 +49,6 @@ class PdfLoader(Loader):
         except Exception as exc:  # pypdf raises anything on a damaged file: that file's error
             raise IngestError(path, f"the PDF is damaged and cannot be read ({type(exc).__name__}: {exc})",
                               "Re-download or re-export it, or repair it with qpdf") from exc
-        if not pages:
-            raise IngestError(path, "the PDF has no pages", "Check the file; re-export it from its source application")
         unreadable = [i for i, text in enumerate(pages) if not usable_text(text)]
         warnings: tuple[str, ...] = ()
         metadata = {"format": "pdf", "pages": str(len(pages))}
@@ -63,7 +64,6 @@ class PdfLoader(Loader):
         if unreadable:
             warnings = (f"{len(unreadable)} of {len(pages)} pages have no readable text (pages "
                         f"{_ranges([i + 1 for i in unreadable])}); their content is missing",)
-        pages = strip_running_lines(pages)
         title = None
         if reader.metadata and reader.metadata.title:
             title = str(reader.metadata.title).strip() or None
@@ -75,8 +75,28 @@ class PdfLoader(Loader):
             title=title,
             metadata=metadata,
             warnings=warnings,
-            pages=tuple(pages),  # a page break is not a paragraph break: the line-wrap joiner decides
+            pages=tuple(pages),  # as extracted: build_document removes running headers, then joins
         )
+
+
+def _text_layers(path: Path, count: int) -> list[str]:
+    """Each page's text layer as PDFium reads it (a line per visual line, cells of a row joined)."""
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(str(path))
+    try:
+        pages = []
+        for i in range(count):
+            page = pdf[i]
+            textpage = page.get_textpage()
+            try:
+                pages.append(textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n"))
+            finally:
+                textpage.close()
+                page.close()
+        return pages
+    finally:
+        pdf.close()
 
 
 #: Characters a real text layer is made of: CJK, Latin, digits, punctuation and spaces. A layer of
@@ -106,7 +126,7 @@ def _ocr_pages(path: Path, pages: list[str], indexes: list[int], limits: IngestL
         for n, i in enumerate(indexes, 1):
             image = render_pdf_page(pdf, i, limits.ocr_dpi)
             out[i] = page_text(ocr_lines(image, cache), image.shape[1])
-            log.info("%s: OCR page %d (%d/%d)", path.name, i + 1, n, len(indexes))
+            log.info("%s: OCR read page %d (%d of %d scanned pages)", path.name, i + 1, n, len(indexes))
     finally:
         pdf.close()
     return out

@@ -9,9 +9,11 @@ length-preserving so an offset in the key is the same offset in the stored text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
+
+from rag.text.offsets import Traced
 
 #: Bumped whenever the stored text or search key of the same input would change; recorded in the
 #: index manifest so an index built by another version is rebuilt instead of silently mismatched.
@@ -26,6 +28,7 @@ _PINYIN = "a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ"
 _PINYIN_GLOSS = re.compile(
     f"(?<=[{CJK}])[(（]([{_PINYIN}]{{1,6}})[)）]"
 )
+_CR = re.compile(r"\r\n?")  # Windows "\r\n" and old Mac "\r" line ends
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _HSPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
@@ -52,6 +55,10 @@ _BOILERPLATE = [
 ]
 
 _SENTENCE_END = "。！？；：!?;…”’」』）)"
+#: A gap between the cells of a table row, as PDF text layers ("行政复议 办理行政复议案件215件",
+#: "2022年 2023年") and the docx reader ("项目 | 完成数") write it: such a line is a row, not a
+#: wrapped line of a paragraph, and is never joined to its neighbours.
+TABLE_CELL_GAP = re.compile(f"[{CJK}\\d%）)] +[{CJK}\\d（(]| \\| ")
 #: Heading starts: 一、 （一） (一) 1. 1、 第X章/条 【…】. Used here so a wrapped line is never
 #: joined onto a heading, and by the chunker to build section paths.
 HEADING_START = re.compile(
@@ -66,55 +73,62 @@ HEADING_START = re.compile(
 PAGE_BREAK = "\ue000"
 
 
-def normalize_pages(pages: list[str]) -> tuple[str, list[int]]:
+def normalize_pages(pages: Sequence[Traced]) -> tuple[Traced, list[int]]:
     """Stored text of a paged document and the offset where each page starts in it.
 
     A sentence running over a page break is joined like any wrapped line; a page with no text
     starts where the next one does.
     """
-    marked: list[str] = []
+    marked: list[Traced] = []
     carry = 0
     for i, page in enumerate(pages):
         lines = page.split("\n")
-        first = next((j for j, line in enumerate(lines) if line.strip()), None)
+        first = next((j for j, line in enumerate(lines) if line.text.strip()), None)
         if first is None:
             carry += 1 if i else 0
             continue
         if i or carry:
-            lines[first] = PAGE_BREAK * ((1 if i else 0) + carry) + lines[first].lstrip()
+            line = lines[first].lstrip()
+            lines[first] = line.inserted(PAGE_BREAK * ((1 if i else 0) + carry), at=line.origin[0]) + line
         carry = 0
-        marked.append("\n".join(lines))
-    text = normalize_text("\n".join(marked))
-    starts, out, at = [0], [], 0
-    for piece in text.split(PAGE_BREAK):
-        if out:
+        marked.append(Traced.join("\n", lines))
+    text = normalize_traced(Traced.join("\n", marked))
+    pieces = text.split(PAGE_BREAK)
+    starts, at = [0], 0
+    for n, piece in enumerate(pieces):
+        if n:
             starts.append(at)
-        out.append(piece)
         at += len(piece)
     starts.extend([at] * (len(pages) - len(starts)))  # blank pages at the end
-    return "".join(out), starts[:max(len(pages), 1)]
+    return Traced.join("", pieces), starts[:max(len(pages), 1)]
 
 
 def normalize_text(raw: str) -> str:
     """Return the stored text for extracted ``raw`` text: one paragraph per line, no blank lines."""
-    text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _ZERO_WIDTH.sub("", text)
+    return normalize_traced(Traced.of(raw)).text
+
+
+def normalize_traced(raw: Traced) -> Traced:
+    """:func:`normalize_text` keeping, for every stored character, where it came from in ``raw``."""
+    text = raw.sub(_CR, "\n").nfc()
+    text = text.sub(_ZERO_WIDTH, "")
     text = text.translate(_FULLWIDTH_ALNUM)
-    text = _PINYIN_GLOSS.sub("", text)
-    text = _PUNCT_IN_CJK.sub(lambda m: _ASCII_TO_FULL[m.group(0)], text)
-    text = _PAREN.sub(_full_width_paren, text)
-    lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
+    text = text.sub(_PINYIN_GLOSS, "")
+    text = text.sub(_PUNCT_IN_CJK, lambda m: _ASCII_TO_FULL[m.group(0)])
+    text = text.sub(_PAREN, _full_width_paren)
+    lines = [line.sub(_HSPACE, " ").strip() for line in text.split("\n")]
     paragraphs = _join_wrapped_lines(lines)
-    kept: list[str] = []
+    kept: list[Traced] = []
     marks = ""  # page-start markers of a dropped paragraph move to the next kept one
     for p in paragraphs:
-        bare = p.replace(PAGE_BREAK, "")
+        bare = p.text.replace(PAGE_BREAK, "")
         if not bare or is_boilerplate(bare):
-            marks += PAGE_BREAK * p.count(PAGE_BREAK)
+            marks += PAGE_BREAK * p.text.count(PAGE_BREAK)
             continue
-        kept.append(marks + p if marks else p)
+        kept.append(p.inserted(marks, at=p.origin[0]) + p if marks else p)
         marks = ""
-    return "\n".join(kept) + marks
+    joined = Traced.join("\n", kept)
+    return joined + joined.inserted(marks) if marks else joined
 
 
 def is_boilerplate(line: str) -> bool:
@@ -139,32 +153,35 @@ _FULLWIDTH_ALNUM = {
 }
 
 
-def _join_wrapped_lines(lines: list[str]) -> list[str]:
+def _join_wrapped_lines(lines: list[Traced]) -> list[Traced]:
     """Re-join lines that a PDF or a hard-wrapping editor broke mid-sentence.
 
     A line is a wrap when the document shows a wrap width (several lines of nearly the same length),
     the line reaches it, does not end a sentence, and the next line is not a heading. Blank lines
     always end a paragraph. Chinese needs no space at the join; Latin text gets one.
     """
-    width = _wrap_width(lines)
-    out: list[str] = []
+    width = _wrap_width([line.text for line in lines if not TABLE_CELL_GAP.search(line.text)])
+    out: list[Traced] = []
     joinable = False
-    for line in lines:
+    for traced in lines:
+        line = traced.text
         if not line:
-            out.append("")
+            out.append(traced)
             joinable = False
             continue
-        if joinable and out and out[-1] and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
-            prev = out[-1]
+        row = bool(TABLE_CELL_GAP.search(line))
+        if joinable and not row and out and out[-1].text and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
+            prev = out[-1].text
             # Latin words get a space at the join; a number wrapped inside Chinese text does not
             # ("挽回经济损失13" + "57万元" is 1357万元, not "13 57")
             digits = prev[-1].isdigit() and line[0].isdigit() and has_cjk(prev[-12:] + line[:12])
             sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() and not digits else ""
-            out[-1] = prev + sep + line
+            out[-1] = out[-1] + out[-1].inserted(sep) + traced
         else:
-            out.append(line)
+            out.append(traced)
         joinable = (
             width is not None
+            and not row
             and len(line) >= width - 2
             and line[-1] not in _SENTENCE_END
         )

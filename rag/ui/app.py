@@ -37,6 +37,7 @@ CSS = """
 .pq-source .pq-meta { color: #555; font-size: 0.9em; margin-bottom: 6px; }
 .pq-source .pq-page img { max-width: 100%; border: 1px solid #ccc; }
 .pq-source .pq-page figcaption { color: #555; font-size: 0.85em; }
+.pq-source .pq-original blockquote { margin: 4px 0 8px; padding: 4px 8px; border-left: 3px solid #ccc; background: #f7f7f7; }
 .pq-refused { color: #9a6700; }
 .pq-note { color: #555; font-size: 0.9em; margin-bottom: 4px; }
 .pq-understood { color: #555; font-size: 0.9em; margin-bottom: 4px; }
@@ -104,8 +105,13 @@ def render_source(qa: PolicyQA, c: Citation) -> str:
         src = f"/v1/documents/{urllib.parse.quote(c.docid)}/pages/{c.page}?start={c.start}&end={c.end}"
         page = (f'<figure class="pq-page"><img src="{html.escape(src)}" alt="原文第{c.page}页" loading="lazy">'
                 f'<figcaption>原文第{c.page}页（高亮处为引文）</figcaption></figure>')
+    original = ""
+    if c.original is not None and c.original != c.quote:  # what to search for in the file itself
+        original = ('<div class="pq-original"><div class="pq-meta">引文在原文件中的写法（可在原文件中检索）：</div>'
+                    f'<blockquote>{html.escape(c.original)}</blockquote>'
+                    f'<div class="pq-meta">整理后：{html.escape(c.quote)}</div></div>')
     return (f'<div class="pq-source"><div class="pq-meta"><b>{html.escape(doc.title)}</b>（{html.escape(c.docid)}）<br>'
-            f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p>{page}</div>')
+            f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p>{original}{page}</div>')
 
 
 def build_ui(qa: PolicyQA) -> gr.Blocks:
