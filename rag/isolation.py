@@ -24,7 +24,25 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_END, _ITEM, _ERROR = "end", "item", "error"
+_END, _ITEM, _ERROR, _LOG = "end", "item", "error", "log"
+
+
+class _LogToCaller(logging.Handler):
+    """In the child: sends the request's INFO-and-above log records of ``rag.*`` to the caller, who
+    logs them as its own (a long OCR run reports each page). A record counts as progress too."""
+
+    def __init__(self, conn) -> None:
+        super().__init__(logging.INFO)
+        self.conn = conn
+        self.rid: int | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.rid is None:
+            return
+        try:
+            self.conn.send((self.rid, _LOG, (record.name, record.levelno, record.getMessage())))
+        except Exception:  # noqa: BLE001 - logging's own policy for a handler that cannot write
+            self.handleError(record)
 
 
 class WorkerCrashed(RuntimeError):
@@ -49,6 +67,9 @@ def _serve(conn, factory: str, args: tuple, memory_mb: int | None) -> None:
 
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    forward = _LogToCaller(conn)
+    logging.getLogger("rag").addHandler(forward)
+    logging.getLogger("rag").setLevel(logging.INFO)
     module, _, attr = factory.partition(":")
     handler = getattr(importlib.import_module(module), attr)(*args)
     while True:
@@ -59,15 +80,19 @@ def _serve(conn, factory: str, args: tuple, memory_mb: int | None) -> None:
         if message is None:
             return
         rid, request = message
+        forward.rid = rid
         try:
             for item in handler(request):
                 conn.send((rid, _ITEM, item))
+            forward.rid = None
             conn.send((rid, _END, None))
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller
             try:
                 conn.send((rid, _ERROR, exc))
             except Exception:  # the exception itself does not pickle
                 conn.send((rid, _ERROR, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        finally:
+            forward.rid = None
 
 
 class Worker:
@@ -115,8 +140,8 @@ class Worker:
     def stream(self, request: Any, timeout_s: float | None = None) -> Iterator[Any]:
         """Yield the items the handler produces for ``request``.
 
-        ``timeout_s`` bounds the wait for each item (the first one includes building the handler on
-        a fresh child). Stopping early is allowed: the rest of the reply is discarded before the
+        ``timeout_s`` bounds the wait for each item or log record (the first one includes building
+        the handler on a fresh child). Stopping early is allowed: the rest of the reply is discarded before the
         next request is sent.
         """
         with self._lock:
@@ -140,6 +165,10 @@ class Worker:
                     if kind == _ERROR:
                         self.crashes = 0
                         raise item
+                    if kind == _LOG:
+                        name, level, text = item
+                        logging.getLogger(name).log(level, "%s", text)
+                        continue
                     yield item
             except (EOFError, ConnectionError, BrokenPipeError):
                 process = self._process

@@ -52,6 +52,17 @@ def test_a_reader_that_stops_early_does_not_confuse_the_next_request(worker: Wor
     assert worker.call(("pieces", ["x"]), timeout_s=30) == ["x"]
 
 
+def test_progress_logged_in_the_child_reaches_the_caller_and_keeps_it_waiting(worker: Worker, caplog) -> None:
+    """A request whose only reply comes after 1.5 s is not stopped at a 1 s limit while it logs each
+    step; the caller's log shows the steps (a long OCR run shows its pages)."""
+    caplog.set_level("INFO", logger="rag")
+    assert worker.call(("pages", 5), timeout_s=1.0) == ["read"]
+    steps = [r.getMessage() for r in caplog.records if r.name == "rag.tests.worker"]
+    assert steps == [f"read page {n} of 5" for n in range(1, 6)]
+    with pytest.raises(WorkerTimeout):
+        worker.call(("sleep", 5), timeout_s=1.0)  # silence is still a hang
+
+
 def test_weight_repack_is_off_exactly_on_amx_cpus() -> None:
     from rag.llm.llamacpp import cpu_has_amx, use_weight_repack
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
+
+log = logging.getLogger("rag.tests.worker")  # rag.* records are what a child sends its caller
 
 
 def echo():
@@ -24,4 +27,9 @@ def echo():
             yield len(bytearray(value * 1024 * 1024))
         elif kind == "raise":
             raise ValueError(value)
+        elif kind == "pages":  # slow work that reports each step (as OCR does page by page)
+            for page in range(1, value + 1):
+                time.sleep(0.3)
+                log.info("read page %d of %d", page, value)
+            yield "read"
     return handle
