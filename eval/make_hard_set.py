@@ -109,7 +109,7 @@ WRONG_YEAR = [
     ("太仓市2023年有多少名行政执法人员通过资格审查？", "wrong-year", []),
     ("天长市2019年聘请了多少名政府特邀行政执法监督员？", "wrong-year", []),
     ("常熟市哪一年获评第二批“国际湿地城市”？", "false-premise", []),
-    ("太仓市建成了几个省级民主法治示范村？", "false-premise", []),
+    ("太仓市建成了几个市级民主法治示范村？", "false-premise", []),  # it gives 国家级 (2) and 省级 (63) only
 ]
 
 #: Which city did X: the answer is the document's subject.

@@ -76,7 +76,10 @@ class Question(Record):
     kinds: tuple[AnswerKind, ...] = ()
     unit: str = Field("", description="The counting classifier asked for: 多少名 → 名.")
     counted: str = Field("", description="Head of what is counted: 多少个调解组织 → 组织.")
+    predicate: tuple[str, ...] = Field(default=(), description="What a count question says of the counted "
+                                       "thing: 多少个事项放到网上运行了 → 放到, 网上, 运行.")
     roles: tuple[str, ...] = Field(default=(), description="Roles asked for: 市委书记.")
+    levels: tuple[str, ...] = Field(default=(), description="Administrative levels asked about: 镇一级 → 镇.")
     quoted: tuple[str, ...] = Field(default=(), description="Names the question quotes; support must hold them.")
     stated: tuple[str, ...] = Field(default=(), description="Figures and dates the question itself states.")
     content_words: tuple[str, ...] = Field(default=(), description="What support must match.")

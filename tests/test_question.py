@@ -55,6 +55,27 @@ def test_count_unit_and_what_is_counted() -> None:
     q = Q("太仓市目前已建立多少个调解组织？")
     assert (q.unit, q.counted) == ("个", "组织")
     assert Q("滁州市抽查了多少份行政执法案卷？").counted == "案卷"  # the head of the noun phrase
+    # after a modifier joined by 的, before the predicate; a verb before a noun modifies it
+    assert Q("如皋市今年清理了多少件市政府和市政府办公室的规范性文件？").counted == "文件"
+    assert Q("2023年苏州市委常委会一共研究了多少次法治领域的事项？").counted == "事项"
+    assert Q("苏州市有多少名拟提拔的县处职领导干部参加了任前法律法规考试？").counted == "干部"
+    assert Q("天长市的诉前调解中心一共有多少名调解人员？").counted == "人员"
+    assert Q("如皋市出具了多少件知识产权类公证书？").counted == "证书"
+
+
+def test_what_a_count_question_says_of_the_counted_thing() -> None:
+    q = Q("苏州市有多少个重大行政决策事项放到网上运行了？")
+    assert (q.counted, q.predicate) == ("事项", ("放到", "网上", "运行"))
+    assert Q("太仓市有多少名行政执法人员通过资格审查？").predicate == ("通过", "资格", "审查")
+    assert Q("苏州市全市人民调解组织共化解纠纷多少件？").predicate == ()  # nothing after the count
+
+
+def test_a_count_classifier_before_市_is_no_place_and_levels_are_read() -> None:
+    assert Q("苏州市2023年制定了多少件市政府行政规范性文件？").places == ("苏州",)  # not 少件
+    assert Q("苏州市有多少名拟提拔的县处职领导干部？").places == ("苏州",)  # not 拔的
+    assert Q("太仓市建成了几个省级民主法治示范村？").places == ("太仓",)  # not 几个
+    assert Q("如皋市镇一级审查了多少份政府合同？").levels == ("镇",)
+    assert Q("苏州市级机关开展了多少期法治开讲？").levels == ("市",)
 
 
 def test_roles_quoted_names_and_stated_figures() -> None:

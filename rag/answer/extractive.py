@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rag.answer.verify import HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts
 from rag.models import Question
-from rag.text import HEADING_START, addresses_assistant, coverage, search_key, sentence_spans
+from rag.text import HEADING_START, addresses_assistant, coverage, found, search_key, sentence_spans
 
 if TYPE_CHECKING:
     from rag.answer.judge import SupportJudge
@@ -98,7 +98,8 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int) 
         if (not chosen and total < MIN_COVERAGE) or (chosen and gain < 0.2):
             break
         chosen.append((n, sentence))
-        covered.update(w for w in words if w in key)
+        # the counted thing is covered by a sentence that counts it (the answer type was checked)
+        covered.update(w for w in words if found(w, key) or (question.counted and w.endswith(question.counted)))
     return chosen
 
 

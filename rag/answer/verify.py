@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from rag.models import Answer, Citation, Hit, Question
-from rag.text import (CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
-                      sentence_spans, to_simplified, to_traditional)
+from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
+                      found, sentence_spans, to_simplified, to_traditional)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
@@ -316,8 +316,14 @@ def _counts_in(text: str, unit: str, noun: str) -> bool:
     if not noun:
         return bool(counts)
     # the count stands next to what it counts: "调解组织506个", "23名专职调解员", "114项4.0版清单事项"
-    return any(noun in text[max(0, m.start() - len(noun) - 3):m.start()] or noun in text[m.end():m.end() + len(noun) + 12]
-               for m in counts)
+    forms = _HEAD_FORMS.get(noun, (noun,))
+    return any(form in text[max(0, m.start() - len(noun) - 3):m.start()] or form in text[m.end():m.end() + len(noun) + 12]
+               for m in counts for form in forms)
+
+
+#: How documents write the head of a counted thing that the question names otherwise, next to its
+#: count: 调解人员 are the 调解员 of "23名专职调解员".
+_HEAD_FORMS = {"人员": ("人员", "员")}
 
 
 def asked_facts(question: Question) -> list[re.Pattern]:
@@ -364,11 +370,17 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
         return False
     if not all(f in sentence_key for f in question.stated):
         return False
+    if question.levels:  # "镇一级审查了多少份合同" is not answered by the 市级 figure
+        levels = {m.group(1) for m in ADMIN_LEVEL.finditer(sentence_key)}
+        if levels and not levels & set(question.levels):
+            return False
     if not question.compound:
         if "rate" in kinds and not _HAS_PERCENT.search(plain):
             return False
         if question.unit and not _counts_in(plain, question.unit, question.counted):
             return False
+        if question.predicate and not any(found(w, sentence_key) for w in question.predicate):
+            return False  # "3个重大行政决策事项" were published, not "放到网上运行"
     if "honour" in kinds and not _HONOR_CUE.search(sentence_key):
         return False
     if "name" in kinds and not _QUOTED_NAME.search(sentence_key):

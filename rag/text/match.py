@@ -41,7 +41,8 @@ _WRITTEN_AS = {
 }
 
 
-def _found(word: str, key: str) -> bool:
+def found(word: str, key: str) -> bool:
+    """``word`` occurs in the search key ``key`` as written or as documents write it (_WRITTEN_AS)."""
     return word in key or any(alt in key for alt in _WRITTEN_AS.get(word, ()))
 
 
@@ -51,7 +52,7 @@ def coverage(words: tuple[str, ...] | list[str], text_key: str, context_key: str
     if not words:
         return 0.0
     total = sum(len(w) for w in words)
-    got = sum(len(w) if _found(w, text_key) else 0.5 * len(w) if _found(w, context_key) else 0.0 for w in words)
+    got = sum(len(w) if found(w, text_key) else 0.5 * len(w) if found(w, context_key) else 0.0 for w in words)
     return got / total
 
 

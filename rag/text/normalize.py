@@ -251,8 +251,8 @@ def search_key(text: str) -> str:
 
 _PLACE = re.compile(r"([\u4e00-\u9fff]{2})(市|省|县|区)")
 # A character right before 市/省/县/区 that makes it a common word (全市, 本市, 城市, 示范市, 直辖市…),
-# not the name of a place.
-_NOT_PLACE_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治范辖地")
+# or a counting classifier ("多少件市政府文件", "两个市"), not the name of a place.
+_NOT_PLACE_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治范辖地个件项名次份条批类期座家的")
 
 
 def place_names(text: str, suffixes: str = "市省县区") -> list[str]:

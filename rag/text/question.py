@@ -70,6 +70,13 @@ ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?
 _COUNT_OF = re.compile(r"(?:多少|(?<!哪)几)([人名位件起宗个项次场份条家户类种期批元])")
 #: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
 _COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,12}?(?=[的是有和、，,？?吗呢]|$)")
+#: An administrative level: 市级, 镇一级, 县级市, 街道级 (a figure of one level is no answer for another).
+ADMIN_LEVEL = re.compile(r"(省|市|县|区|镇|乡|村|街道)一?级")
+#: Parts of speech that head a counted noun phrase (nouns, abbreviations, idioms, verbal nouns), and
+#: those that end it (prepositions, particles, pronouns: the predicate follows).
+_NOUN = re.compile(r"n[a-z]?$|j$|l$|vn$")
+_PHRASE_ENDS = frozenset("p c u uj ul uz ug uv y r vd".split())
+_CLAUSE_END = re.compile(r"[，,；;。？?！!吗呢]")
 #: The last word of a body's name, e.g. 司法"局", 诉前调解"中心", 人民"法院".
 _ORGANISATION_END = re.compile(r"(?:局|法院|检察院|中心|委员会|办公室|厅|政府|党委|人大|政协)$")
 #: Parts of speech a body's name is built from (nouns, places, verbal nouns: 诉前/调解/中心).
@@ -94,6 +101,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         places, years = places or inherit.places, years or inherit.years
     words, phrasing = _words(key, places + years)
     unit = _COUNT_OF.search(key)
+    counted, predicate = _counted_noun(key, unit) if unit else ("", ())
     return Question(
         text=text,
         key=key,
@@ -103,8 +111,10 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         organisations=_organisations(key),
         kinds=_kinds(key),
         unit=unit.group(1) if unit else "",
-        counted=_counted_noun(key, unit) if unit else "",
+        counted=counted,
+        predicate=predicate,
         roles=tuple(dict.fromkeys(m.group(0) for m in ROLE.finditer(key))),
+        levels=tuple(dict.fromkeys(m.group(1) for m in ADMIN_LEVEL.finditer(key))),
         quoted=tuple(next(g for g in m.groups() if g) for m in QUOTED.finditer(text)),
         stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)),
         content_words=words,
@@ -169,10 +179,28 @@ def _kinds(key: str) -> tuple[AnswerKind, ...]:
     return tuple(found)
 
 
-def _counted_noun(key: str, unit: re.Match) -> str:
-    """The head of what is counted: Chinese noun phrases end in their head (行政执法案卷 → 案卷)."""
-    m = _COUNTED_NOUN.match(key, unit.end())
-    return m.group(0).strip("“”")[-2:] if m else ""
+def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
+    """The head of what is counted and the content words of what the question says of it.
+
+    Chinese noun phrases end in their head (行政执法案卷 → 案卷), after any modifier joined by 的
+    (多少件市政府和市政府办公室的规范性文件 → 文件); a verb right before a noun modifies it
+    (调解人员 → 人员); the predicate begins with the first other verb, preposition or particle
+    (多少个重大行政决策事项放到网上运行了 → 事项, (放到, 网上, 运行))."""
+    clause = _CLAUSE_END.split(key[unit.end():], maxsplit=1)[0]
+    words = posseg(clause.rsplit("的", 1)[-1])
+    head, end = "", len(words)
+    for i, (word, flag) in enumerate(words):
+        following = words[i + 1][1] if i + 1 < len(words) else ""
+        if flag in _PHRASE_ENDS or (flag == "v" and not _NOUN.match(following)):
+            end = i
+            break
+        if _NOUN.match(flag) and word not in PHRASING_WORDS:
+            head = word
+    predicate = tuple(w for w, _ in words[end:] if len(w) > 1 and not _phrasing(w) and not w.isdigit())
+    if not head:  # no noun jieba recognises ("调解组织" is tagged a verb): the run up to a stop word
+        m = _COUNTED_NOUN.match(key, unit.end())
+        head = m.group(0) if m else ""
+    return head.strip("“”")[-2:], predicate
 
 
 def _split(text: str) -> list[str]:
