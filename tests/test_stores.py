@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from rag.config import Settings
-from rag.index import index_status, open_store
+from rag.index import IndexMismatchError, index_status, open_store
 from rag.index.build import embed_missing, remove_documents, set_subject, update_index
 from rag.retrieve import Filters, Retriever
 from rag.service import PolicyQA
@@ -167,6 +167,23 @@ def test_long_documents_keep_their_text_and_edits_whole(fresh, tmp_path: Path, u
         assert len(encode_edits(doc.edits)) > 100_000 and original_text(doc.text, doc.edits) == raw
     finally:
         store.close()
+
+
+def test_a_milvus_library_of_an_older_term_scheme_is_to_be_rebuilt(tmp_path: Path, use) -> None:
+    """Milvus fixes a collection's analyser when it is created: older terms cannot be upgraded in
+    place (the SQLite store's can), and the error says to rebuild."""
+    settings = settings_for("milvus-file", tmp_path / "lib", None, embedding_model="use-m3")
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "a.txt").write_text("天长市2020年8月被评为首批全国法治政府建设示范市。", encoding="utf-8")
+    update_index(settings, [folder], use, keyword_only=True)
+    store = open_store(settings)
+    try:
+        store.set_meta({"keyword_terms": "milvus-bm25-jieba-1"})
+    finally:
+        store.close()
+    with pytest.raises(IndexMismatchError, match="rebuild it with"):
+        update_index(settings, [folder], use, keyword_only=True)
 
 
 def test_keyword_only_then_embedded(fresh, use) -> None:

@@ -64,7 +64,7 @@ def check_manifest(store: Store, expected: dict[str, str], folder: Path | str) -
     diffs = manifest_diffs(store, expected)
     if not diffs:
         return
-    if [k for k, _, _ in diffs] == ["keyword_terms"]:
+    if [k for k, _, _ in diffs] == ["keyword_terms"] and store.terms_upgrade_in_place:
         raise IndexMismatchError(
             f"index {folder} stores keyword terms of an older scheme ({diffs[0][1]!r}, this version uses "
             f"{diffs[0][2]!r}): run `policyqa index --index {folder} PATH...` once to upgrade it in place "

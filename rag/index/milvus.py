@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.index.keyword import query_terms
 from rag.index.search import SearchBackend
 from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk
 from rag.models import Chunk, Document
@@ -44,15 +45,28 @@ from rag.text.offsets import decode_edits, encode_edits
 
 log = logging.getLogger(__name__)
 
-#: BM25 terms come from Milvus's analyser, not from rag.index.keyword: recorded in the manifest.
-KEYWORD_TERMS = "milvus-bm25-jieba-1"
-#: Declared so that both milvus-lite and a Milvus >= 2.5 server accept it ({"type": "chinese"} is
-#: refused by milvus-lite; text_match finds nothing in Chinese on either).
-ANALYZER = {"tokenizer": "jieba", "filter": ["removepunct"]}
+#: BM25 terms are the embedded store's character bigrams (rag.index.keyword), each written as one
+#: Latin word that Milvus's standard analyser keeps whole (:func:`encode_terms`); Milvus's BM25
+#: function counts and weighs them. Measured on NCP + 64k news (eval/bench_scale.py), jieba words
+#: analysed by Milvus found the right document far less often than bigrams (see the README).
+KEYWORD_TERMS = "milvus-bm25-bigram-1"
+#: Declared so that both milvus-lite and a Milvus >= 2.5 server accept it.
+ANALYZER = {"tokenizer": "standard"}
+#: BM25 parameters as the embedded store's (rag.index.keyword.KeywordIndex.build).
+BM25_PARAMS = {"bm25_k1": 0.75, "bm25_b": 0.75}
+_HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 _TEXT_PART = 16_000  # characters of document text per row (≤ 64 KB in UTF-8)
 _VARCHAR = 65_535
 _PAGE = 1000  # rows per query/delete round trip
 _QUERY_LIMIT = 16_384  # the most rows one Milvus query returns; past it, an iterator pages
+
+
+def encode_terms(terms: Iterable[str]) -> str:
+    """BM25 terms as words of letters only (发展 → its UTF-8 bytes in hex, digits as letters), so an
+    analyser made for Latin text splits exactly at the spaces between terms."""
+    return " ".join(t.encode("utf-8").hex().translate(_HEX_AS_LETTERS) for t in terms)
+
+
 _CHUNK_FIELDS = ["id", "docid", "doc_hash", "ordinal", "section", "start", "end", "text", "embed_hash", "embedded"]
 
 
@@ -76,6 +90,7 @@ class MilvusStore(SearchBackend):
 
     kind = "milvus"
     keyword_terms = KEYWORD_TERMS
+    terms_upgrade_in_place = False  # the analyser of a collection is fixed when it is created
     generation = 0  # searches read live data: there is nothing derived to reload
 
     def __init__(self, client, uri: str, prefix: str) -> None:
@@ -145,7 +160,7 @@ class MilvusStore(SearchBackend):
                 schema.add_field(vname, DataType.FLOAT_VECTOR, dim=vdim)
             index.add_index(vname, index_type=itype, metric_type=metric)
             if name == "chunks":
-                index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS)
             client.create_collection(self.c[name], schema=schema, index_params=index, consistency_level="Strong")
 
         pk = {"is_primary": True, "max_length": 1024}
@@ -255,8 +270,6 @@ class MilvusStore(SearchBackend):
         text parts carry the document hash they belong to), then the documents rows, then the
         rows of old versions. Chunk texts with no vector in ``vectors`` reuse one already stored for
         the same text, else wait, keyword-searchable, for :meth:`add_vectors`."""
-        from rag.index import embed_text
-
         assert self.dim is not None, "ensure_collections() first"
         if not items:
             return
@@ -273,7 +286,7 @@ class MilvusStore(SearchBackend):
                     "doc_hash": doc.content_hash, "ordinal": c.chunk.ordinal,
                     "section": json.dumps(c.chunk.section, ensure_ascii=False), "start": c.chunk.start,
                     "end": c.chunk.end, "text": c.chunk.text,
-                    "key": embed_text(doc.title, c.chunk.section, c.chunk.text)[:20_000],
+                    "key": encode_terms(c.tokens.split(" ")[:2000]) if c.tokens else "",
                     "embed_hash": c.embed_hash, "embedded": vector is not None,
                     "dense": vector if vector is not None else zero})
             parts = [doc.text[i:i + _TEXT_PART] for i in range(0, len(doc.text), _TEXT_PART)] or [""]
@@ -462,9 +475,10 @@ class MilvusStore(SearchBackend):
         return _in("docid", matching) if matching else None
 
     def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
-        if not key.strip():
+        query = encode_terms(query_terms(key))
+        if not query:
             return []
-        hits = self.client.search(self.c["chunks"], data=[key], anns_field="sparse", limit=k, output_fields=["embedded"],
+        hits = self.client.search(self.c["chunks"], data=[query], anns_field="sparse", limit=k, output_fields=["embedded"],
                                   filter=str(allowed or ""), search_params={"metric_type": "BM25"})[0]
         for h in hits:  # remembered for without_vectors: no second round trip for the same candidates
             self._embedded[int(h["id"])] = bool(h["entity"]["embedded"])

@@ -62,6 +62,7 @@ class Store:
 
     kind = "sqlite+faiss"
     keyword_terms = TERMS_VERSION  # its BM25 terms are computed here (rag.index.keyword)
+    terms_upgrade_in_place = True  # policyqa index retokenizes an older scheme's chunks
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
