@@ -12,10 +12,11 @@ needs to keep to give any stored span its original offsets and wording (:func:`o
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,7 @@ class Traced:
         return len(self.text)
 
     def __getitem__(self, index: slice) -> Traced:
-        stop = len(self.text) if index.stop is None else min(max(index.stop, 0), len(self.text))
+        _, stop, _ = index.indices(len(self.text))
         return Traced(self.text[index], self.origin[index], self.origin[stop] if stop < len(self.text) else self.end)
 
     def __add__(self, other: Traced) -> Traced:
@@ -218,12 +219,8 @@ def _boundary(edits: Sequence[Edit], at: int, *, opening: bool) -> int:
 
 def encode_edits(edits: Sequence[Edit]) -> str:
     """Edits as stored in an index (compact JSON)."""
-    import json
-
     return json.dumps([list(e) for e in edits], ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_edits(value: str | None) -> tuple[Edit, ...]:
-    import json
-
     return tuple(Edit(int(s), int(e), str(o)) for s, e, o in json.loads(value)) if value else ()
