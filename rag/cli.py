@@ -307,6 +307,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     for c in answer.citations:
         page = f", 第{c.page}页" if c.page else ""
         console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end}{page})\n    「{c.quote}」", markup=False, highlight=False)
+        if c.original is not None and c.original != c.quote:  # what to search the file itself for
+            console.print(f"    原文件中写作（第{c.orig_start}–{c.orig_end}字）：「{c.original}」", markup=False, highlight=False)
     if answer.related:
         console.print("相关段落（仅供参考，不是依据）：")
         for c in answer.related:
