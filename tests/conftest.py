@@ -148,11 +148,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory) -> Iterator[str]:
-    """``milvus-lite server`` on a loopback port (what a Milvus cluster is to the client)."""
+def start_milvus_lite(data: Path) -> tuple[str, subprocess.Popen]:
+    """``milvus-lite server`` on a loopback port (what a Milvus cluster is to the client): its URL
+    and its process."""
     port = free_port()
-    data = tmp_path_factory.mktemp("milvus-server")
     exe = Path(sys.executable).with_name("milvus-lite")
     proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -160,13 +159,18 @@ def milvus_server(tmp_path_factory) -> Iterator[str]:
     while time.time() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return f"http://127.0.0.1:{port}", proc
         except OSError:
             assert proc.poll() is None, "milvus-lite server exited"
             time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("milvus-lite server did not start")
-    yield f"http://127.0.0.1:{port}"
+    proc.kill()
+    pytest.fail("milvus-lite server did not start")
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory) -> Iterator[str]:
+    """One milvus-lite server for the session's Milvus tests."""
+    url, proc = start_milvus_lite(tmp_path_factory.mktemp("milvus-server"))
+    yield url
     proc.terminate()
     proc.wait(timeout=30)

@@ -20,7 +20,7 @@ from rag.index.build import embed_missing, remove_documents, set_subject, update
 from rag.retrieve import Filters, Retriever
 from rag.service import PolicyQA
 from rag.text.offsets import encode_edits, original_text
-from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD, free_port
+from tests.conftest import DOCS, ROOT, TIANCHANG_Q, TIANCHANG_Q_TRAD, free_port, start_milvus_lite, start_server
 
 pytestmark = pytest.mark.full
 KINDS = ["sqlite", "milvus-file", "milvus-server"]
@@ -218,6 +218,8 @@ def test_subject_set_by_a_person_filters(fresh, tmp_path: Path, use) -> None:
     update_index(settings, [notice.parent], use, rebuild=False)  # survives re-indexing
     store = open_store(settings, readonly=True)
     assert store.metadata_of(["notice.txt"])["notice.txt"]["city"] == "启东市"
+    listed = store.documents()[0]
+    assert listed["subject"]["set"] == ["city", "year"] and listed["chunks"] == 1  # setting it kept the count
     store.close()
 
 
@@ -277,6 +279,33 @@ def _wait_ready(proc: subprocess.Popen, url: str) -> None:
             pass
         time.sleep(0.3)
     pytest.fail("replica did not start")
+
+
+def test_a_milvus_server_that_goes_away_is_a_clear_error_not_a_traceback(tmp_path: Path, use) -> None:
+    """The CLI says what failed and what to do (exit 2); the API answers 503 with the same, and
+    /healthz reports it, so a load balancer takes the replica out."""
+    url, proc = start_milvus_lite(tmp_path / "data")
+    settings = settings_for("milvus-server", tmp_path / "lib", url, embedding_model="use-m3")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("天长市2020年8月被评为首批全国法治政府建设示范市。", encoding="utf-8")
+    update_index(settings, [folder], use)
+    base, stop = start_server(settings)
+    try:
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+        proc.kill()
+        proc.wait(timeout=30)
+        reply = httpx.post(f"{base}/v1/search", json={"question": "天长市何时被评为示范市？"}, timeout=120)
+        assert reply.status_code == 503 and reply.json()["error"]["code"] == "store_unavailable"
+        assert url in reply.json()["error"]["message"] and "POLICYQA_MILVUS_URI" in reply.json()["error"]["message"]
+        assert httpx.get(f"{base}/healthz", timeout=120).status_code == 503
+    finally:
+        stop()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "POLICYQA_INDEX_DIR": str(settings.index_dir), "POLICYQA_STORE": "milvus",
+           "POLICYQA_MILVUS_URI": url, "POLICYQA_MILVUS_COLLECTION_PREFIX": settings.milvus_collection_prefix}
+    run = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(folder)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 2 and "Milvus" in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
 
 
 def test_two_replicas_share_one_milvus_server(milvus_server: str, tmp_path: Path, use) -> None:

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.answer.chain import turns
 from rag.api.guard import Guard, Keys
-from rag.index import IndexBusyError
+from rag.index import IndexBusyError, StoreUnavailableError
 from rag.llm import LLMUnavailableError
 from rag.models import Answer
 from rag.retrieve import Filters
@@ -119,6 +119,7 @@ MESSAGES_ZH = {
     "method_not_allowed": "不支持该请求方法",
     "llm_unavailable": "本地模型暂不可用",
     "index_busy": "索引正在被其他进程更新，请稍后重试",
+    "store_unavailable": "检索服务（Milvus）暂不可用，请稍后重试或联系管理员",
     "forbidden": "该密钥无权执行此操作",
     "internal_error": "服务器内部错误，已记录日志",
     "http_error": "请求错误",
@@ -183,6 +184,11 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     async def index_busy(_: Request, exc: IndexBusyError):
         return _error(503, "index_busy", "the index is being updated by another process; try again shortly",
                       headers={"Retry-After": "5"})
+
+    @app.exception_handler(StoreUnavailableError)
+    async def store_unavailable(_: Request, exc: StoreUnavailableError):
+        log.error("%s", exc)
+        return _error(503, "store_unavailable", str(exc), headers={"Retry-After": "10"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # still JSON, and logged with its traceback

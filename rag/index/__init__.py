@@ -40,6 +40,11 @@ class IndexBusyError(RuntimeError):
     """Another process (``policyqa index``, another server) holds the index's write lock right now."""
 
 
+class StoreUnavailableError(RuntimeError):
+    """The search engine holding the index (a Milvus server) failed or cannot be reached; the
+    message names it and what to do. An index run it cut off is finished by running it again."""
+
+
 def expected_manifest(settings: Settings, model_name: str, dim: int, keyword_terms: str = TERMS_VERSION) -> dict[str, str]:
     return {
         "format_version": FORMAT_VERSION,

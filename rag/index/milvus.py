@@ -6,7 +6,7 @@ Everything an index holds lives in Milvus — file and document bookkeeping incl
     meta        manifest values (embedding model, dimension, …)
     files       indexed files with their content hash (what makes indexing incremental)
     documents   one row per document: title, hashes, derived metadata, the subject a person set,
-                and the effective city/year used by filters
+                the effective city/year used by filters, and how many chunks it has
     texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer), per version;
                 parts numbered from -1 down hold the document's edits (rag.text.offsets), which
                 give quotes their place in the text as extracted from the file
@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.index import StoreUnavailableError
 from rag.index.keyword import query_terms
 from rag.index.search import SearchBackend
 from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk
@@ -68,6 +70,32 @@ def encode_terms(terms: Iterable[str]) -> str:
 
 
 _CHUNK_FIELDS = ["id", "docid", "doc_hash", "ordinal", "section", "start", "end", "text", "embed_hash", "embedded"]
+
+
+class _Guarded:
+    """The Milvus client with its failures (server down, connection lost, a refused request) turned
+    into StoreUnavailableError naming the server and what to do, for the CLI to print and the API
+    to answer 503 with, instead of a traceback or a 500."""
+
+    def __init__(self, client, location: str) -> None:
+        self._client, self._location = client, location
+
+    def __getattr__(self, name: str):
+        from pymilvus.exceptions import MilvusException
+
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except (MilvusException, ConnectionError, TimeoutError) as exc:
+                raise StoreUnavailableError(
+                    f"Milvus at {self._location} failed ({type(exc).__name__}: {str(exc)[:300]}); check that it "
+                    "runs and is reachable (POLICYQA_MILVUS_URI), then retry: an index run it cut off finishes "
+                    "when run again") from exc
+        return call
 
 
 def _quote(value: str) -> str:
@@ -103,6 +131,9 @@ class MilvusStore(SearchBackend):
 
     @classmethod
     def connect(cls, settings, *, readonly: bool = False) -> MilvusStore:
+        # gRPC's C core prints its own keepalive chatter to stderr ("GOAWAY … too_many_pings" from
+        # milvus-lite): failures reach us as exceptions (see _Guarded), the chatter is noise
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         try:
             from pymilvus import MilvusClient
         except ImportError:
@@ -125,7 +156,7 @@ class MilvusStore(SearchBackend):
         except Exception as exc:  # pymilvus raises its own MilvusException, or grpc errors
             raise RuntimeError(f"cannot reach Milvus at {settings.milvus_location} ({type(exc).__name__}: {exc}); check "
                                "POLICYQA_MILVUS_URI (a local .db file or http://host:19530) and that the server runs") from None
-        store = cls(client, settings.milvus_location, settings.milvus_collection_prefix)
+        store = cls(_Guarded(client, settings.milvus_location), settings.milvus_location, settings.milvus_collection_prefix)
         if store.client.has_collection(store.c["chunks"]):
             store.dim = store._dense_dim()
             for name in store.c.values():  # a reopened database starts with its collections released
@@ -173,7 +204,7 @@ class MilvusStore(SearchBackend):
                              ("source", DataType.VARCHAR, {"max_length": 4096}), ("title", DataType.VARCHAR, {"max_length": 2048}),
                              ("content_hash", DataType.VARCHAR, {"max_length": 128}), ("metadata", DataType.JSON, {}),
                              ("subject", DataType.JSON, {}), ("city", DataType.VARCHAR, {"max_length": 256}),
-                             ("year", DataType.VARCHAR, {"max_length": 32})], placeholder)
+                             ("year", DataType.VARCHAR, {"max_length": 32}), ("chunks", DataType.INT64, {})], placeholder)
         create("texts", [("id", DataType.VARCHAR, pk), ("docid", DataType.VARCHAR, {"max_length": 1024}),
                          ("doc_hash", DataType.VARCHAR, {"max_length": 128}), ("part", DataType.INT64, {}),
                          ("text", DataType.VARCHAR, text)], placeholder)
@@ -300,7 +331,8 @@ class MilvusStore(SearchBackend):
                               "doc_hash": doc.content_hash, "part": n, "text": part, "v": [0.0, 0.0]}
                              for n, part in parts_numbered)
             subject = (previous.get(doc.docid) or {}).get("subject") or {}
-            doc_rows.append(self._document_row(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject))
+            doc_rows.append(self._document_row(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject,
+                                               len(chunks)))
         self._upsert("chunks", chunk_rows)
         self._upsert("texts", text_rows)
         self._put_documents(doc_rows)
@@ -316,11 +348,11 @@ class MilvusStore(SearchBackend):
             self.client.upsert(self.c[name], rows[i:i + _PAGE])
 
     def _document_row(self, docid: str, file: str, source: str, title: str, content_hash: str,
-                      metadata: dict, subject: dict) -> dict:
+                      metadata: dict, subject: dict, chunks: int) -> dict:
         effective = {**metadata, **subject}
         return {"docid": docid, "file": file, "source": source, "title": title, "content_hash": content_hash,
                 "metadata": metadata, "subject": subject, "city": str(effective.get("city") or ""),
-                "year": str(effective.get("year") or ""), "v": [0.0, 0.0]}
+                "year": str(effective.get("year") or ""), "chunks": chunks, "v": [0.0, 0.0]}
 
     def _put_documents(self, rows: list[dict]) -> None:
         self._upsert("documents", rows)
@@ -360,14 +392,14 @@ class MilvusStore(SearchBackend):
         if unknown:
             raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
         rows = self._query("documents", f"docid == {_quote(docid)}",
-                           ["file", "source", "title", "content_hash", "metadata", "subject"])
+                           ["file", "source", "title", "content_hash", "metadata", "subject", "chunks"])
         if not rows:
             return None
         row = rows[0]
         current = {**(row["subject"] or {}), **values}
         current = {k: v.strip() for k, v in current.items() if v and v.strip()}
         self._put_documents([self._document_row(docid, row["file"], row["source"], row["title"], row["content_hash"],
-                                                row["metadata"], current)])
+                                                row["metadata"], current, row["chunks"])])
         return self.metadata_of([docid])[docid]
 
     def subject_set(self, docid: str) -> dict[str, str]:
@@ -448,18 +480,14 @@ class MilvusStore(SearchBackend):
                 for d, r in self._documents(docids, ["metadata", "subject"]).items()}
 
     def documents(self) -> list[dict]:
-        rows = self._query("documents", 'docid != ""', ["docid", "title", "source", "metadata", "subject", "content_hash"])
-        counts: dict[str, int] = {}
-        for r in self._query("chunks", 'docid != ""', ["docid", "doc_hash"]):
-            counts[(r["docid"], r["doc_hash"])] = counts.get((r["docid"], r["doc_hash"]), 0) + 1  # type: ignore[index]
+        rows = self._query("documents", 'docid != ""', ["docid", "title", "source", "metadata", "subject", "chunks"])
         out = []
         for r in sorted(rows, key=lambda r: r["docid"]):
             subject_set = r["subject"] or {}
             metadata = {**(r["metadata"] or {}), **subject_set}
             subject = {k: metadata[k] for k in SUBJECT_KEYS if metadata.get(k)}
             out.append({"docid": r["docid"], "title": r["title"], "source": r["source"], "metadata": metadata,
-                        "subject": {**subject, "set": sorted(subject_set)},
-                        "chunks": counts.get((r["docid"], r["content_hash"]), 0)})  # type: ignore[call-overload]
+                        "subject": {**subject, "set": sorted(subject_set)}, "chunks": r["chunks"]})
         return out
 
     # -- search (SearchBackend) ---------------------------------------------------------------------
