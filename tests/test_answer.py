@@ -94,7 +94,7 @@ def test_hard_eval_set_no_wrong_answer_and_every_trap_handled(docs_index: Settin
     m = _eval_cli(docs_index, "policyqa_hard.jsonl", tmp_path / "hard")
     assert m["questions"] >= 300 and m["quotes_verbatim_share"] == 1.0
     assert m["wrong_answers"] == 0 and m["traps_handled"] == 1.0
-    assert m["fact_accuracy"] >= 0.93  # measured 0.949; the paraphrases the lexical gate refuses are the gap
+    assert m["fact_accuracy"] >= 0.95  # measured 0.966; 首家什么机构 and 行政诉讼败诉率 are still refused
     assert m["by_kind"]["other-city"]["traps_handled"] == 1.0 and m["by_kind"]["reverse"]["fact_accuracy"] >= 0.9
     assert _every_citation_in_the_original(tmp_path / "hard") >= 250
 

@@ -70,6 +70,15 @@ def test_what_a_count_question_says_of_the_counted_thing() -> None:
     assert Q("苏州市全市人民调解组织共化解纠纷多少件？").predicate == ()  # nothing after the count
 
 
+def test_a_word_is_found_with_one_character_inserted_not_two() -> None:
+    from rag.text import found
+
+    assert found("可办率", "政务服务可网办率达98.6%")  # 网上可办率 as the report writes it
+    assert not found("可办率", "可以网上办理的比率")
+    assert not found("调处", "调解处理")  # a two-character word matches only as written
+    assert not found("败诉率", "败诉案件比率")
+
+
 def test_a_count_classifier_before_市_is_no_place_and_levels_are_read() -> None:
     assert Q("苏州市2023年制定了多少件市政府行政规范性文件？").places == ("苏州",)  # not 少件
     assert Q("苏州市有多少名拟提拔的县处职领导干部？").places == ("苏州",)  # not 拔的

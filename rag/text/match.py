@@ -6,6 +6,9 @@ window) and the answer checks (whether a sentence is about what was asked).
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from rag.models import Question
 from rag.text.normalize import search_key, sentence_spans
 
@@ -42,8 +45,16 @@ _WRITTEN_AS = {
 
 
 def found(word: str, key: str) -> bool:
-    """``word`` occurs in the search key ``key`` as written or as documents write it (_WRITTEN_AS)."""
-    return word in key or any(alt in key for alt in _WRITTEN_AS.get(word, ()))
+    """``word`` occurs in the search key ``key`` as written, as documents write it (_WRITTEN_AS), or,
+    for a word of three characters or more, with one character inserted (可办率 in 可网办率)."""
+    return (word in key or any(alt in key for alt in _WRITTEN_AS.get(word, ()))
+            or (len(word) >= 3 and _with_one_inserted(word).search(key) is not None))
+
+
+@lru_cache(maxsize=4096)
+def _with_one_inserted(word: str) -> re.Pattern[str]:
+    """``word`` with any one character between two of its own: 可办率 → 可.办率|可办.率."""
+    return re.compile("|".join(re.escape(word[:i]) + "." + re.escape(word[i:]) for i in range(1, len(word))))
 
 
 def coverage(words: tuple[str, ...] | list[str], text_key: str, context_key: str) -> float:
