@@ -118,6 +118,20 @@ def test_a_count_is_of_the_asked_thing_at_the_asked_level_doing_the_asked_thing(
     assert chain.ask("苏州市有多少个重大行政决策事项放到网上运行了？", mode="extractive").refused
 
 
+def test_a_named_centre_must_be_in_the_passage(chain: AnswerChain) -> None:
+    """Changshu's 563 full-time mediators are no answer about a 诉前调解中心 it does not have (the
+    LLM judge once let that through); Tianchang's centre is answered."""
+    from rag.answer.verify import answers_as_asked
+
+    question = analyze_question("常熟市诉前调解中心有多少名调解员？")
+    state = chain._retrieve({"question": question, "filters": None, "mode": "extractive"})
+    changshu = [p for p in state["passages"] if "563名" in p.hit.chunk.text]
+    assert changshu and not any(answers_as_asked(question, [p], "有专职人民调解员563名", question.subject_terms)
+                                for p in changshu)
+    answer = chain.ask("天长法院诉前和解中心可以对几类民商事纠纷进行诉前调解？", mode="extractive")
+    assert not answer.refused and "21类" in answer.answer
+
+
 def _every_citation_in_the_original(run: Path) -> int:
     """Every citation (and related passage) of an eval run, found in its file as extracted."""
     answers = [json.loads(line) for line in (run / "answers.jsonl").read_text(encoding="utf-8").splitlines()]

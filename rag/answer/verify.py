@@ -274,7 +274,24 @@ def answers_as_asked(question: Question, passages: Sequence[Passage], sentences:
     return (any(names_subject(p, sentences, terms) for p in passages)
             and all(any(name in p.document_names or contains(p.context, name) for p in passages)
                     for name in question.quoted)
+            and all(any(contains(p.context, body) for p in passages) for body in _named_bodies(question))
             and fits_answer_type(question, search_key(sentences)))
+
+
+#: The end of a body's name that must stand in the passage when a question names it: a centre or a
+#: committee is a particular body ("诉前调解中心"); 局/法院/政府 are in every city's documents.
+_PARTICULAR_BODY = re.compile(r"(?:..中心|...委员会)$")
+
+
+def _named_bodies(question: Question) -> list[str]:
+    """The particular bodies a question names, without its place (常熟市诉前调解中心 → 调解中心): a
+    city's 调解组织 figures are no answer about a 诉前调解中心 it does not have."""
+    out = []
+    for name in question.organisations:
+        m = _PARTICULAR_BODY.search(name)
+        if m and len(name) > len(m.group(0)):
+            out.append(m.group(0))
+    return out
 
 
 def _sentences_around(text: str, start: int, end: int) -> str:
