@@ -233,16 +233,16 @@ def test_the_support_judge_decides_only_what_the_lexical_gate_cannot() -> None:
     from rag.answer.extractive import draft_extractive
     from rag.answer.judge import SupportJudge
 
-    text = "升级门户网站及“苏服办”移动端，政务服务可网办率达98.6%。"
-    passages = [_passage(1, text, "suzhou-2023.txt", "suzhou-2023", city="苏州市", year="2023")]
-    q = Q("苏州市政务服务事项的网上可办率是多少？")  # too few of its words are in the sentence
+    text = "紧盯败诉率7%以内的目标，健全“事前、事中、事后”全过程压降机制。"
+    passages = [_passage(1, text, "rugao-2023.txt", "rugao-2023", city="如皋市", year="2023")]
+    q = Q("如皋市把行政诉讼败诉率控制在多少以内？")  # too few of its words are in the sentence
     assert verify(q, draft_extractive(q, passages), passages, "extractive").refused
     yes, no = _Judge(3.0), _Judge(1.0)
     answer = verify(q, draft_extractive(q, passages, judge=SupportJudge(yes)), passages, "extractive")
-    assert not answer.refused and "98.6%" in answer.answer and "可网办率" in yes.asked[0]
+    assert not answer.refused and "7%" in answer.answer and "败诉率7%" in yes.asked[0]
     assert verify(q, draft_extractive(q, passages, judge=SupportJudge(no)), passages, "extractive").refused
     # never asked about another city, nor where the sentence gives no rate at all
     other = _Judge(9.0)
-    assert verify(Q("太仓市政务服务的网上可办率是多少？"), draft_extractive(Q("太仓市政务服务的网上可办率是多少？"), passages,
+    assert verify(Q("太仓市把行政诉讼败诉率控制在多少以内？"), draft_extractive(Q("太仓市把行政诉讼败诉率控制在多少以内？"), passages,
                   judge=SupportJudge(other)), passages, "extractive").refused
     assert other.asked == []
