@@ -285,7 +285,10 @@ _PARTICULAR_BODY = re.compile(r"(?:..中心|...委员会)$")
 
 def _named_bodies(question: Question) -> list[str]:
     """The particular bodies a question names, without its place (常熟市诉前调解中心 → 调解中心): a
-    city's 调解组织 figures are no answer about a 诉前调解中心 it does not have."""
+    city's 调解组织 figures are no answer about a 诉前调解中心 it does not have. A compound question's
+    bodies belong to its parts, each checked on its own (the drafter asks per part)."""
+    if question.compound:
+        return []
     out = []
     for name in question.organisations:
         m = _PARTICULAR_BODY.search(name)
