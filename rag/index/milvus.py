@@ -10,8 +10,9 @@ Everything an index holds lives in Milvus — file and document bookkeeping incl
     texts       document text in parts (a VARCHAR holds 64 KB; documents can be longer), per version;
                 parts numbered from -1 down hold the document's edits (rag.text.offsets), which
                 give quotes their place in the text as extracted from the file
-    chunks      chunk text and position, the simplified search key (analysed by jieba for Milvus's
-                own BM25 function into ``sparse``), the dense vector and ``embedded``
+    chunks      chunk text and position, its BM25 terms (``key``: the embedded store's bigrams as
+                Latin words, see encode_terms; Milvus's own BM25 function turns them into
+                ``sparse``), the dense vector and ``embedded``
 
 Milvus requires a vector field in every collection; the bookkeeping collections carry a 2-d
 placeholder. Milvus has no multi-row transactions, so writes are ordered to be crash-safe:
@@ -78,11 +79,12 @@ class _Guarded:
     to answer 503 with, instead of a traceback or a 500."""
 
     def __init__(self, client, location: str) -> None:
-        self._client, self._location = client, location
-
-    def __getattr__(self, name: str):
         from pymilvus.exceptions import MilvusException
 
+        self._client, self._location = client, location
+        self._failures = (MilvusException, ConnectionError, TimeoutError)
+
+    def __getattr__(self, name: str):
         attr = getattr(self._client, name)
         if not callable(attr):
             return attr
@@ -90,12 +92,17 @@ class _Guarded:
         def call(*args, **kwargs):
             try:
                 return attr(*args, **kwargs)
-            except (MilvusException, ConnectionError, TimeoutError) as exc:
+            except self._failures as exc:
                 raise StoreUnavailableError(
                     f"Milvus at {self._location} failed ({type(exc).__name__}: {str(exc)[:300]}); check that it "
                     "runs and is reachable (POLICYQA_MILVUS_URI), then retry: an index run it cut off finishes "
                     "when run again") from exc
         return call
+
+
+def _parts(text: str) -> list[str]:
+    """``text`` in rows a VARCHAR holds (see _TEXT_PART)."""
+    return [text[i:i + _TEXT_PART] for i in range(0, len(text), _TEXT_PART)]
 
 
 def _quote(value: str) -> str:
@@ -320,11 +327,10 @@ class MilvusStore(SearchBackend):
                     "key": encode_terms(c.tokens.split(" ")[:2000]) if c.tokens else "",
                     "embed_hash": c.embed_hash, "embedded": vector is not None,
                     "dense": vector if vector is not None else zero})
-            parts = [doc.text[i:i + _TEXT_PART] for i in range(0, len(doc.text), _TEXT_PART)] or [""]
+            parts = _parts(doc.text) or [""]
             if doc.edits is not None:
                 edits = encode_edits(doc.edits)
-                parts_of_edits = [edits[i:i + _TEXT_PART] for i in range(0, len(edits), _TEXT_PART)]
-                parts_numbered = [*enumerate(parts), *((-1 - n, part) for n, part in enumerate(parts_of_edits))]
+                parts_numbered = [*enumerate(parts), *((-1 - n, part) for n, part in enumerate(_parts(edits)))]
             else:
                 parts_numbered = list(enumerate(parts))
             text_rows.extend({"id": f"{doc.docid}\x00{doc.content_hash}\x00{n}", "docid": doc.docid,

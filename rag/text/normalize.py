@@ -160,16 +160,16 @@ def _join_wrapped_lines(lines: list[Traced]) -> list[Traced]:
     the line reaches it, does not end a sentence, and the next line is not a heading. Blank lines
     always end a paragraph. Chinese needs no space at the join; Latin text gets one.
     """
-    width = _wrap_width([line.text for line in lines if not TABLE_CELL_GAP.search(line.text)])
+    rows = [bool(TABLE_CELL_GAP.search(line.text)) for line in lines]
+    width = _wrap_width([line.text for line, row in zip(lines, rows) if not row])
     out: list[Traced] = []
     joinable = False
-    for traced in lines:
+    for traced, row in zip(lines, rows):
         line = traced.text
         if not line:
             out.append(traced)
             joinable = False
             continue
-        row = bool(TABLE_CELL_GAP.search(line))
         if joinable and not row and out and out[-1].text and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
             prev = out[-1].text
             # Latin words get a space at the join; a number wrapped inside Chinese text does not
