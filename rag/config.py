@@ -80,9 +80,14 @@ class Settings(BaseSettings):
     )
     answer_passages: int = Field(4, ge=1, le=10, description="Passages given to the LLM.")
     llm_passage_chars: int = Field(
-        220, ge=40, le=4000,
+        160, ge=40, le=4000,
         description="Characters of each passage shown to the LLM: the sentences around the best match "
         "(prompt length is what the first token waits for on a CPU).",
+    )
+    llm_prompt_chars: int = Field(
+        360, ge=40, le=20000,
+        description="Characters of passage text shown to the LLM in all: the windows that cover the question "
+        "best get it first (on 2 cores the first token waits for the whole prompt).",
     )
     extractive_passages: int = Field(8, ge=1, le=20, description="Passages searched for sentences in extractive mode.")
     llm_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://10.0.0.5:8000/v1")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rag.answer.chain import AnswerChain
-from rag.text import analyze_question, focus_window
+from rag.text import analyze_question, evidence_windows, focus_window
 from rag.config import Settings
 from rag.index.store import Store
 from rag.llm.base import ChatModel
@@ -180,6 +180,26 @@ def test_focus_window_keeps_the_answering_sentences() -> None:
     assert "2020年8月被评为首批" in text[start:end] and end - start <= 60
     assert text[start - 1] in "。" and text[end - 1] == "。"  # whole sentences
     assert focus_window(text, analyze_question("天长市何时被评为示范市？"), 1000) == (0, len(text))
+
+
+def test_evidence_windows_spend_the_budget_on_the_passages_that_cover_the_question() -> None:
+    q = analyze_question("天长市何时被评为全国法治政府建设示范市？")
+    answering = "天长市2020年8月被评为首批全国法治政府建设示范市。全年办理行政复议案件120件。" * 3
+    partly = "天长市继续深化改革。" * 10
+    unrelated = "全市新增市场主体一万户。优化营商环境。" * 5
+    texts, contexts = [unrelated, answering, partly], ["", "天长市法治政府建设报告", "天长市工作报告"]
+    windows = evidence_windows(texts, contexts, q, total=120, each=60)
+    assert windows[0] is None  # covers much less than the best: not worth its prompt time
+    start, end = windows[1]
+    assert "2020年8月被评为首批" in answering[start:end] and end - start <= 60
+    shown = sum(e - s for w in windows if w for s, e in [w])
+    assert shown <= 120
+    # the best passage keeps its sentence even when that alone is longer than the whole budget
+    (start, end), *_ = evidence_windows([answering], [""], q, total=20, each=20)
+    assert answering[start:end] == "天长市2020年8月被评为首批全国法治政府建设示范市。"
+    # no passage covers the question: the budget goes in retrieval order
+    windows = evidence_windows([unrelated, unrelated], ["", ""], analyze_question("太仓市有几个行政执法主体？"), 30, 30)
+    assert windows[0] is not None and windows[1] is None
 
 
 class _ScriptedModel(ChatModel):

@@ -25,7 +25,7 @@ from rag.llm.base import RelevanceJudge
 from rag.models import Answer, Citation, Edit
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
-from rag.text import addresses_assistant, analyze_question, contains, focus_window, sentence_spans
+from rag.text import addresses_assistant, analyze_question, contains, evidence_windows, sentence_spans
 from rag.text.followup import Standalone, depends_on_context, standalone_question
 from rag.text.offsets import original_span, original_text
 
@@ -212,18 +212,24 @@ class AnswerChain:
         return out
 
     def _prompt(self, state: dict[str, Any]) -> dict[str, Any]:
-        """The model sees only passages about the asked places and years: anything it took from
-        another city's passage would be refused by the verifier anyway, and every passage costs
-        prompt time (on 2 cores the first token waits for the whole prompt). When no passage is
-        about the subject the model is not asked at all."""
+        """The model sees only passages about the asked places and years (anything it took from
+        another city's passage would be refused by the verifier anyway), and of those only the
+        windows that cover the question best, within a budget: on 2 cores the first token waits
+        for the whole prompt (see evidence_windows). When no passage is about the subject the model
+        is not asked at all."""
         question = state["question"]
-        shown = [p for p in state["passages"] if about_subject([p], question.subject_terms)]
-        blocks = []
-        for p in shown:
-            section = " > ".join(p.hit.chunk.section)
-            start, end = focus_window(p.hit.chunk.text, question, self.settings.llm_passage_chars)
-            text = shown_to_model(p.hit.chunk.text[start:end])
-            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + section) if section else ''}\n{text}")
+        about = [p for p in state["passages"] if about_subject([p], question.subject_terms)]
+        windows = evidence_windows([p.hit.chunk.text for p in about],
+                                   [f"{p.hit.title} {' '.join(p.hit.chunk.section)}" for p in about],
+                                   question, self.settings.llm_prompt_chars, self.settings.llm_passage_chars)
+        shown, blocks = [], []
+        for p, window in zip(about, windows, strict=True):
+            if window is None:
+                continue
+            shown.append(p)
+            heading = p.hit.chunk.section[-1] if p.hit.chunk.section else ""  # the quotable one
+            text = shown_to_model(p.hit.chunk.text[window[0]:window[1]])
+            blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + heading) if heading else ''}\n{text}")
         user = self._user.format(passages="\n\n".join(blocks), question=question.text.strip())
         return {**state, "shown": shown,
                 "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}

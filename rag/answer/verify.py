@@ -151,7 +151,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
             span = locate_quote(quote, source)
         if span is None or _steers(source, *span):
             continue
-        span = _whole_claim(source, *span)
+        span = _whole_claim(question, source, *span)
         s, e = offset + span[0], offset + span[1]
         cites = verified.setdefault(n, [])
         if all((c.start, c.end) != (s, e) for c in cites):
@@ -169,9 +169,11 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         quotes = "\n".join(c.quote for n in support for c in verified[n])
         if not all(contains(quotes, f) for f in extract_facts(text)):
             continue
-        if _bare(text):
-            # "1534[1]" says nothing on its own: the cited sentence that states it is the answer
-            text = "".join(c.quote for c in verified[support[0]])
+        whole = "".join(c.quote for c in verified[support[0]])
+        if _partial(question, text, whole):
+            # "1534[1]" says nothing on its own, and "196名…参加了考试" leaves out the "171人通过考试"
+            # of the same sentence: the cited sentence that states it is the answer
+            text = whole
         # each supported sentence must come from passages about the places and years asked about,
         # and a place must be the document's subject or be named by the cited sentence itself
         sentences = "\n".join(by_n[n].source_of(c.start, c.end) for n in support for c in verified[n])
@@ -220,12 +222,31 @@ def _bare(text: str) -> bool:
     return len(re.findall(f"[{CJK}]", rest)) < _MIN_WORDS
 
 
-def _whole_claim(source: str, start: int, end: int) -> tuple[int, int]:
-    """A quote that is only a figure ("1534", "7.9%") grows to the sentence that makes the claim:
-    a reader checking the citation must see what the figure counts."""
-    if not _bare(source[start:end]):
+def _partial(question: Question, claim: str, sentence: str) -> bool:
+    """A claim that says less of what was asked than the sentence it rests on: only a figure or a
+    name ("1534", "98.6%"); for a how-many question, fewer counts in the asked unit than the sentence
+    gives ("196名…参加了考试" of "196名…参加了考试，171人通过考试": which count answers is the
+    reader's to see); for a which-ones question, no list where the sentence lists ("4个协调小组")."""
+    if _bare(claim):
+        return True
+    if question.compound:
+        return False
+    if question.unit and len(_unit_counts(sentence, question.unit)) > len(_unit_counts(claim, question.unit)):
+        return True
+    return "list" in question.kinds and not _LISTS.search(claim) and bool(_LISTS.search(sentence))
+
+
+#: Items listed in a sentence: "立法参与、守法普法" or quoted names.
+_LISTS = re.compile(r"[\u4e00-\u9fff”」]、[\u4e00-\u9fff“「]|“[^”]{2,20}”.{0,6}“")
+
+
+def _whole_claim(question: Question, source: str, start: int, end: int) -> tuple[int, int]:
+    """A quote that says less than its sentence of what was asked (see _partial) grows to the
+    sentence that makes the claim: a reader checking the citation must see what the figure counts."""
+    sentence = next(((a, b) for a, b in sentence_spans(source) if a <= start and end <= b), None)
+    if sentence is None or not _partial(question, source[start:end], source[sentence[0]:sentence[1]]):
         return start, end
-    return next(((a, b) for a, b in sentence_spans(source) if a <= start and end <= b), (start, end))
+    return sentence
 
 
 def _steers(text: str, start: int, end: int) -> bool:
@@ -332,13 +353,19 @@ def _counts_in(text: str, unit: str, noun: str) -> bool:
         group = "".join(g for g in _CLASSIFIER_GROUPS if g != "人名位") if noun else "个"
     else:
         group = next(g for g in _CLASSIFIER_GROUPS if unit in g)
-    counts = list(re.finditer(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
+    counts = _unit_counts(text, group)
     if not noun:
         return bool(counts)
     # the count stands next to what it counts: "调解组织506个", "23名专职调解员", "114项4.0版清单事项"
     forms = _HEAD_FORMS.get(noun, (noun,))
     return any(form in text[max(0, m.start() - len(noun) - 3):m.start()] or form in text[m.end():m.end() + len(noun) + 12]
                for m in counts for form in forms)
+
+
+def _unit_counts(text: str, classifiers: str) -> list[re.Match]:
+    """Counts with one of ``classifiers`` (a unit asked, or its group: 人 finds "196名" and "171人")."""
+    group = "".join(g for g in _CLASSIFIER_GROUPS if set(classifiers) & set(g)) or classifiers
+    return list(re.finditer(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
 
 
 #: How documents write the head of a counted thing that the question names otherwise, next to its

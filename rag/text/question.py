@@ -59,13 +59,15 @@ _ASKS_HONOUR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣�
                           r"|被评为|获评|荣获|评为|授予|命名为")
 #: e.g. "品牌是什么", "叫什么".
 _ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|叫)(?:什么|啥)|叫(?:什么|啥)")
-#: e.g. "采取了哪些措施", "有哪些做法", "主要做了什么工作".
-_ASKS_LIST = re.compile(r"(?:哪些|什么)(?:措施|举措|做法|方面|经验|机制|制度|办法|创新|亮点|工作)|(?:采取|做)了?哪些")
+#: e.g. "采取了哪些措施", "有哪些做法", "主要做了什么工作", "设立了哪几个协调小组" (which ones: their
+#: names, not how many).
+_ASKS_LIST = re.compile(r"(?:哪些|什么)(?:措施|举措|做法|方面|经验|机制|制度|办法|创新|亮点|工作)|(?:采取|做)了?哪些"
+                        r"|哪几[个项类种家条]")
 #: e.g. "是否", "…了吗？", "有没有".
 _ASKS_YESNO = re.compile(r"是否|是不是|有没有|吗[？?]?$")
 #: Roles a person question may ask for ("市委书记是谁") or be answered with ("省委书记为天长市颁发了奖牌").
 ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?副?(?:书记|省长|市长|县长|区长|局长|厅长|部长|"
-                  r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员)")
+                  r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员(?!会))")
 #: "多少名" → 名: the counting classifier asked for.
 _COUNT_OF = re.compile(r"(?:多少|(?<!哪)几)([人名位件起宗个项次场份条家户类种期批元])")
 #: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
@@ -163,9 +165,9 @@ def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
 
 
 def _phrasing(word: str) -> bool:
-    """A phrasing word, a question word fused with its classifier by jieba (几人, 多少件), or a
+    """A phrasing word, a question word fused with its classifier by jieba (几人, 多少件, 哪几个), or a
     phrasing word with one character of its neighbour glued on (败诉率控制 → 率控制)."""
-    return (word in PHRASING_WORDS or bool(re.fullmatch(r"(?:几|多少)[\u4e00-\u9fff]?", word))
+    return (word in PHRASING_WORDS or bool(re.fullmatch(r"(?:哪几|几|多少)[\u4e00-\u9fff]?", word))
             or (len(word) >= 3 and (word[1:] in PHRASING_WORDS or word[:-1] in PHRASING_WORDS)))
 
 
@@ -197,6 +199,8 @@ def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
         if _NOUN.match(flag) and word not in PHRASING_WORDS:
             head = word
     predicate = tuple(w for w, _ in words[end:] if len(w) > 1 and not _phrasing(w) and not w.isdigit())
+    if not head and end == 0 and unit.group(1) in "人名位":
+        return "", predicate  # "多少人考过了…": the classifier counts the people, a verb follows
     if not head:  # no noun jieba recognises ("调解组织" is tagged a verb): the run up to a stop word
         m = _COUNTED_NOUN.match(key, unit.end())
         head = m.group(0) if m else ""
