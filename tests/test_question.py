@@ -68,6 +68,9 @@ def test_what_a_count_question_says_of_the_counted_thing() -> None:
     assert (q.counted, q.predicate) == ("事项", ("放到", "网上", "运行"))
     assert Q("太仓市有多少名行政执法人员通过资格审查？").predicate == ("通过", "资格", "审查")
     assert Q("苏州市全市人民调解组织共化解纠纷多少件？").predicate == ()  # nothing after the count
+    # 多少人 and a verb: the classifier counts the people; what they did is the predicate
+    assert (Q("天长市有多少人考过了行政执法证考试？").counted, Q("天长市有多少人考过了行政执法证考试？").predicate) == (
+        "", ("考过", "行政", "执法", "考试"))
 
 
 def test_a_word_is_found_with_one_character_inserted_not_two() -> None:
@@ -89,6 +92,8 @@ def test_a_count_classifier_before_市_is_no_place_and_levels_are_read() -> None
 
 def test_roles_quoted_names_and_stated_figures() -> None:
     assert Q("天长市市委书记是谁？").roles == ("市委书记",)
+    assert Q("太仓市依法治市委员会设立了哪几个协调小组？").roles == ()  # a committee, not its members
+    assert "哪几个" not in Q("太仓市依法治市委员会设立了哪几个协调小组？").content_words
     assert Q("《苏州市优化营商环境条例》何时施行？").quoted == ("苏州市优化营商环境条例",)
     assert Q("哪个城市出具知识产权类公证书360件？").stated == ("360件",)
     assert Q("常熟市在2020年8月获得了什么称号？").stated == ("2020年8月",)

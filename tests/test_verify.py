@@ -246,3 +246,28 @@ def test_the_support_judge_decides_only_what_the_lexical_gate_cannot() -> None:
     assert verify(Q("太仓市把行政诉讼败诉率控制在多少以内？"), draft_extractive(Q("太仓市把行政诉讼败诉率控制在多少以内？"), passages,
                   judge=SupportJudge(other)), passages, "extractive").refused
     assert other.asked == []
+
+
+EXAM = ("截至目前，全市共有196名行政执法机关工作人员参加了行政执法证考试，171人通过考试；"
+        "通过安徽省法制监督平台申领行政执法证件的有效人数为925人。")
+GROUPS = "市委依法治市委员会设立立法参与、守法普法、执法协调、司法协调4个协调小组，统筹推进各项工作。"
+
+
+def test_a_claim_saying_less_than_its_sentence_of_what_was_asked_stands_as_the_sentence() -> None:
+    passages = [_passage(1, EXAM, "tianchang-2021.txt", "天长市法治创建工作案例", city="天长市"),
+                _passage(2, GROUPS, "taicang-2022.txt", "太仓深化全面依法治国战略的生动实践", city="太仓市")]
+    # the model gave the first of two counts of people and quoted its clause: which count answers
+    # "考过了" is the reader's to see, so the whole sentence is the answer and the quote
+    part = "截至目前，全市共有196名行政执法机关工作人员参加了行政执法证考试"
+    draft = Draft(sentences=((part + "。", (1,)),), quotes=((1, part),))
+    answer = verify(Q("天长市有多少人考过了行政执法证考试？"), draft, passages, "llm")
+    assert "171人通过考试" in answer.answer and "171人通过考试" in answer.citations[0].quote
+    # a claim giving every count of the asked unit that its sentence gives stays as written
+    draft = Draft(sentences=(("天长市有925人申领了有效的行政执法证件。", (1,)),),
+                  quotes=((1, "通过安徽省法制监督平台申领行政执法证件的有效人数为925人"),))
+    answer = verify(Q("天长市申领行政执法证件的有效人数是多少人？"), draft, passages, "llm")
+    assert answer.answer == "天长市有925人申领了有效的行政执法证件。[1]"
+    # which ones: a count of them is no list
+    draft = Draft(sentences=(("4个协调小组", (2,)),), quotes=((2, "4个协调小组"),))
+    answer = verify(Q("太仓市依法治市委员会设立了哪几个协调小组？"), draft, passages, "llm")
+    assert "立法参与、守法普法" in answer.answer and answer.citations[0].quote == GROUPS

@@ -426,8 +426,10 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
             return False
         if question.unit and not _counts_in(plain, question.unit, question.counted):
             return False
-        if question.predicate and not any(found(w, sentence_key) for w in question.predicate):
-            return False  # "3个重大行政决策事项" were published, not "放到网上运行"
+        if question.predicate and not found(question.predicate[-1], sentence_key):
+            # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam,
+            # "272人参加…培训" a training; "3个重大行政决策事项" were published, not "放到网上运行"
+            return False
     if "honour" in kinds and not _HONOR_CUE.search(sentence_key):
         return False
     if "name" in kinds and not _QUOTED_NAME.search(sentence_key):

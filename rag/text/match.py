@@ -59,12 +59,32 @@ def _with_one_inserted(word: str) -> re.Pattern[str]:
 
 
 def coverage(words: tuple[str, ...] | list[str], text_key: str, context_key: str) -> float:
-    """Share of ``words`` (weighted by length) found in ``text_key`` (as written, or as documents
-    write it: see _WRITTEN_AS); a word found only in the context (title, section) counts half."""
+    """Share of the question's content characters that ``text_key`` holds, as written or as
+    documents write them (see _WRITTEN_AS); a word found only in the context (title, section)
+    counts half.
+
+    Words are read as jieba's search mode gives them, a compound with its parts (行政诉讼, 行政,
+    诉讼): each character counts once, held by the best of the words covering it, so a compound
+    the text does not hold whole still counts the parts it does ("败诉率" under "行政败诉案件"
+    holds 行政 of 行政诉讼), and a compound is not weighed once whole and again in parts.
+    """
     if not words:
         return 0.0
-    total = sum(len(w) for w in words)
-    got = sum(len(w) if found(w, text_key) else 0.5 * len(w) if found(w, context_key) else 0.0 for w in words)
+    units = [w for w in words if not any(w != o and w in o for o in words)]
+    total = got = 0.0
+    for unit in units:
+        marks = [0.0] * len(unit)
+        for w in words:
+            at = unit.find(w)
+            if at < 0:
+                continue
+            credit = 1.0 if found(w, text_key) else 0.5 if found(w, context_key) else 0.0
+            while at >= 0:
+                for i in range(at, at + len(w)):
+                    marks[i] = max(marks[i], credit)
+                at = unit.find(w, at + 1)
+        total += len(unit)
+        got += sum(marks)
     return got / total
 
 
