@@ -82,6 +82,19 @@ def test_a_word_is_found_with_one_character_inserted_not_two() -> None:
     assert not found("败诉率", "败诉案件比率")
 
 
+def test_coverage_counts_each_character_of_the_question_once() -> None:
+    from rag.text import coverage, search_key
+
+    q = Q("如皋市把2024年的行政诉讼败诉率控制在多少以内？")
+    assert {"行政诉讼", "行政", "诉讼"} <= set(q.content_words)  # a compound with its parts
+    sentence = search_key("紧盯败诉率7%以内的目标，全力压降行政败诉案件。")
+    # 行政 of 行政诉讼 is held, 诉讼 is not: 6 of the 8 characters (the compound is not weighed twice)
+    assert coverage(q.content_words, sentence, "") == 6 / 8
+    assert coverage(("法律援助",), search_key("法律援助中心"), "") == 1.0
+    assert coverage(("法律援助", "覆盖率"), "", search_key("法律援助覆盖率")) == 0.5  # context counts half
+    assert "rate" in Q("常熟市法律援助联系点的覆盖率有多高？").kinds
+
+
 def test_a_count_classifier_before_市_is_no_place_and_levels_are_read() -> None:
     assert Q("苏州市2023年制定了多少件市政府行政规范性文件？").places == ("苏州",)  # not 少件
     assert Q("苏州市有多少名拟提拔的县处职领导干部？").places == ("苏州",)  # not 拔的

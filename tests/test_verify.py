@@ -271,3 +271,12 @@ def test_a_claim_saying_less_than_its_sentence_of_what_was_asked_stands_as_the_s
     draft = Draft(sentences=(("4个协调小组", (2,)),), quotes=((2, "4个协调小组"),))
     answer = verify(Q("太仓市依法治市委员会设立了哪几个协调小组？"), draft, passages, "llm")
     assert "立法参与、守法普法" in answer.answer and answer.citations[0].quote == GROUPS
+
+
+def test_what_a_count_question_says_they_did_ends_in_what_it_was_done_to() -> None:
+    from rag.answer.verify import fits_answer_type
+    from rag.text import search_key
+
+    q = Q("苏州市有多少名行政执法机关工作人员参加了行政执法证考试？")
+    assert fits_answer_type(q, search_key("全市共有196名行政执法机关工作人员参加了行政执法证考试。"))
+    assert not fits_answer_type(q, search_key("组织全市市级机关新申领行政执法证件人员272人参加线上线下公共法律知识培训。"))
