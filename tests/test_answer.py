@@ -224,9 +224,11 @@ def test_llm_refusal_falls_back_to_verified_source_sentences(docs_index: Setting
     assert not answer.refused and answer.mode == "extractive" and "2020年8月" in answer.answer
     c = answer.citations[0]
     assert _stored(settings, c.docid)[c.start:c.end] == c.quote
-    # each passage reached the model as whole sentences, at most llm_passage_chars (or one sentence)
+    # the model saw whole sentences, at most llm_passage_chars of a passage (or one sentence) and
+    # llm_prompt_chars (360) in all, the answering sentence among them
     shown = re.findall(r"^\[\d+\] 《[^\n]*\n([^\n]+)", model.prompts[0], flags=re.M)
-    assert len(shown) >= 3 and all(len(t) <= 120 or t.count("。") == 1 for t in shown)
+    assert shown and all(len(t) <= 120 or t.count("。") == 1 for t in shown)
+    assert sum(map(len, shown)) <= settings.llm_prompt_chars and any("2020年8月" in t for t in shown)
     assert any(len(h.chunk.text) > 120 for h in retriever.search(TIANCHANG_Q, k=4))  # windows did cut
     # the fallback cannot answer what the documents do not say, and an invented figure is dropped
     invented = _ScriptedModel("回答：天长市常住人口为60万人[1]。\n依据：\n[1] 「天长市常住人口为60万人。」")
