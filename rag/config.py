@@ -78,7 +78,8 @@ class Settings(BaseSettings):
         "let the local LLM judge whether it answers by meaning (~1 s, only for such questions): 'llm' in LLM "
         "mode, 'always' in extractive mode too (loads the model), 'off' never.",
     )
-    answer_passages: int = Field(4, ge=1, le=10, description="Passages given to the LLM.")
+    answer_passages: int = Field(4, ge=1, le=10, description="Passages retrieved for the LLM (it is shown those "
+                                 "that cover the question best, within llm_prompt_chars; the verifier reads all).")
     llm_passage_chars: int = Field(
         160, ge=40, le=4000,
         description="Characters of each passage shown to the LLM: the sentences around the best match "
