@@ -280,3 +280,13 @@ def test_what_a_count_question_says_they_did_ends_in_what_it_was_done_to() -> No
     q = Q("苏州市有多少名行政执法机关工作人员参加了行政执法证考试？")
     assert fits_answer_type(q, search_key("全市共有196名行政执法机关工作人员参加了行政执法证考试。"))
     assert not fits_answer_type(q, search_key("组织全市市级机关新申领行政执法证件人员272人参加线上线下公共法律知识培训。"))
+
+
+def test_a_slipped_citation_number_is_checked_against_the_passage_the_basis_quotes() -> None:
+    quote = "该市取得了可喜成绩，2020年8月被评为首批“全国法治政府建设示范市（县、区）”。"
+    draft = parse_llm_output(f"回答：天长市2020年8月被评为首批全国法治政府建设示范市[3]。\n依据：\n[1] 「{quote}」")
+    answer = verify(Q("天长市何时被评为全国法治政府建设示范市？"), draft, PASSAGES, "llm")
+    assert not answer.refused and answer.answer.endswith("[1]") and [c.n for c in answer.citations] == [1]
+    # the basis vouches only for what it quotes: an invented figure is still dropped
+    draft = parse_llm_output(f"回答：天长市2021年8月被评为示范市[3]。\n依据：\n[1] 「{quote}」")
+    assert verify(Q("天长市何时被评为全国法治政府建设示范市？"), draft, PASSAGES, "llm").refused

@@ -164,11 +164,12 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
                 chunk = by_n[n].hit.chunk
                 verified[n] = [_citation(n, by_n[n], chunk.start + span[0], chunk.start + span[1], chunk.text[span[0]:span[1]])]
         support = [n for n in dict.fromkeys(cited) if n in verified]
-        if not support:
-            continue
-        quotes = "\n".join(c.quote for n in support for c in verified[n])
-        if not all(contains(quotes, f) for f in extract_facts(text)):
-            continue
+        if not _holds_facts(text, support, verified):
+            # a slip of the number ("2020年8月[3]" beside the basis "[1] 「…2020年8月被评为…」"): the
+            # passages the reply's basis quotes stand in, checked as if the model had cited them
+            support = [n for n in dict.fromkeys(n for n, _ in draft.quotes) if n in verified and n not in cited]
+            if not _holds_facts(text, support, verified):
+                continue
         whole = "".join(c.quote for c in verified[support[0]])
         if _partial(question, text, whole):
             # "1534[1]" says nothing on its own, and "196名…参加了考试" leaves out the "171人通过考试"
@@ -198,6 +199,12 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
     notes += tuple(to_script_of(question, PART_MISSING.format(part=p.text.strip("，,；;？? "))) for p in missing)
     return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes,
                   unanswered=tuple(p.text for p in missing))
+
+
+def _holds_facts(claim: str, support: list[int], verified: dict[int, list[Citation]]) -> bool:
+    """Whether the verified quotes of the ``support`` passages hold every fact of the claim."""
+    quotes = "\n".join(c.quote for n in support for c in verified[n])
+    return bool(support) and all(contains(quotes, f) for f in extract_facts(claim))
 
 
 def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
