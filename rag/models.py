@@ -59,8 +59,9 @@ class Hit(Record):
 
 
 #: What kind of answer a question wants: a count or amount, a percentage, a date, a person in a role,
-#: an honour conferred, the name of a thing (a brand, a title), which place, a list of measures, yes/no.
-AnswerKind = Literal["count", "rate", "date", "person", "honour", "name", "place", "list", "yesno"]
+#: an honour conferred, the name of a thing (a brand, a title), which place, a list of measures, yes/no,
+#: a document number (文号: 京政办发〔2016〕8号).
+AnswerKind = Literal["count", "rate", "date", "person", "honour", "name", "place", "list", "yesno", "docno"]
 
 
 class Question(Record):

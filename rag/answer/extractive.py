@@ -12,7 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rag.answer.verify import HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts
+from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts,
+                               labelled)
 from rag.models import Question
 from rag.text import HEADING_START, addresses_assistant, coverage, found, search_key, sentence_spans
 
@@ -66,6 +67,8 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
             key = search_key(sentence)
             if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
                 continue
+            if "docno" in question.kinds:
+                key = labelled(key, context_key)
             candidates.append((rank, s, p.n, sentence, key, context_key))
     return candidates
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from rag.models import Answer, Citation, Hit, Question
+from rag.text.places import lies_within, short_of
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, to_simplified, to_traditional)
 
@@ -190,9 +191,9 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         return refusal(question, passages, mode)
     answer = "".join(to_script_of(question, defuse_markers(t)) + "".join(f"[{n}]" for n in ns) for t, ns in kept)
     if "place" in question.kinds:
-        # "哪个城市…": a sentence about "全市" answers through its document's subject, named first
+        # "哪个区…": a sentence about "全区" answers through its document's place, named first
         city = next((by_n[n].metadata.get("city") for n in used if by_n[n].metadata.get("city")), None)
-        if city and not contains("".join(t for t, _ in kept), city.removesuffix("市")):
+        if city and not contains("".join(t for t, _ in kept), short_of(city)):
             answer = to_script_of(question, f"{city}：") + answer
     citations = tuple(c for n in used for c in verified[n])
     notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
@@ -282,6 +283,8 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     if not question.compound:
+        if "docno" in question.kinds:
+            quotes = labelled(quotes, context)
         ok = not question.content_words or coverage(question.content_words, quotes, context) >= MIN_COVERAGE
         return [] if ok else [question]
     missing = [part for part in question.parts
@@ -299,11 +302,44 @@ def answers_as_asked(question: Question, passages: Sequence[Passage], sentences:
     """The checks a supporting sentence must pass, for the drafter and the verifier alike: it speaks
     about the place asked (see names_subject), its passages hold the names the question quotes, and
     it gives the kind of answer asked for (see fits_answer_type)."""
-    return (any(names_subject(p, sentences, terms) for p in passages)
+    return (not non_answer(question, passages, sentences)
+            and any(names_subject(p, sentences, terms) for p in passages)
             and all(any(name in p.document_names or contains(p.context, name) for p in passages)
                     for name in question.quoted)
             and all(any(contains(p.context, body) for p in passages) for body in _named_bodies(question))
             and fits_answer_type(question, search_key(sentences)))
+
+
+#: A document number as offices write it: 京政办发〔2016〕8号, 湘办发[2016]41号, 国办发（2016）19号.
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[（(【［]\s*(?:19|20)\d{2}\s*[〕\]）)】］]\s*\d{1,4}\s*号")
+
+
+def non_answer(question: Question, passages: Sequence[Passage], sentences: str) -> bool:
+    """Whether the supporting sentences only look like an answer, whatever they hold: a question
+    (a heading that repeats what was asked: "三、如何申请延期缴纳税款？"), the document's own title
+    ("某县2019年法治政府建设年度报告", unless a name or number is asked for), or a bare document
+    number where something else was asked. Such lines name a topic; they state nothing about it."""
+    spans = [sentences[a:b] for a, b in sentence_spans(sentences)]
+    titles = {folded(p.hit.title)[0] for p in passages}
+    return bool(spans) and all(_only_names(question, s, titles) for s in spans)
+
+
+def labelled(sentence_key: str, context_key: str) -> str:
+    """A document number stands for the document it numbers: "京政办发〔2016〕12号" says what the
+    title around it says, so a 文号 question is matched against both."""
+    return sentence_key + "\n" + context_key
+
+
+def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
+    key = folded(sentence)[0].rstrip("。；;")
+    if key.endswith(("？", "?")):
+        return True
+    if "docno" in question.kinds or "name" in question.kinds:
+        return False
+    if key in titles or any(len(key) >= 8 and key in t for t in titles):
+        return True
+    rest = DOC_NUMBER.sub("", key)
+    return rest != key and len(re.findall(f"[{CJK}]", rest)) < _MIN_WORDS
 
 
 #: The end of a body's name that must stand in the passage when a question names it: a centre or a
@@ -330,16 +366,30 @@ def _sentences_around(text: str, start: int, end: int) -> str:
 
 
 def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool:
-    """A place asked about must be the subject of the passage's document (its city or title) or be
-    named in the supporting sentence itself: a sentence that names no place speaks for its own
-    document's city, so a Suzhou report's "全市化解纠纷8850件" is never an answer about Taicang,
-    even when the same paragraph mentions Taicang. A document whose city is not known (a national
-    news item, a notice that never names its city twice) speaks for the places its passage names."""
-    places = [t for t in terms if not t.isdigit()]
+    """The supporting sentence speaks for every place and year asked about.
+
+    A place: the sentence names it, or it is the document's own place (of any level) or, where the
+    document's place is not known, its passage names it. A sentence that names no place speaks for
+    its document's place, so a Suzhou report's "全市化解纠纷8850件" is never an answer about Taicang,
+    and a district's "全区…" never answers for the city around it (静海区's report is not 天津市's),
+    however the title reads ("天津市静海区…"). A year: the sentence names it, or the document is of
+    that year or of the next (a report looks back on the year before); a document of another year
+    answers only where the sentence itself says which year."""
     city = passage.metadata.get("city", "")
-    subject = " ".join([city, passage.hit.title, " ".join(passage.hit.chunk.section)])
-    return all(contains(subject, place) or contains(sentence, place) or (not city and contains(passage.context, place))
-               for place in places)
+    heading = " ".join([passage.hit.title, " ".join(passage.hit.chunk.section)])
+    for term in terms:
+        if contains(sentence, term):
+            continue
+        if term.isdigit():
+            year = passage.metadata.get("year", "")
+            if year.isdigit() and int(year) - int(term) not in (0, 1):
+                return False
+        elif city:
+            if not (contains(city, term) or (contains(heading, term) and not lies_within(city, term))):
+                return False
+        elif not contains(passage.context, term):
+            return False
+    return True
 
 
 # -- what kind of answer a question asks for ------------------------------------------------------
@@ -400,9 +450,13 @@ def anchored(question: Question) -> bool:
     """Whether the question asks for a kind of answer a sentence can be checked for (a count, a
     date, a rate, a person, an honour, a name, a stated figure): such a question may be answered
     even when, after its phrasing words, no content word is left to match."""
-    return bool(question.stated or {"count", "date", "person", "honour", "name"} & set(question.kinds))
+    return bool(question.stated or {"count", "date", "person", "honour", "name", "docno"} & set(question.kinds))
 
 
+#: A question for the year itself ("哪一年", "哪个年份", "哪个财政年度"), and a year a sentence states
+#: ("2023年", "二〇二三年", "2023年度").
+_ASKS_YEAR = re.compile(r"哪一?年|哪个年份|什么年份|哪个(?:财政)?年度|哪年")
+_YEAR_STATED = re.compile(r"(?:19|20)\d{2}\s*年|[〇零一二三四五六七八九]{4}年")
 #: A document title in a sentence, e.g. 《苏州市法治化营商环境建设指数评估报告（2022年）》.
 _TITLE = re.compile(r"《[^》]{1,80}》")
 
@@ -441,6 +495,10 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
         return False
     if "name" in kinds and not _QUOTED_NAME.search(sentence_key):
         return False
+    if "docno" in kinds and not DOC_NUMBER.search(sentence_key):
+        return False
+    if "date" in kinds and _ASKS_YEAR.search(question.key) and not _YEAR_STATED.search(_TITLE.sub("", sentence_key)):
+        return False  # "哪一年" is answered by a year, not by "今年" or "3月"
     if "person" in kinds:
         named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
         if question.roles:

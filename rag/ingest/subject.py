@@ -1,9 +1,11 @@
-"""What a document is about: its city, the organisation that speaks in it, its year.
+"""What a document is about: its place, the organisation that speaks in it, its year.
 
-The verifier reads this to keep facts with their place: a sentence that names no city ("全市共化解
-纠纷8850件") speaks for its document's city, never for another. Derived here from the title and the
-opening lines; a person can correct it (``policyqa subject``, ``PUT /v1/documents/{docid}/subject``),
-and a JSONL record's own ``city``/``year`` fields win over what is derived.
+The verifier reads this to keep facts with their place: a sentence that names no place ("全区共化解
+纠纷8850件") speaks for its document's place, never for another. The place is of any level (a
+province, a city, a county, a district: rag.text.places) and is kept under the key ``city`` that
+indexes, filters and people already use. Derived here from the title and the opening lines; a
+person can correct it (``policyqa subject``, ``PUT /v1/documents/{docid}/subject``), and a JSONL
+record's own ``city``/``year`` fields win over what is derived.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from rag.text import place_names, search_key
+from rag.text import search_key
+from rag.text.places import LEVELS, Mention, Place, places_in
 
 #: A plausible year of a policy document, e.g. "2023" in "2023年" or in "rugao-2023.txt".
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
@@ -22,10 +25,11 @@ _OPENING = 600
 
 
 def derive_subject(docid: str, title: str, text: str) -> dict[str, str]:
-    """``city`` (the place named most, at least twice), ``organisation`` (that city's body named
-    first in the title or opening lines) and ``year`` (from the id, the title or the opening)."""
+    """``city`` (the place it is about, of any level: see _city), ``organisation`` (that place's
+    body named first in the title or opening lines) and ``year`` (from the id, the title or the
+    opening)."""
     out: dict[str, str] = {}
-    if city := _city(title + "\n" + text):
+    if city := _city(title, text):
         out["city"] = city
         if organisation := _organisation(city, title + "\n" + text[:_OPENING]):
             out["organisation"] = organisation
@@ -34,12 +38,33 @@ def derive_subject(docid: str, title: str, text: str) -> dict[str, str]:
     return out
 
 
-def _city(text: str) -> str | None:
-    counts = Counter(place_names(text[:20000], suffixes="市"))
+def _city(title: str, text: str) -> str | None:
+    """The place a document is about: the innermost place its title names (天津市南开区… → 南开区;
+    a place inside a 《quoted title》 is another document's), else the place its text names most
+    (at least twice) or a place inside that one named nearly as often (a district's report names its
+    district more than its city)."""
+    salutation = title.rstrip().endswith((":", "："))  # "江苏省人民政府：" addresses, it does not name
+    named = [] if salutation else [m for m in places_in(search_key(title)) if not _in_book_title(title, m)]
+    if named:
+        return _innermost(named[0].place, [m.place for m in named])
+    counts = Counter(m.place for m in places_in(search_key(text[:20000])))
     if not counts:
         return None
-    name, n = counts.most_common(1)[0]
-    return name + "市" if n >= 2 else None
+    top, n = counts.most_common(1)[0]
+    if n < 2:
+        return None
+    inner = [(c, p) for p, c in counts.items() if p.inside(top) and c * 2 >= n and c >= 2]
+    return max(inner, key=lambda cp: (cp[0], LEVELS.index(cp[1].level)))[1].name if inner else top.name
+
+
+def _innermost(first: Place, places: list[Place]) -> str:
+    """The deepest of ``places`` lying within ``first`` (天津市 then 南开区 → 南开区), else ``first``."""
+    inner = [p for p in places if p.inside(first)]
+    return max(inner, key=lambda p: LEVELS.index(p.level)).name if inner else first.name
+
+
+def _in_book_title(text: str, mention: Mention) -> bool:
+    return text.rfind("《", 0, mention.start) > text.rfind("》", 0, mention.start)
 
 
 def _organisation(city: str, opening: str) -> str | None:

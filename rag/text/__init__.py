@@ -4,11 +4,12 @@ Every other layer imports from here and nothing here imports from them.
 """
 
 from rag.text.match import contains, coverage, evidence_windows, focus_window, folded, found
-from rag.text.normalize import (CJK, HEADING_START, NORMALIZER_VERSION, addresses_assistant, normalize_text, place_names,
+from rag.text.normalize import (CJK, HEADING_START, NORMALIZER_VERSION, addresses_assistant, normalize_text,
                                 search_key, sentence_spans, to_simplified, to_traditional)
+from rag.text.places import Place, lies_within, places_in, short_of
 from rag.text.question import ADMIN_LEVEL, QUOTED, ROLE, analyze_question
 from rag.text.words import posseg, tokenize
 
-__all__ = ["ADMIN_LEVEL", "CJK", "HEADING_START", "NORMALIZER_VERSION", "QUOTED", "ROLE", "addresses_assistant", "analyze_question",
-           "contains", "coverage", "evidence_windows", "focus_window", "folded", "found", "normalize_text", "place_names", "posseg", "search_key",
-           "sentence_spans", "to_simplified", "to_traditional", "tokenize"]
+__all__ = ["ADMIN_LEVEL", "CJK", "HEADING_START", "NORMALIZER_VERSION", "Place", "QUOTED", "ROLE", "addresses_assistant", "analyze_question",
+           "contains", "coverage", "evidence_windows", "focus_window", "folded", "found", "lies_within", "normalize_text", "places_in", "posseg", "search_key",
+           "sentence_spans", "short_of", "to_simplified", "to_traditional", "tokenize"]

@@ -13,15 +13,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text.normalize import place_names, search_key, to_traditional
+from rag.text.normalize import search_key, to_traditional
+from rag.text.places import Gazetteer, Mention, places_in
 from rag.text.question import WHICH_CITY, analyze_question
-from rag.text.words import posseg
 
 #: An elliptical follow-up: a new place, year or topic and nothing else, e.g. "那太仓呢？",
 #: "太仓市的呢", "2022年呢？", "换成常熟市呢", "那么如皋又如何？".
 _ELLIPSIS = re.compile(r"^(?:那么?|那在|换成|改成|还有|再问一下)?(?P<x>[^，,。？?]{1,20}?)(?:的呢|呢|又如何|如何|怎么样|的情况呢)[？?。]*$")
 #: A place referred to, not named, e.g. "该市", "这个城市", "当地", "这座城市".
-_PLACE_PRONOUN = re.compile(r"该市|该县|该区|此市|本市|这个城市|这座城市|这个市|那个城市|当地|该地")
+_PLACE_PRONOUN = re.compile(r"该(?:市|县|区|省|自治区|州|旗|镇|乡|街道|地)|此市|本市|这个(?:城市|市|县|区|省)|这座城市|那个城市|当地")
 #: Asking where the previous answer came from, e.g. "出处在哪一段？", "原文在哪里？", "依据是什么？".
 _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答案|回答|数据|数字|说法)?的?(?:出处|来源|原文|依据|出自)"
                           r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?")
@@ -29,8 +29,6 @@ _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答
 _ASKS_YEAR_OF = re.compile(r"^(?:这|那|这个|这些)?(?:是|指)?哪一?年的?(?:数据|数字|情况)?[？?。]*$")
 #: Punctuation the search key folded to ASCII, back as a Chinese question writes it.
 _FULL_WIDTH = str.maketrans({"?": "？", ",": "，", ";": "；", ":": "：", "!": "！", "(": "（", ")": "）"})
-#: The place with its administrative suffix as a question writes it, e.g. "太仓市", "太仓".
-_PLACE_SUFFIX = "市县区省"
 
 
 @dataclass(frozen=True)
@@ -72,10 +70,10 @@ def _with_answered_place(question: str, answer: str) -> str:
     q = analyze_question(question)
     if "place" not in q.kinds or q.places or not answer:
         return question
-    names = Counter(place_names(search_key(answer)))
+    names = Counter(m.place.name for m in places_in(search_key(answer)))
     if not names:
         return question
-    city = names.most_common(1)[0][0] + "市"
+    city = names.most_common(1)[0][0]
     return WHICH_CITY.sub(city, question, count=1) if WHICH_CITY.search(question) else city + question
 
 
@@ -105,7 +103,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         x = m.group("x")
         xq = analyze_question(x)
         place = xq.places[0] if xq.places else _bare_place(x)
-        rest = re.sub(r"(?:19|20)\d{2}年?", "", re.sub(re.escape(place) + f"[{_PLACE_SUFFIX}]?", "", x) if place else x)
+        rest = re.sub(r"(?:19|20)\d{2}年?", "", x.replace(_place_as_written(x, place), "").replace(place, "") if place else x)
         if (place or xq.years) and analyze_question(rest.strip("的 ")).content_words:
             return None  # "那太仓的法律顾问呢": a new topic too, which the previous question does not carry
         out = prev_key
@@ -130,40 +128,47 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
 
 
 def _bare_place(x: str) -> str | None:
-    """A place named without its suffix ("常熟", "如皋"): jieba reads "常熟市" as one place word, while
-    a topic ("同比", "调解") stays apart from 市."""
+    """A place named without its level word ("常熟", "静海", "内蒙古"): a short name in the gazetteer,
+    while a topic ("同比", "调解") is none."""
     stem = re.sub(r"^(?:在|到)|[的]$", "", x)
-    if 2 <= len(stem) <= 4 and len(posseg(stem + "市")) == 1:
-        return stem
-    return None
+    return stem if 2 <= len(stem) <= 8 and Gazetteer.load().get(stem) else None
+
+
+def _whole(mention: Mention) -> str:
+    """A place as a standalone question names it: whole (太仓 → 太仓市, 静海 → 静海区)."""
+    return mention.written if mention.written == mention.place.name else mention.place.name
 
 
 def _place_as_written(x: str, stem: str) -> str:
-    """"太仓" → "太仓市" (questions about cities name them with 市), keeping a suffix the user wrote."""
-    m = re.search(re.escape(stem) + f"[{_PLACE_SUFFIX}]?", x)
-    written = m.group(0) if m else stem
-    return written if written[-1] in _PLACE_SUFFIX else written + "市"
+    """"太仓" → "太仓市", "静海" → "静海区": questions name places whole; a level word the user
+    wrote is kept."""
+    return _place_in(search_key(x), stem)
 
 
 def _place_in(key: str, stem: str) -> str:
-    m = re.search(re.escape(stem) + f"[{_PLACE_SUFFIX}]?", key)
-    return m.group(0) if m else stem + "市"
+    m = next((m for m in places_in(key) if stem in (m.place.short, m.written)), None)
+    if m is not None:
+        return _whole(m)
+    places = Gazetteer.load().get(stem)
+    return places[0].name if places else stem
 
 
 def _replace_places(key: str, stems: Sequence[str], new: str) -> str:
-    if not stems:
-        return new + key
-    pattern = "|".join(re.escape(s) + f"[{_PLACE_SUFFIX}]?" for s in stems)
-    return re.sub(pattern, new, key, count=1)
+    m = next((m for m in places_in(key) if m.place.short in stems or m.written in stems), None)
+    if m is not None:
+        return key[:m.start] + new + key[m.end:]
+    if _PLACE_PRONOUN.search(key):  # "该市全年共制定…" then "那太仓呢？": 太仓 is what 该市 was
+        return _PLACE_PRONOUN.sub(new, key, count=1)
+    return new + key
 
 
 def _replace_years(key: str, prev, year: str) -> str:
     if prev.years:
         return re.sub(re.escape(prev.years[0]) + "年?", year + "年", key, count=1)
     if prev.places:  # after the place: "苏州市化解…" → "苏州市2022年化解…"
-        m = re.search(re.escape(prev.places[0]) + f"[{_PLACE_SUFFIX}]?", key)
+        m = next((m for m in places_in(key) if m.place.short == prev.places[0]), None)
         if m:
-            return key[:m.end()] + year + "年" + key[m.end():]
+            return key[:m.end] + year + "年" + key[m.end:]
     return year + "年" + key
 
 

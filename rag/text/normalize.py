@@ -249,17 +249,6 @@ def search_key(text: str) -> str:
     return simplified
 
 
-_PLACE = re.compile(r"([\u4e00-\u9fff]{2})(市|省|县|区)")
-# A character right before 市/省/县/区 that makes it a common word (全市, 本市, 城市, 示范市, 直辖市…),
-# or a counting classifier ("多少件市政府文件", "两个市"), not the name of a place.
-_NOT_PLACE_END = set("全本该各城省县我设上超副在由和级对向为经及与到市门都治范辖地个件项名次份条批类期座家的")
-
-
-def place_names(text: str, suffixes: str = "市省县区") -> list[str]:
-    """Two-character place names before an administrative suffix (天长市 → 天长), in order, repeated."""
-    return [m.group(1) for m in _PLACE.finditer(text) if m.group(2) in suffixes and m.group(1)[-1] not in _NOT_PLACE_END]
-
-
 def has_cjk(text: str) -> bool:
     return bool(_CJK_CHAR.search(text))
 

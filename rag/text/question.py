@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 
 from rag.models import AnswerKind, Question
-from rag.text.normalize import place_names, search_key, to_simplified
+from rag.text.normalize import search_key, to_simplified
+from rag.text.places import places_in
 from rag.text.words import posseg, tokenize
 
-#: Words jieba tags as places that name no place ("哪个城市…" asks for one).
-_GENERIC_PLACES = frozenset("城市 城镇 城区 市区 地区 全市 本市 全省 全县 全区 各地 当地 省市 市县 县区 乡镇 "
-                            "镇街 街道 镇区 村居 社区 村镇 基层 园区 辖区".split())
 #: A year the question names, e.g. "2023年", "2023" at the end.
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
 
@@ -50,9 +48,9 @@ _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天
 #: e.g. "谁", "哪位", "姓名".
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
 #: The words asking which city, e.g. "哪个城市", "哪座城市", "哪个市" (its answer names the city).
-WHICH_CITY = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县|区)")
+WHICH_CITY = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县级市|县|区|省|自治区|州|旗|镇|乡|街道)")
 #: e.g. "哪个城市", "哪个省", "哪里".
-_ASKS_PLACE = re.compile(rf"{WHICH_CITY.pattern}|哪(?:个|座|一个)?(?:地方|省)|哪里|何地")
+_ASKS_PLACE = re.compile(rf"{WHICH_CITY.pattern}|哪(?:个|座|一个)?(?:地方|地区)|哪里|何地")
 #: e.g. "获得过什么荣誉", "被评为什么", and "何时被评为…示范市" (a when-question about an honour:
 #: the answer must confer it, not merely mention the words of its title).
 _ASKS_HONOUR = re.compile(r"什么(?:荣誉|称号|奖项|表彰)|哪些(?:荣誉|称号|奖项)|(?:获得|荣获|获评|评为)(?:过|了)?(?:什么|哪些)"
@@ -63,6 +61,8 @@ _ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|�
 #: names, not how many).
 _ASKS_LIST = re.compile(r"(?:哪些|什么)(?:措施|举措|做法|方面|经验|机制|制度|办法|创新|亮点|工作)|(?:采取|做)了?哪些"
                         r"|哪几[个项类种家条]")
+#: e.g. "文号是什么", "发文字号", "文件编号" (京政办发〔2016〕8号 answers it, the title does not).
+_ASKS_DOCNO = re.compile(r"文号|发文字号|文件编号|文件号")
 #: e.g. "是否", "…了吗？", "有没有".
 _ASKS_YESNO = re.compile(r"是否|是不是|有没有|吗[？?]?$")
 #: Roles a person question may ask for ("市委书记是谁") or be answered with ("省委书记为天长市颁发了奖牌").
@@ -126,11 +126,9 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
 
 
 def _places(key: str) -> tuple[str, ...]:
-    places = set(place_names(key))
-    for word, flag in posseg(key):
-        if flag == "ns" and len(word) >= 2 and word not in _GENERIC_PLACES:
-            places.add(re.sub(r"(市|省|县|区)$", "", word) or word)
-    return tuple(sorted(places))
+    """The places named, of any level, by their short names (天长市 → 天长, 内蒙古自治区 → 内蒙古,
+    赵县 stays 赵县), in order: see rag.text.places."""
+    return tuple(dict.fromkeys(m.place.short for m in places_in(key)))
 
 
 def _organisations(key: str) -> tuple[str, ...]:
@@ -175,7 +173,8 @@ def _kinds(key: str) -> tuple[AnswerKind, ...]:
     found: list[AnswerKind] = []
     for kind, pattern in (("count", _ASKS_NUMBER), ("rate", _ASKS_RATE), ("date", _ASKS_DATE),
                           ("person", _ASKS_PERSON), ("honour", _ASKS_HONOUR), ("name", _ASKS_NAME),
-                          ("place", _ASKS_PLACE), ("list", _ASKS_LIST), ("yesno", _ASKS_YESNO)):
+                          ("place", _ASKS_PLACE), ("list", _ASKS_LIST), ("yesno", _ASKS_YESNO),
+                          ("docno", _ASKS_DOCNO)):
         if pattern.search(key):
             found.append(kind)  # type: ignore[arg-type]
     return tuple(found)

@@ -41,3 +41,13 @@ def tokenize(key: str) -> list[str]:
 def posseg(text: str) -> list[tuple[str, str]]:
     """jieba words with their part-of-speech tags (ns place, nr person, nt organisation…)."""
     return [(w.word, w.flag) for w in _pseg().cut(text)]
+
+
+def dictionary_tag(word: str) -> str | None:
+    """jieba's dictionary part of speech for ``word`` (ns for a place name), None if unknown."""
+    return _pseg().dt.word_tag_tab.get(word)
+
+
+def dictionary_frequency(word: str) -> int:
+    """How often jieba's dictionary saw ``word`` (0 if never): how common a word it is."""
+    return _jieba().dt.FREQ.get(word) or 0
