@@ -93,6 +93,29 @@ def test_wrong_keys_are_throttled_per_address(short) -> None:
         assert client.get("/v1/documents", headers=WRITE).status_code == 200  # keys in headers are unaffected
 
 
+def test_cookie_writes_need_this_servers_own_pages(server) -> None:
+    """What Chromium sends from a page on another port of this host (the browser test below does it
+    for real): the cookie goes along, the write is refused; a key header is unaffected."""
+    other = "http://127.0.0.1:1"
+    with httpx.Client(base_url=server.base, timeout=120) as browser:
+        _login(browser)
+        before = _docids(server.base)
+        for headers in ({"Sec-Fetch-Site": "same-site", "Origin": other}, {"Origin": other},
+                        {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+            r = browser.post("/v1/documents", headers=headers, files={"file": ("伪造.txt", "芜湖市伪造".encode())})
+            assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site", (headers, r.text)
+            assert browser.delete("/v1/documents/tianchang-2021.txt", headers=headers).status_code == 403
+            r = browser.post("/ui/gradio_api/queue/join", headers=headers, json={"data": ["tianchang-2021.txt"]})
+            assert r.status_code == 403
+        assert _docids(server.base) == before
+        own = {"Sec-Fetch-Site": "same-origin", "Origin": server.base}
+        r = browser.post("/v1/documents", headers=own, files={"file": ("本页.txt", "芜湖市2025年本页共9件。".encode())})
+        assert r.status_code == 201, r.text
+        r = httpx.delete(f"{server.base}/v1/documents/uploads/本页.txt", timeout=120,
+                         headers={**WRITE, "Sec-Fetch-Site": "cross-site", "Origin": other})
+        assert r.status_code == 200  # a key header, not a cookie: not a browser's ambient credential
+
+
 # -- redirects after login ------------------------------------------------------------------------
 
 BAD_NEXT = ["https://evil.example/", "//evil.example/", "/\\evil.example/", "/%5Cevil.example/", "/%5cevil.example",
