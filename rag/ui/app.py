@@ -145,16 +145,17 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 with gr.Column(scale=2):
                     cite_pick = gr.Radio([], label="引用（点击查看原文）", elem_id="pq-citations")
                     source = gr.HTML(SOURCE_HINT, elem_id="pq-source")
-        # The documents tab is filled from the index on every page load and every visit of the tab,
-        # never from what the index held when the server started (uploads since, from any browser or
-        # the API, are listed and deletable).
+        # The documents tab is read from the index again on every page load and every visit of the
+        # tab: what it is built with (the index at server start) is only what shows until then, so
+        # uploads since, from any browser, the API or the CLI, are listed and deletable.
+        table, picks = _doc_list(qa)
         with gr.Tab("文档", elem_id="pq-docs-tab") as docs_tab:
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
-            docs_table = gr.Dataframe(headers=DOC_HEADERS, value=None, interactive=False, label="已收录文件",
-                                      elem_id="pq-docs-table")
+            docs_table = gr.Dataframe(headers=DOC_HEADERS, value=table["value"], interactive=False,
+                                      label="已收录文件", elem_id="pq-docs-table")
             with gr.Row():
-                delete_pick = gr.Dropdown([], value=None, label="删除文件", elem_id="pq-delete-pick")
+                delete_pick = gr.Dropdown(picks["choices"], value=None, label="删除文件", elem_id="pq-delete-pick")
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
 
