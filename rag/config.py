@@ -107,6 +107,12 @@ class Settings(BaseSettings):
                           "with neither these nor read_keys set, the server needs no key.")
     read_keys: str = Field("", description="Comma-separated keys that may ask, search and list, but not change "
                            "the library.")
+    session_hours: float = Field(8.0, gt=0, le=24 * 30, description="How long a /login session lasts; "
+                                 "logout ends it at once (sessions live in the server process: a restart signs "
+                                 "everyone out).")
+    login_max_failures: int = Field(10, ge=1, le=1000, description="Wrong keys one client address may try on "
+                                    "/login within login_window_s before it is answered 429 until the window passes.")
+    login_window_s: float = Field(60.0, gt=0, le=86400)
     max_question_chars: int = Field(2000, ge=10, le=20000)
     max_upload_mb: float = Field(50.0, gt=0)
     data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")

@@ -21,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.answer.chain import turns
-from rag.api.guard import Guard, Keys
+from rag.api.guard import Guard, LoginThrottle, access_for
+from rag.api.redact import hide_paths
 from rag.index import IndexBusyError, StoreUnavailableError
 from rag.llm import LLMUnavailableError
 from rag.models import Answer
@@ -121,6 +122,8 @@ MESSAGES_ZH = {
     "index_busy": "索引正在被其他进程更新，请稍后重试",
     "store_unavailable": "检索服务（Milvus）暂不可用，请稍后重试或联系管理员",
     "forbidden": "该密钥无权执行此操作",
+    "cross_site": "已拒绝：来自其他网站或端口的页面不能以已登录身份修改文库",
+    "too_many_attempts": "密钥错误次数过多，请稍后再试",
     "internal_error": "服务器内部错误，已记录日志",
     "http_error": "请求错误",
 }
@@ -146,7 +149,7 @@ STREAMABLE = {200: {"content": {"application/json": {}, "text/event-stream": {}}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"code": code, "message": message, "message_zh": MESSAGES_ZH.get(code, MESSAGES_ZH["http_error"])}
+    body = {"code": code, "message": hide_paths(message), "message_zh": MESSAGES_ZH.get(code, MESSAGES_ZH["http_error"])}
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
@@ -159,7 +162,9 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                   "add and remove documents).")
     app.state.qa = qa
     mount_docs(app)
-    app.add_middleware(Guard, keys=Keys(settings.api_key_list, settings.read_key_list),
+    app.state.access = access_for(settings)  # the UI mounted later checks roles against the same sessions
+    app.add_middleware(Guard, access=app.state.access,
+                       throttle=LoginThrottle(settings.login_max_failures, settings.login_window_s),
                        max_body_bytes=int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024, ui_path=ui_path)
 
     @app.exception_handler(ApiError)
@@ -172,9 +177,12 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         return _error(422, "invalid_request", details or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException):
+    async def http_error(request: Request, exc: StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route whose path matched
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
+        return _error(exc.status_code, code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(LLMUnavailableError)
     async def llm_error(_: Request, exc: LLMUnavailableError):
@@ -231,7 +239,9 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
 
     @app.get("/v1/documents")
     def list_documents() -> dict:
-        return {"documents": qa.documents()}
+        """Every document by docid (a folder document's docid is its path under the indexed folder,
+        an upload's ``uploads/<name>``); where the server keeps the files is not shown."""
+        return {"documents": [public_document(d) for d in qa.documents()]}
 
     @app.post("/v1/documents", status_code=201, responses=UPLOAD_RESPONSES)
     async def upload(file: UploadFile = File(...)):
@@ -246,8 +256,8 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
             raise ApiError(415 if exc.code == "unsupported_type" else 400, exc.code, str(exc)) from None
         except UploadUnreadable as exc:
             raise ApiError(422, "ingest_failed", "; ".join(exc.reasons)) from None
-        return {"docid": result.docid, "documents": result.documents, "chunks_embedded": result.chunks_embedded,
-                "warnings": result.warnings}
+        return {"docid": result.docid, "documents": [public_document(d) for d in result.documents],
+                "chunks_embedded": result.chunks_embedded, "warnings": [hide_paths(w) for w in result.warnings]}
 
     @app.delete("/v1/documents/{docid:path}", responses={404: ERROR_RESPONSE})
     async def delete(docid: str):
@@ -316,6 +326,23 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     return app
 
 
+def public_document(document: dict) -> dict:
+    """A document as clients see it: everything but the server path of its file."""
+    return {k: v for k, v in document.items() if k != "source"}
+
+
+def allowed_methods(app: FastAPI, scope: dict) -> list[str]:
+    """Every method some route serves at this request's path (GET/POST/DELETE on /v1/documents…)."""
+    from starlette.routing import Match, Route
+
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches({**scope, "type": "http"})[0] != Match.NONE:
+            methods |= route.methods
+    order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return sorted(methods, key=lambda m: order.index(m) if m in order else len(order))
+
+
 def mount_docs(app: FastAPI) -> None:
     """API docs whose script and style come from the install (Swagger UI 5 as packaged by
     fastapi-offline), not a CDN: an air-gapped intranet browser gets a working page."""
@@ -372,7 +399,7 @@ def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
             elif drafts:
                 yield f"event: token\ndata: {json.dumps({'text': item}, ensure_ascii=False)}\n\n"
     except (LLMUnavailableError, ValueError) as exc:
-        yield f"event: error\ndata: {json.dumps({'message': str(exc)}, ensure_ascii=False)}\n\n"
+        yield f"event: error\ndata: {json.dumps({'message': hide_paths(str(exc))}, ensure_ascii=False)}\n\n"
     yield "event: done\ndata: {}\n\n"
 
 
@@ -388,7 +415,7 @@ def _openai_stream(qa: PolicyQA, question: str, history: list[str], answers: lis
     try:
         answer = qa.ask(question, history=history, max_tokens=max_tokens, history_answers=answers)
     except (LLMUnavailableError, ValueError) as exc:
-        yield chunk({"content": f"错误：{exc}"}, "stop")
+        yield chunk({"content": f"错误：{hide_paths(str(exc))}"}, "stop")
         yield "data: [DONE]\n\n"
         return
     text = answer_with_sources(answer)

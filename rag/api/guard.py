@@ -8,25 +8,40 @@ alike), so no route can be added that it does not see. It does two things before
   ``Authorization: Bearer`` or ``X-API-Key`` header (programs), or the session cookie set by the
   ``/login`` page (people in a browser). Open without a key: ``/healthz``, ``/login``, and the API
   description (``/docs``, ``/openapi.json``), which holds no documents.
+* **Sessions.** ``/login`` hands a browser a random session id (HttpOnly, SameSite=Strict) that the
+  server maps to the key's role until it expires (``POLICYQA_SESSION_HOURS``) or ``/logout`` revokes
+  it; the key itself, or anything derived from it, never sits in a cookie. Wrong keys are throttled
+  per client address (``POLICYQA_LOGIN_MAX_FAILURES`` per ``POLICYQA_LOGIN_WINDOW_S``: 429 beyond).
+* **Cross-site writes.** SameSite does not separate ports of one host, so every request that a
+  cookie authenticates and that could change something (POST/PUT/PATCH/DELETE, a websocket) must come
+  from the server's own pages: ``Sec-Fetch-Site: same-origin``, or an ``Origin`` naming this host.
+  Requests with a key header (programs) are not affected: another site cannot add one.
 * **Body size.** The request body is counted as it arrives, whatever the transfer encoding
   (``Content-Length`` or chunked), and the request is answered 413 the moment it passes the limit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import html
 import json
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 Role = Literal["read", "write"]
 COOKIE = "policyqa_session"
 OPEN_PATHS = ("/healthz", "/login", "/logout", "/docs", "/openapi.json", "/favicon.ico")
 OPEN_PREFIXES = ("/docs-assets/",)
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+#: Memory bounds: the most live sessions kept (the oldest goes first) and client addresses tracked
+#: by the login throttle (the least recently failing is forgotten first).
+MAX_SESSIONS = 10_000
+MAX_THROTTLED_CLIENTS = 4_096
 
 Scope = dict
 Receive = Callable[[], Awaitable[dict]]
@@ -37,17 +52,11 @@ class BodyTooLarge(Exception):
     pass
 
 
-def session_token(key: str) -> str:
-    """What the login cookie holds: a digest of the key (the key itself never sits in a cookie)."""
-    return hashlib.sha256(("policyqa-session:" + key).encode("utf-8")).hexdigest()
-
-
 class Keys:
     """The configured keys and the role each grants."""
 
     def __init__(self, write: list[str], read: list[str]) -> None:
         self._roles: dict[str, Role] = {k: "read" for k in read} | {k: "write" for k in write}
-        self._tokens: dict[str, Role] = {session_token(k): r for k, r in self._roles.items()}
 
     @property
     def enabled(self) -> bool:
@@ -56,16 +65,73 @@ class Keys:
     def role_of_key(self, key: str) -> Role | None:
         return _lookup(self._roles, key)
 
+
+class Sessions:
+    """Server-side login sessions: a random id per sign-in, the role it grants and when it ends.
+    Thread-safe (the UI's event handlers ask from worker threads)."""
+
+    def __init__(self, lifetime_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.lifetime_s = lifetime_s
+        self._clock = clock
+        self._live: OrderedDict[str, tuple[Role, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def create(self, role: Role) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._lock:
+            for old in [t for t, (_, ends) in self._live.items() if ends <= now]:
+                del self._live[old]
+            while len(self._live) >= MAX_SESSIONS:
+                self._live.popitem(last=False)
+            self._live[token] = (role, now + self.lifetime_s)
+        return token
+
+    def role(self, token: str) -> Role | None:
+        with self._lock:
+            entry = self._live.get(token)
+            if entry is None:
+                return None
+            if entry[1] <= self._clock():
+                del self._live[token]
+                return None
+            return entry[0]
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._live.pop(token, None)
+
+
+class Access:
+    """Who a request is: a key header (programs) or a session cookie (people), and the role it grants."""
+
+    def __init__(self, keys: Keys, sessions: Sessions) -> None:
+        self.keys = keys
+        self.sessions = sessions
+
+    @property
+    def enabled(self) -> bool:
+        return self.keys.enabled
+
     def role(self, headers: dict[str, str], cookies: dict[str, str]) -> Role | None:
         """The role a request's credentials grant (``write`` for everyone when no keys are set)."""
         if not self.enabled:
             return "write"
-        auth = headers.get("authorization", "")
-        key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
+        key = _key_header(headers)
         if key:
-            return self.role_of_key(key)
+            return self.keys.role_of_key(key)
         token = cookies.get(COOKIE, "")
-        return _lookup(self._tokens, token) if token else None
+        return self.sessions.role(token) if token else None
+
+
+def access_for(settings) -> Access:
+    """The keys and a session store as ``settings`` (a :class:`rag.config.Settings`) configure them."""
+    return Access(Keys(settings.api_key_list, settings.read_key_list), Sessions(settings.session_hours * 3600))
+
+
+def _key_header(headers: dict[str, str]) -> str:
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
 
 
 def _lookup(table: dict[str, Role], given: str) -> Role | None:
@@ -73,6 +139,65 @@ def _lookup(table: dict[str, Role], given: str) -> Role | None:
         if hmac.compare_digest(candidate.encode("utf-8"), given.encode("utf-8")):
             return role
     return None
+
+
+class LoginThrottle:
+    """Wrong keys per client address within a sliding window; bounded memory (see MAX_THROTTLED_CLIENTS)."""
+
+    def __init__(self, max_failures: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures, self.window_s = max_failures, window_s
+        self._clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until ``client`` may try again (0: now)."""
+        failures = self._failures.get(client)
+        if failures is None or len(failures) < self.max_failures:
+            return 0.0
+        return max(0.0, failures[0] + self.window_s - self._clock())
+
+    def failed(self, client: str) -> None:
+        failures = self._failures.pop(client, None) or deque(maxlen=self.max_failures)
+        failures.append(self._clock())
+        self._failures[client] = failures  # most recent last
+        while len(self._failures) > MAX_THROTTLED_CLIENTS:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
+
+
+def safe_next(target: str) -> str | None:
+    """``target`` if it is a path on this server, else None. Browsers read a backslash as a slash
+    and drop tabs and newlines, so ``/`` + backslash + ``host`` is another host: any backslash,
+    control character or whitespace, at any level of percent-decoding, disqualifies a target, as
+    do a scheme and a host."""
+    candidate = target
+    for _ in range(4):  # each level of percent-decoding a proxy or browser might apply
+        if not candidate.startswith("/") or candidate[1:2] in ("/", "\\"):
+            return None
+        if "\\" in candidate or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in candidate):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
+        decoded = unquote(candidate)
+        if decoded == candidate:
+            return target
+        candidate = decoded
+    return None
+
+
+def same_origin(headers: dict[str, str]) -> bool:
+    """Whether a browser request comes from this server's own pages (see the module docstring).
+    A client that sends neither header is not a browser page another site could script."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == headers.get("host", "").lower() != ""
 
 
 def is_write(method: str, path: str) -> bool:
@@ -107,11 +232,14 @@ margin:8px 0;box-sizing:border-box}}button{{padding:8px 24px}}.err{{color:#b00}}
 
 
 class Guard:
-    """ASGI middleware: keys and body size for every request (see the module docstring)."""
+    """ASGI middleware: keys, sessions, cross-site writes and body size for every request (see the
+    module docstring)."""
 
-    def __init__(self, app, keys: Keys, max_body_bytes: int, ui_path: str | None) -> None:
+    def __init__(self, app, access: Access, throttle: LoginThrottle, max_body_bytes: int,
+                 ui_path: str | None) -> None:
         self.app = app
-        self.keys = keys
+        self.access = access
+        self.throttle = throttle
         self.max_body = max_body_bytes
         self.ui_path = ui_path
 
@@ -121,15 +249,18 @@ class Guard:
         path = scope.get("path", "")
         method = scope.get("method", "GET")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        cookies = _cookies(headers.get("cookie", ""))
         if scope["type"] == "http" and path == "/login" and method == "POST":
+            if not same_origin(headers):
+                return await self._respond(send, *_cross_site())
             return await self._login(scope, receive, send, headers)
         if scope["type"] == "http" and path == "/logout":
-            return await self._respond(send, 303, [(b"location", b"/login"),
-                                                   (b"set-cookie", f"{COOKIE}=; Max-Age=0; Path=/".encode())], b"")
+            self.access.sessions.revoke(cookies.get(COOKIE, ""))
+            return await self._respond(send, 303, [(b"location", b"/login"), (b"set-cookie", _cookie("", scope, 0))], b"")
         if scope["type"] == "http" and path == "/login":
-            return await self._login_page(send, _next(scope), "")
+            return await self._login_page(send, safe_next(_next(scope)) or "", "")
         if not (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)):
-            role = self.keys.role(headers, _cookies(headers.get("cookie", "")))
+            role = self.access.role(headers, cookies)
             if role is None:
                 if scope["type"] == "http" and method == "GET" and "text/html" in headers.get("accept", ""):
                     target = quote(path + ("?" + scope["query_string"].decode() if scope.get("query_string") else ""))
@@ -140,6 +271,11 @@ class Guard:
                     401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'",
                     "缺少 API 密钥或密钥错误，请在请求头中提供 Authorization: Bearer <密钥>",
                     [(b"www-authenticate", b"Bearer")]))
+            changes = scope["type"] != "http" or method in WRITE_METHODS
+            if changes and self.access.enabled and not _key_header(headers) and not same_origin(headers):
+                if scope["type"] != "http":
+                    return await send({"type": "websocket.close", "code": 4403})
+                return await self._respond(send, *_cross_site())
             if role == "read" and is_write(method, path):
                 return await self._respond(send, *_json(
                     403, "forbidden", "this key may ask and search but not add or remove documents",
@@ -194,6 +330,12 @@ class Guard:
                      [(b"connection", b"close")])
 
     async def _login(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+        client = (scope.get("client") or ("unknown", 0))[0]
+        wait = self.throttle.retry_after(client)
+        if wait > 0:
+            return await self._respond(send, *_json(
+                429, "too_many_attempts", f"too many wrong keys from this address; try again in {wait:.0f} s",
+                f"密钥错误次数过多，请 {wait:.0f} 秒后再试", [(b"retry-after", str(int(wait) + 1).encode())]))
         body = b""
         while True:
             message = await receive()
@@ -204,14 +346,15 @@ class Guard:
                 break
         form = parse_qs(body.decode("utf-8", "replace"))
         key = (form.get("key") or [""])[0]
-        target = (form.get("next") or [""])[0]
-        if not target.startswith("/") or target.startswith("//"):
-            target = self.ui_path or "/docs"
-        if self.keys.role_of_key(key) is None:
+        target = safe_next((form.get("next") or [""])[0]) or self.ui_path or "/docs"
+        role = self.access.keys.role_of_key(key)
+        if role is None:
+            self.throttle.failed(client)
             return await self._login_page(send, target, '<p class="err">密钥不正确，请重新输入。</p>', status=401)
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
-        cookie = f"{COOKIE}={session_token(key)}; Path=/; HttpOnly; SameSite=Strict{secure}"
-        await self._respond(send, 303, [(b"location", target.encode()), (b"set-cookie", cookie.encode())], b"")
+        self.throttle.succeeded(client)
+        token = self.access.sessions.create(role)
+        await self._respond(send, 303, [(b"location", quote(target, safe="/?&=%#:;,+@!$'()*~").encode()),
+                                        (b"set-cookie", _cookie(token, scope, int(self.access.sessions.lifetime_s)))], b"")
 
     async def _login_page(self, send: Send, target: str, error: str, status: int = 200) -> None:
         page = LOGIN_PAGE.format(error=error, next=html.escape(target or self.ui_path or "/")).encode("utf-8")
@@ -223,6 +366,17 @@ class Guard:
             headers = headers + [(b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _cookie(token: str, scope: Scope, max_age: int) -> bytes:
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    return f"{COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}".encode()
+
+
+def _cross_site() -> tuple:
+    return _json(403, "cross_site", "a signed-in write must come from this server's own pages (Origin / "
+                 "Sec-Fetch-Site); programs send 'Authorization: Bearer <key>' instead",
+                 "已拒绝：来自其他网站或端口的页面不能以已登录身份修改文库，请在本系统页面内操作")
 
 
 def _next(scope: Scope) -> str:

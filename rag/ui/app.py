@@ -16,7 +16,8 @@ import gradio as gr
 
 from rag.llm import LLMUnavailableError
 from rag.models import Answer, Citation
-from rag.api.guard import Keys
+from rag.api.guard import Access
+from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
 from rag.service import PolicyQA, UploadUnreadable
 from rag.uploads import UploadRefused
@@ -114,11 +115,11 @@ def render_source(qa: PolicyQA, c: Citation) -> str:
             f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p>{original}{page}</div>')
 
 
-def build_ui(qa: PolicyQA) -> gr.Blocks:
-    keys = Keys(qa.settings.api_key_list, qa.settings.read_key_list)
+def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
+    """The staff UI; ``access`` is the server guard's (the same keys and login sessions)."""
     upload_root = Path(gr.utils.get_upload_folder()).resolve()
     with gr.Blocks(title="PolicyQA 政策文件问答", analytics_enabled=False) as demo:
-        signed_in = "　[退出登录](/logout)" if keys.enabled else ""
+        signed_in = "　[退出登录](/logout)" if access.enabled else ""
         gr.Markdown("## PolicyQA 政策文件问答\n回答只依据已收录的文件，每句话都附有核验过的原文引用；文件中没有的内容会明确说明。"
                     + signed_in)
         citations_state = gr.State([])
@@ -144,14 +145,17 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                 with gr.Column(scale=2):
                     cite_pick = gr.Radio([], label="引用（点击查看原文）", elem_id="pq-citations")
                     source = gr.HTML(SOURCE_HINT, elem_id="pq-source")
-        with gr.Tab("文档"):
+        # The documents tab is read from the index again on every page load and every visit of the
+        # tab: what it is built with (the index at server start) is only what shows until then, so
+        # uploads since, from any browser, the API or the CLI, are listed and deletable.
+        table, picks = _doc_list(qa)
+        with gr.Tab("文档", elem_id="pq-docs-tab") as docs_tab:
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
-            docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "机构", "年份", "段落数"], value=_doc_rows(qa),
-                                      interactive=False, label="已收录文件")
+            docs_table = gr.Dataframe(headers=DOC_HEADERS, value=table["value"], interactive=False,
+                                      label="已收录文件", elem_id="pq-docs-table")
             with gr.Row():
-                delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], value=None, label="删除文件",
-                                          elem_id="pq-delete-pick")
+                delete_pick = gr.Dropdown(picks["choices"], value=None, label="删除文件", elem_id="pq-delete-pick")
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
 
@@ -181,7 +185,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                         history[-1] = {"role": "assistant", "content": f"<i>生成中（尚未核验）：</i>{html.escape(draft)}"}
                         yield history, [], gr.update(), gr.update(), asked, gr.update(), answered
             except (ValueError, LLMUnavailableError) as exc:
-                history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc))}"}
+                history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(hide_paths(str(exc)))}"}
                 yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
 
         def start_over():
@@ -203,7 +207,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
         def add_files(files, request: gr.Request, progress=gr.Progress()):
             if not files:
                 return gr.update(), gr.update(), gr.update()
-            if not _may_write(keys, request):
+            if not _may_write(access, request):
                 return "❌ 当前密钥只能提问，不能上传文件。", gr.update(), gr.update()
             lines = []
             for i, f in enumerate(files):
@@ -212,16 +216,16 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
                 progress(i / len(files), desc=f"正在收录 {name}")
                 lines.append(_add_one(qa, path, upload_root))
             progress(1.0)
-            return "\n\n".join(lines), _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()])
+            return "\n\n".join(lines), *_doc_list(qa)
 
         def delete_doc(docid: str | None, request: gr.Request):
             if not docid:
                 status = "未删除：没有选择文件，或取消了确认。"
-            elif not _may_write(keys, request):
+            elif not _may_write(access, request):
                 status = "❌ 当前密钥只能提问，不能删除文件。"
             else:
                 status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
-            return _doc_rows(qa), gr.update(choices=[d["docid"] for d in qa.documents()], value=None), status
+            return *_doc_list(qa), status
 
         outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
         inputs = [question, mode, chatbot, asked_state, answers_state]
@@ -233,18 +237,20 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
         # a person confirms before a document leaves the library (cancelling sends no document)
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick, delete_status],
                          js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
+        demo.load(lambda: _doc_list(qa), None, [docs_table, delete_pick])
+        docs_tab.select(lambda: _doc_list(qa), None, [docs_table, delete_pick])
         up.click(lambda note, last: rate("up", note, last), [fb_note, last_answer], [fb_status, fb_note])
         down.click(lambda note, last: rate("down", note, last), [fb_note, last_answer], [fb_status, fb_note])
     return demo
 
 
-def _may_write(keys: Keys, request: gr.Request | None) -> bool:
+def _may_write(access: Access, request: gr.Request | None) -> bool:
     """The same role check as the HTTP guard, for UI events (which carry the browser's cookie)."""
-    if not keys.enabled:
+    if not access.enabled:
         return True
     if request is None:
         return False
-    return keys.role(dict(request.headers), dict(request.cookies)) == "write"
+    return access.role(dict(request.headers), dict(request.cookies)) == "write"
 
 
 def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
@@ -258,9 +264,9 @@ def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
     try:
         result = qa.add_upload(path.name, resolved.read_bytes())
     except UploadRefused as exc:
-        return f"❌ {name}：{html.escape(str(exc))}"
+        return f"❌ {name}：{html.escape(hide_paths(str(exc)))}"
     except UploadUnreadable as exc:
-        return f"❌ {name}：{html.escape('；'.join(exc.reasons))}"
+        return f"❌ {name}：{html.escape(hide_paths('；'.join(exc.reasons)))}"
     except IndexBusyError:
         return f"❌ {name}：索引正在被其他进程更新，请稍后重试。"
     chunks = sum(d["chunks"] for d in result.documents)
@@ -271,6 +277,13 @@ def _default_mode_label(qa: PolicyQA) -> str:
     return next(label for label, mode in MODES.items() if mode == qa.settings.answer_mode)
 
 
-def _doc_rows(qa: PolicyQA) -> list[list]:
-    return [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
-             d["subject"].get("year", ""), d["chunks"]] for d in qa.documents()]
+DOC_HEADERS = ["docid", "标题", "城市", "机构", "年份", "段落数"]
+
+
+def _doc_list(qa: PolicyQA) -> tuple:
+    """The documents table and the delete list as the index holds them now (nothing selected)."""
+    documents = qa.documents()
+    rows = [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
+             d["subject"].get("year", ""), d["chunks"]] for d in documents]
+    return (gr.update(value={"headers": DOC_HEADERS, "data": rows}),
+            gr.update(choices=[d["docid"] for d in documents], value=None))

@@ -1,0 +1,87 @@
+"""The guard's rules as pure logic (fast tier); tests/test_web_security.py runs them over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.api import guard
+from rag.api.guard import LoginThrottle, Sessions, safe_next, same_origin
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sessions_expire_are_revoked_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    sessions = Sessions(60, clock=clock)
+    a, b = sessions.create("write"), sessions.create("read")
+    assert a != b and len(a) >= 40 and sessions.role(a) == "write" and sessions.role(b) == "read"
+    sessions.revoke(b)
+    assert sessions.role(b) is None
+    clock.now += 61
+    assert sessions.role(a) is None
+    monkeypatch.setattr(guard, "MAX_SESSIONS", 3)
+    tokens = [sessions.create("read") for _ in range(5)]
+    assert [sessions.role(t) for t in tokens] == [None, None, "read", "read", "read"]
+
+
+def test_login_throttle_counts_per_address_within_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    throttle = LoginThrottle(3, 60, clock=clock)
+    for _ in range(3):
+        assert throttle.retry_after("10.0.0.1") == 0
+        throttle.failed("10.0.0.1")
+    assert 59 < throttle.retry_after("10.0.0.1") <= 60 and throttle.retry_after("10.0.0.2") == 0
+    clock.now += 61
+    assert throttle.retry_after("10.0.0.1") == 0
+    throttle.failed("10.0.0.1")
+    throttle.succeeded("10.0.0.1")
+    assert throttle.retry_after("10.0.0.1") == 0
+    monkeypatch.setattr(guard, "MAX_THROTTLED_CLIENTS", 10)
+    for i in range(50):
+        throttle.failed(f"10.1.0.{i}")
+    assert len(throttle._failures) == 10
+
+
+@pytest.mark.parametrize("target", ["//evil", "/\\evil", "/%5Cevil", "/%5cevil", "/%2F%2Fevil", "/%252F%252Fevil",
+                                    "/\t/evil", "/\r\n/x", "https://evil", "evil", "", "javascript:x", "/%09/evil",
+                                    "/ui/%5C", "/a b"])
+def test_unsafe_next_targets(target: str) -> None:
+    assert safe_next(target) is None
+
+
+@pytest.mark.parametrize("target", ["/ui", "/ui/", "/ui/?tab=1&x=2", "/docs", "/ui/文档", "/ui/%E6%96%87"])
+def test_safe_next_targets(target: str) -> None:
+    assert safe_next(target) == target
+
+
+@pytest.mark.parametrize("headers, ok", [
+    ({"sec-fetch-site": "same-origin", "origin": "http://h:1", "host": "h:1"}, True),
+    ({"sec-fetch-site": "same-site", "origin": "http://h:2", "host": "h:1"}, False),
+    ({"sec-fetch-site": "cross-site"}, False),
+    ({"sec-fetch-site": "none"}, False),
+    ({"origin": "http://h:1", "host": "h:1"}, True),
+    ({"origin": "http://h:2", "host": "h:1"}, False),
+    ({"origin": "null", "host": "h:1"}, False),
+    ({"host": "h:1"}, True),  # not a browser page: curl, scripts with a cookie
+])
+def test_same_origin(headers: dict, ok: bool) -> None:
+    assert same_origin(headers) is ok
+
+
+def test_gradio_client_errors_are_mapped_by_cause() -> None:
+    from starlette.exceptions import HTTPException
+
+    from rag.ui.errors import client_error
+
+    assert client_error(KeyError("/x"))[0] == 404
+    assert client_error(TypeError("bad kwarg"))[0] == 422
+    wrapped = RuntimeError("Caught handled exception, but response already started.")
+    wrapped.__cause__ = HTTPException(404)
+    assert client_error(wrapped)[0] == 404
+    assert client_error(RuntimeError("disk on fire")) is None and client_error(HTTPException(503)) is None
