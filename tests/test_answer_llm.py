@@ -3,6 +3,7 @@ llama.cpp's own server on loopback. Needs the ``llm`` extra, which CI installs."
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -90,7 +91,8 @@ def test_unreachable_llm_server_answers_extractively_and_says_so(docs_index: Set
     chain = AnswerChain(settings, Retriever.open(settings, e5))
     answer = chain.ask(TIANCHANG_Q)
     assert not answer.refused and answer.mode == "extractive" and "2020年8月" in answer.answer
-    assert len(answer.notes) == 1 and "本地模型暂不可用" in answer.notes[0] and "cannot reach" in answer.notes[0]
+    assert len(answer.notes) == 1 and "本地模型暂不可用" in answer.notes[0] and "无法连接模型服务器" in answer.notes[0]
+    assert not re.search(r"[A-Za-z]", answer.notes[0]), answer.notes  # staff read it: Chinese only
 
 
 def test_model_process_crash_falls_back_and_recovers(llm_chain: AnswerChain, docs_index: Settings) -> None:
