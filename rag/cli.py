@@ -362,6 +362,7 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.evaluate import load_eval_set, metrics, percentile, score, write_report
     from rag.progress import Reporter
+    from rag.models import Answer
 
     items = load_eval_set(Path(args.evalset), args.limit)
     chain = _chain(settings)
@@ -384,7 +385,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                                       history_answers=replies):
                 if isinstance(piece, str):
                     first = first or (time.perf_counter() - started) * 1000
-                else:
+                elif isinstance(piece, Answer):
                     answer = piece
             if first is not None:
                 first_tokens.append(first)

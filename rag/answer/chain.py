@@ -119,9 +119,7 @@ class AnswerChain:
         """The verified extractive answer for an LLM-mode question the model has no place for, saying so."""
         log.warning("LLM mode busy, answering extractively: %s", exc)
         answer = self._answer(question, "extractive", filters, history, None, history_answers)
-        reason = (f"前面已有{self.queue.max_waiting + 1}个问题在等待" if "waited" not in str(exc)
-                  else f"等待超过{self.queue.max_wait_s:g}秒")
-        note = to_script_of(analyze_question(question), MODEL_BUSY_NOTE.format(reason=reason))
+        note = to_script_of(analyze_question(question), MODEL_BUSY_NOTE.format(reason=exc.reason_zh))
         return answer.model_copy(update={"notes": (note, *answer.notes)})
 
     def bounded_history(self, history: Sequence[str], answers: Sequence[str]) -> tuple[list[str], list[str]]:

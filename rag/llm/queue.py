@@ -17,8 +17,8 @@ from rag.llm.base import LLMUnavailableError
 class LLMBusyError(LLMUnavailableError):
     """The model's line is full (or a place in it waited too long); ``retry_after_s`` says when to try again."""
 
-    def __init__(self, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, reason_zh: str, retry_after_s: int) -> None:
+        super().__init__(message, reason_zh)
         self.retry_after_s = retry_after_s
 
 
@@ -64,7 +64,8 @@ class LLMQueue:
     def busy_error(self) -> LLMBusyError:
         """What a request that finds the line full is told."""
         return LLMBusyError(f"the local model is answering one question and {self.max_waiting} wait "
-                            f"(POLICYQA_LLM_QUEUE_MAX={self.max_waiting}); try again later", self.retry_after_s())
+                            f"(POLICYQA_LLM_QUEUE_MAX={self.max_waiting}); try again later",
+                            f"前面已有{self.max_waiting + 1}个问题", self.retry_after_s())
 
     def full(self) -> bool:
         with self._cond:
@@ -100,7 +101,8 @@ class LLMQueue:
                         self._line.remove(ticket)
                         self._cond.notify_all()
                         raise LLMBusyError(f"waited {self.max_wait_s:g} s for the local model "
-                                           "(POLICYQA_LLM_QUEUE_WAIT_S)", self.retry_after_s())
+                                           "(POLICYQA_LLM_QUEUE_WAIT_S)", f"排队超过{self.max_wait_s:g}秒",
+                                           self.retry_after_s())
                     self._cond.wait(left)
                     continue
             yield ahead  # outside the lock: the caller may take its time
