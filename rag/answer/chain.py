@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 _NO_INFO = re.compile(r"没有相关信息|沒有相關信息|资料中没有|資料中沒有|无法回答|無法回答|未提及")
 _QUOTE_LINE = re.compile(r"^\s*\[(\d{1,3})\]\s*[「“\"]?(.+?)[」”\"]?\s*$")
 #: The notes of an LLM-mode answer that is the extractive one (staff read them: Chinese only).
-MODEL_DOWN_NOTE = "本地模型暂不可用（{reason}），以下为经核验的原文摘录答案。"
+MODEL_DOWN_NOTE = "本地模型暂不可用：{reason}。以下为经核验的原文摘录答案。"
 MODEL_BUSY_NOTE = "本地模型正忙（{reason}），以下为经核验的原文摘录答案；需要模型生成的回答请稍后再问。"
 NOT_VERIFIED_NOTE = "本地模型的回答未能通过原文核对，以下为经核验的原文摘录答案。"
 

