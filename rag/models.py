@@ -149,4 +149,4 @@ class Progress(Record):
 
     @classmethod
     def checking(cls) -> Progress:
-        return cls(stage="checking", text="正在生成并核对原文…")
+        return cls(stage="checking", text="正在核对原文…")

@@ -110,12 +110,22 @@ def test_concurrent_llm_requests_over_http(docs_index, tmp_path) -> None:
         fake.close()
 
 
-def test_the_packaged_model_queues_and_refuses_past_the_bound(llm_chain) -> None:
+def test_the_packaged_model_queues_and_refuses_past_the_bound(docs_index, e5) -> None:
     """The real model busy with one stream: the next stream waits with its place, the one after is
     answered extractively at once, and llm_only is refused; then the waiting one gets its answer."""
+    pytest.importorskip("llama_cpp", reason="the LLM extra is not installed (pip install -e '.[llm]')")
     from rag.answer.chain import AnswerChain
+    from rag.retrieve import Retriever
 
-    chain = AnswerChain(llm_chain.settings.model_copy(update={"llm_queue_max": 1}), llm_chain.retriever, llm_chain.llm)
+    settings = docs_index.model_copy(update={"answer_mode": "llm", "llm_queue_max": 1})
+    chain = AnswerChain(settings, Retriever.open(settings, e5))
+    try:
+        _queue_with_the_real_model(chain)
+    finally:
+        chain.close()
+
+
+def _queue_with_the_real_model(chain) -> None:
     busy = chain.stream(TIANCHANG_Q)
     assert next(busy) == Progress.checking()
     assert isinstance(next(p for p in busy if not isinstance(p, Progress)), str)  # the model is writing
