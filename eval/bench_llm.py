@@ -1,6 +1,10 @@
-"""The packaged LLM's speed with llama.cpp's weight repacking on and off, side by side, in one run.
+"""The packaged LLM's speed with llama.cpp's weight repacking on and off and with thread counts, side by side.
 
-    python eval/bench_llm.py [--prompts 3] [--max-tokens 64] [--threads N]
+    python eval/bench_llm.py [--prompts 3] [--max-tokens 64] [--threads 1,2] [--repack on,off]
+
+Each row is one configuration (``--threads 1,2`` compares one and two threads: what
+POLICYQA_LLM_THREADS / POLICYQA_LLM_THREADS_BATCH should be on this host; the rows run one after
+the other, so a busy host's load is printed with them).
 
 Repacking ("extra buffer types") is what crashes llama-cpp-python 0.3.36 on Intel CPUs with AMX, so
 PolicyQA turns it off there (POLICYQA_LLM_WEIGHT_REPACK=auto). This prints what that costs on the CPU
@@ -44,7 +48,8 @@ def prompts(n: int) -> list[list[dict[str, str]]]:
     return out
 
 
-def measure(repack: bool, messages: list[list[dict[str, str]]], max_tokens: int, threads: int) -> dict:
+def measure(repack: bool, messages: list[list[dict[str, str]]], max_tokens: int, threads: int,
+            threads_batch: int | None = None) -> dict:
     from llama_cpp import Llama
 
     from rag.isolation import Worker
@@ -53,7 +58,7 @@ def measure(repack: bool, messages: list[list[dict[str, str]]], max_tokens: int,
     path = str(packaged_gguf())
     vocab = Llama(model_path=path, vocab_only=True, verbose=False)
     started = time.perf_counter()
-    with Worker("bench model", "rag.llm.llamacpp:_engine", (path, threads, 4096, repack)) as worker:
+    with Worker("bench model", "rag.llm.llamacpp:_engine", (path, threads, 4096, repack, threads_batch)) as worker:
         worker.call(("chat", [{"role": "user", "content": "你好"}], 1), timeout_s=600)  # load
         load_s = time.perf_counter() - started
         prompt_rates, gen_rates, firsts = [], [], []
@@ -82,19 +87,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", default=str(os.cpu_count() or 1),
+                        help="comma-separated thread counts to compare (generation and prompt alike)")
+    parser.add_argument("--repack", default="on,off", help="comma-separated: on, off")
     args = parser.parse_args()
     from rag.llm.llamacpp import cpu_has_amx
 
     messages = prompts(args.prompts)
-    print(f"CPU: {cpu_model()} ({'AMX' if cpu_has_amx() else 'no AMX'}), {args.threads} threads")
-    print("| weight repack | load s | prompt tok/s | generation tok/s | first token s | prompt tokens |")
-    print("|---|---|---|---|---|---|")
-    for repack in (True, False):
-        r = measure(repack, messages, args.max_tokens, args.threads)
-        print(f"| {'on (llama.cpp default)' if repack else 'off (AMX-safe)'} | {r['load_s']:.1f} | "
-              f"{r['prompt_tok_s']:.0f} | {r['gen_tok_s']:.1f} | {r['first_token_s']:.2f} | {r['prompt_tokens']} |",
-              flush=True)
+    print(f"CPU: {cpu_model()} ({'AMX' if cpu_has_amx() else 'no AMX'}), {os.cpu_count()} logical CPUs")
+    print("| weight repack | threads | load s | prompt tok/s | generation tok/s | first token s | prompt tokens | load avg |")
+    print("|---|---|---|---|---|---|---|---|")
+    for repack in (r == "on" for r in args.repack.split(",")):
+        for threads in (int(t) for t in args.threads.split(",")):
+            r = measure(repack, messages, args.max_tokens, threads)
+            print(f"| {'on (llama.cpp default)' if repack else 'off (AMX-safe)'} | {threads} | {r['load_s']:.1f} | "
+                  f"{r['prompt_tok_s']:.0f} | {r['gen_tok_s']:.1f} | {r['first_token_s']:.2f} | {r['prompt_tokens']} | "
+                  f"{os.getloadavg()[0]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

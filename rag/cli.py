@@ -281,22 +281,16 @@ def _chain(settings: Settings):
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.models import Answer
+    from rag.models import Answer, Progress
 
     chain = _chain(settings)
     answer: Answer | None = None
-    streamed = False
     for piece in chain.stream(args.question, mode=args.mode):
         if isinstance(piece, Answer):
             answer = piece
-        elif not args.json:
-            if not streamed:
-                print("生成中（未核验）：", file=sys.stderr)
-            print(piece, end="", file=sys.stderr, flush=True)
-            streamed = True
+        elif isinstance(piece, Progress) and not args.json:
+            print(piece.text, file=sys.stderr, flush=True)  # never the model's unverified draft: a person reads this
     assert answer is not None
-    if streamed:
-        print("\n", file=sys.stderr)
     if args.json:
         print(answer.model_dump_json(indent=2))
         return 0
@@ -368,6 +362,7 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from rag.evaluate import load_eval_set, metrics, percentile, score, write_report
     from rag.progress import Reporter
+    from rag.models import Answer
 
     items = load_eval_set(Path(args.evalset), args.limit)
     chain = _chain(settings)
@@ -390,7 +385,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                                       history_answers=replies):
                 if isinstance(piece, str):
                     first = first or (time.perf_counter() - started) * 1000
-                else:
+                elif isinstance(piece, Answer):
                     answer = piece
             if first is not None:
                 first_tokens.append(first)
@@ -410,9 +405,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from rag.server import create_server
+    from rag.server import create_server, serve
 
     app = create_server(settings, ui=not getattr(args, "no_ui", False), ui_path="/" if args.ui_at_root else "/ui")
     where = f"http://{args.host}:{args.port}"
@@ -421,7 +414,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                     "add and remove documents", where)
     log.info("PolicyQA on %s — API %s/v1 (docs %s/docs)%s", where, where, where,
                 "" if getattr(args, "no_ui", False) else f", UI {where}{'/' if args.ui_at_root else '/ui'}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, settings, args.host, args.port)
     return 0
 
 

@@ -95,7 +95,19 @@ class Settings(BaseSettings):
     llm_model: str = Field("policyqa-llm", description="Model name sent to that server.")
     llm_api_key: str | None = None
     llm_timeout_s: float = Field(120.0, gt=0)
-    llm_threads: int | None = Field(None, ge=1)
+    llm_threads: int | None = Field(
+        None, ge=1, description="llama.cpp threads generating (n_threads); default half the logical CPUs, at least "
+        "1: on a shared 2-core AMD EPYC one thread gave the first token faster than two (README, eval/bench_llm.py).")
+    llm_threads_batch: int | None = Field(
+        None, ge=1, description="llama.cpp threads reading the prompt (n_threads_batch, what the first token waits "
+        "for); default: llm_threads.")
+    llm_queue_max: int = Field(
+        2, ge=0, le=100, description="LLM-mode questions that may wait behind the one being answered (one model "
+        "process answers one at a time); a further one gets the verified extractive answer at once with a note, "
+        "or 503 + Retry-After when it asked for the LLM only.")
+    llm_queue_wait_s: float = Field(
+        60.0, gt=0, description="Longest a queued LLM-mode question waits for its turn before it is answered "
+        "like one that found the queue full.")
     llm_context: int = Field(4096, ge=512)
     llm_max_tokens: int = Field(300, ge=16, le=4096)
     llm_weight_repack: Literal["auto", "on", "off"] = Field(
@@ -113,8 +125,17 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(10, ge=1, le=1000, description="Wrong keys one client address may try on "
                                     "/login within login_window_s before it is answered 429 until the window passes.")
     login_window_s: float = Field(60.0, gt=0, le=86400)
-    max_question_chars: int = Field(2000, ge=10, le=20000)
+    max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused (413).")
+    history_turns: int = Field(
+        6, ge=0, le=50, description="Earlier turns of a conversation a follow-up is read against: the last N "
+        "(the API accepts up to 50 history items / 100 chat messages; older ones are not read).")
+    history_chars: int = Field(
+        1200, ge=0, le=20000, description="Characters of those turns read in all, newest first; a turn that does "
+        "not fit is not read, nor any before it (an answer is cut to this length).")
     max_upload_mb: float = Field(50.0, gt=0)
+    shutdown_grace_s: float = Field(
+        5.0, gt=0, le=600, description="On SIGTERM/SIGINT `policyqa serve` lets requests in flight finish this "
+        "long, then stops them and exits (a busy model or a long request never keeps it running).")
     data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")
     feedback_path: Path | None = Field(None, description="Where 👍/👎 on answers are kept, one JSON line each "
                                        "(default: <index_dir>/feedback.jsonl).")

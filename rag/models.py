@@ -133,3 +133,21 @@ class Answer(Record):
         default=(), description="Parts of a compound question the documents do not answer (the rest is answered).",
     )
     latency_ms: float = 0.0
+
+
+class Progress(Record):
+    """What a streamed answer is doing while nothing verified can be shown yet (for people: shown
+    instead of the model's unverified draft)."""
+
+    stage: Literal["queued", "checking"] = Field(description="'queued': waiting for the local model; "
+                                                 "'checking': the model is writing and the answer is being verified")
+    ahead: int = Field(0, description="With 'queued': questions before this one (the one being answered included).")
+    text: str = Field(description="The same for display, in Chinese (排队中，前面还有2个问题 / 正在核对原文…).")
+
+    @classmethod
+    def queued(cls, ahead: int) -> Progress:
+        return cls(stage="queued", ahead=ahead, text=f"排队中，前面还有{ahead}个问题")
+
+    @classmethod
+    def checking(cls) -> Progress:
+        return cls(stage="checking", text="正在核对原文…")

@@ -19,7 +19,7 @@ from rag.embed import embedder_for
 from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import Ingestor
-from rag.models import Answer, Hit
+from rag.models import Answer, Hit, Progress
 from rag.retrieve import Filters, Retriever
 from rag.uploads import UPLOAD_PREFIX, UploadFolder, UploadRefused, upload_docid
 
@@ -68,17 +68,22 @@ class PolicyQA:
         return cls(settings)
 
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
-            history: Sequence[str] = (), max_tokens: int | None = None, history_answers: Sequence[str] = ()) -> Answer:
+            history: Sequence[str] = (), max_tokens: int | None = None, history_answers: Sequence[str] = (),
+            llm_only: bool = False) -> Answer:
         """``history``: the user's earlier questions in this conversation, oldest first, and
         ``history_answers`` the answers they got where known; ``max_tokens`` caps what the LLM may
-        write (LLM mode)."""
+        write (LLM mode); ``llm_only``: raise LLMBusyError instead of answering extractively when the
+        model's queue is full."""
         return self.chain.ask(question, mode=mode, filters=filters, history=history, max_tokens=max_tokens,
-                              history_answers=history_answers)
+                              history_answers=history_answers, llm_only=llm_only)
 
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
-               history: Sequence[str] = (), history_answers: Sequence[str] = ()) -> Iterator[str | Answer]:
-        """Text pieces as generated (unverified, for display while waiting), then the verified Answer."""
-        return self.chain.stream(question, mode=mode, filters=filters, history=history, history_answers=history_answers)
+               history: Sequence[str] = (), history_answers: Sequence[str] = (),
+               llm_only: bool = False) -> Iterator[str | Progress | Answer]:
+        """Progress (place in the model's queue, then "checking"), the model's unverified text
+        pieces (never to be shown to people as an answer), then the verified Answer."""
+        return self.chain.stream(question, mode=mode, filters=filters, history=history, history_answers=history_answers,
+                                 llm_only=llm_only)
 
     def search(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(question, k=k, filters=filters)

@@ -3,6 +3,7 @@ llama.cpp's own server on loopback. Needs the ``llm`` extra, which CI installs."
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -26,9 +27,12 @@ def llm_chain(docs_index: Settings, e5) -> AnswerChain:
 
 
 def test_llm_answers_tianchang_and_streams(llm_chain: AnswerChain, docs_index: Settings) -> None:
+    from rag.models import Progress
+
     pieces = list(llm_chain.stream(TIANCHANG_Q))
     answer = pieces[-1]
-    assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces[:-1])
+    assert pieces[0] == Progress.checking()  # what people are shown while it writes
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces[1:-1])
     assert not answer.refused and answer.mode == "llm", answer  # the model's own answer, not the fallback
     assert "2020" in answer.answer and answer.citations
     for c in answer.citations:
@@ -90,7 +94,8 @@ def test_unreachable_llm_server_answers_extractively_and_says_so(docs_index: Set
     chain = AnswerChain(settings, Retriever.open(settings, e5))
     answer = chain.ask(TIANCHANG_Q)
     assert not answer.refused and answer.mode == "extractive" and "2020年8月" in answer.answer
-    assert len(answer.notes) == 1 and "本地模型暂不可用" in answer.notes[0] and "cannot reach" in answer.notes[0]
+    assert len(answer.notes) == 1 and "本地模型暂不可用" in answer.notes[0] and "无法连接模型服务器" in answer.notes[0]
+    assert not re.search(r"[A-Za-z]", answer.notes[0]), answer.notes  # staff read it: Chinese only
 
 
 def test_model_process_crash_falls_back_and_recovers(llm_chain: AnswerChain, docs_index: Settings) -> None:
@@ -101,8 +106,8 @@ def test_model_process_crash_falls_back_and_recovers(llm_chain: AnswerChain, doc
 
     model = llm_chain.llm
     stream = llm_chain.stream(TIANCHANG_Q)
-    first = next(stream)
-    assert isinstance(first, str) and model.pid
+    first = next(p for p in stream if isinstance(p, str))
+    assert first and model.pid
     os.kill(model.pid, signal.SIGSEGV)
     answer = list(stream)[-1]
     assert not answer.refused and answer.mode == "extractive" and "2020年8月" in answer.answer

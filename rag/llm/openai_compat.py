@@ -27,7 +27,8 @@ class OpenAICompatModel(ChatModel):
                 if response.status_code >= 400:
                     response.read()
                     raise LLMUnavailableError(
-                        f"LLM server {self._base} answered {response.status_code}: {response.text[:300]}")
+                        f"LLM server {self._base} answered {response.status_code}: {response.text[:300]}",
+                        f"模型服务器返回错误 {response.status_code}")
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -40,4 +41,4 @@ class OpenAICompatModel(ChatModel):
                         yield text
         except httpx.HTTPError as exc:
             raise LLMUnavailableError(f"cannot reach the LLM server at {self._base} ({exc}); check POLICYQA_LLM_URL "
-                                      "or use --mode extractive") from exc
+                                      "or use --mode extractive", "无法连接模型服务器") from exc

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.llm import LLMUnavailableError
-from rag.models import Answer, Citation
+from rag.models import Answer, Citation, Progress
 from rag.api.guard import Access
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
@@ -169,7 +169,6 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                                  {"role": "assistant", "content": "检索中……"}]
             # a new answer clears the previous answer's source paragraph
             yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
-            draft = ""
             try:
                 for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered):
                     if isinstance(item, Answer):
@@ -180,9 +179,8 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                         labels = [_label(c, item.refused) for c in shown]
                         yield (history, cites, gr.update(choices=labels, value=None), SOURCE_HINT, asked + [q],
                                item.model_dump(), answered + [item.answer])
-                    else:
-                        draft += item
-                        history[-1] = {"role": "assistant", "content": f"<i>生成中（尚未核验）：</i>{html.escape(draft)}"}
+                    elif isinstance(item, Progress):  # never the unverified draft: staff see only verified text
+                        history[-1] = {"role": "assistant", "content": f"<i>{html.escape(item.text)}</i>"}
                         yield history, [], gr.update(), gr.update(), asked, gr.update(), answered
             except (ValueError, LLMUnavailableError) as exc:
                 history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(hide_paths(str(exc)))}"}
