@@ -19,6 +19,7 @@ from rag.embed import embedder_for
 from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import Ingestor
+from rag.ingest.view import PageViewer
 from rag.models import Answer, Hit
 from rag.retrieve import Filters, Retriever
 from rag.uploads import UPLOAD_PREFIX, UploadFolder, UploadRefused, upload_docid
@@ -50,7 +51,9 @@ class PolicyQA:
         self.chain = AnswerChain(settings, self.retriever)
         self.ingestor = Ingestor(settings.ingest_limits())  # its reader process starts on first use
         self.uploads = UploadFolder(settings.upload_dir)
-        self.feedback = FeedbackLog(settings.feedback_file)
+        self.feedback = FeedbackLog(settings.feedback_file, int(settings.feedback_max_mb * 1024 * 1024))
+        self.pages = PageViewer(settings.ingest_limits(), settings.page_view_max_memory_mb,
+                                settings.page_view_timeout_s, int(settings.page_view_cache_mb * 1024 * 1024))
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, **overrides) -> PolicyQA:
@@ -156,9 +159,10 @@ class PolicyQA:
 
     def page_image(self, docid: str, page: int, start: int = 0, end: int = 0) -> bytes:
         """PNG of page ``page`` of a PDF or image document as it stands in the original file, the
-        stored-text span ``start:end`` (a citation's quote) highlighted on it. Raises LookupError
-        for an unknown document, PageNotAvailable for a page or file that is not there."""
-        from rag.ingest.view import PageNotAvailable, page_png
+        stored-text span ``start:end`` (a citation's quote) highlighted on it, drawn in the page-view
+        process. Raises LookupError for an unknown document, PageNotAvailable for a page or file
+        that is not there, PageRenderFailed for a page that overruns that process's limits."""
+        from rag.ingest.view import PageNotAvailable, PageRequest
 
         doc = self.document(docid)
         if doc is None:
@@ -168,14 +172,15 @@ class PolicyQA:
         start, end = max(0, start), min(len(doc.text), end)
         quote = doc.text[start:end] if 0 <= start < end and end - start <= 4000 else ""
         ocr = doc.metadata.get("ocr", "")
-        ocr_pages = {int(x) for x in ocr.split(",") if x.isdigit()}
+        scanned = ocr == "all" or str(page) in ocr.split(",")
         limits = self.settings.ingest_limits()
-        return page_png(Path(doc.source), page, quote, ocr_pages=ocr_pages, dpi=limits.ocr_dpi,
-                        cache_dir=Path(limits.ocr_cache_dir) if limits.ocr_cache_dir else None)
+        request = PageRequest(doc.source, page, quote, scanned, limits.ocr_dpi, limits.ocr_cache_dir)
+        return self.pages.png(request, doc.content_hash)
 
     def close(self) -> None:
         """Stop the helper processes (file reader, local model)."""
         self.ingestor.close()
+        self.pages.close()
         self.chain.close()
 
     def documents(self) -> list[dict]:
