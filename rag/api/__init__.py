@@ -28,7 +28,7 @@ from rag.llm import LLMUnavailableError
 from rag.models import Answer
 from rag.retrieve import Filters
 from rag.feedback import FeedbackFull
-from rag.service import PolicyQA, UploadUnreadable
+from rag.service import PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,10 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     async def index_busy(_: Request, exc: IndexBusyError):
         return _error(503, "index_busy", "the index is being updated by another process; try again shortly",
                       headers={"Retry-After": "5"})
+
+    @app.exception_handler(WriteQueueFull)
+    async def write_queue_full(_: Request, exc: WriteQueueFull):
+        return _error(503, "write_queue_full", str(exc), headers={"Retry-After": "5"})
 
     @app.exception_handler(StoreUnavailableError)
     async def store_unavailable(_: Request, exc: StoreUnavailableError):
