@@ -232,16 +232,16 @@ def _wait_for(condition, seconds: float = 120) -> None:
 def test_a_long_refused_upload_does_not_hold_up_a_small_one(served) -> None:
     small = "芜湖市2024年化解纠纷{}件。".format
     baseline = []
-    for i in range(2):
+    for i in range(3):
         _upload(served, f"small-{i}.txt", small(100 + i).encode(), baseline)
     assert all(r.status_code == 201 for r, _ in baseline)
-    bound = 3 * max(t for _, t in baseline) + 2.0
+    bound = 3 * sorted(t for _, t in baseline)[1] + 2.0  # the median: the first may load the embedder
     big: list = []
     first = threading.Thread(target=_upload, args=(served, "blank-1.pdf", _blank_pdf(40), big))
     first.start()
     _wait_for(lambda: _staging(served) == 1)  # the big one is being read
     done: list = []
-    _upload(served, "small-2.txt", small(102).encode(), done)
+    _upload(served, "small-3.txt", small(103).encode(), done)
     (r, took), = done
     assert r.status_code == 201, r.text
     assert first.is_alive() and took < bound, (took, bound)  # it did not wait for the big one
@@ -259,4 +259,4 @@ def test_a_long_refused_upload_does_not_hold_up_a_small_one(served) -> None:
     assert [r.status_code for r, _ in big] == [422, 422], [r.text for r, _ in big]
     assert _staging(served) == 0
     docids = {d["docid"] for d in httpx.get(f"{served.base}/v1/documents", headers=READ, timeout=60).json()["documents"]}
-    assert {"uploads/small-0.txt", "uploads/small-2.txt"} <= docids and not any("blank" in d for d in docids)
+    assert {"uploads/small-0.txt", "uploads/small-3.txt"} <= docids and not any("blank" in d for d in docids)
