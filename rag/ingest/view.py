@@ -81,9 +81,9 @@ class PageViewer:
         except WorkerTimeout:
             raise PageRenderFailed(f"drawing page {request.page} took over {self._timeout_s:g} s and was stopped; "
                                    "open the original file instead, or raise POLICYQA_PAGE_VIEW_TIMEOUT_S") from None
-        except WorkerCrashed as exc:
-            raise PageRenderFailed(f"drawing page {request.page} failed ({exc}): it needs more memory than "
-                                   "POLICYQA_PAGE_VIEW_MAX_MEMORY_MB; open the original file instead") from None
+        except (WorkerCrashed, MemoryError) as exc:
+            raise PageRenderFailed(f"drawing page {request.page} failed ({exc or 'out of memory'}): it needs more "
+                                   "memory than POLICYQA_PAGE_VIEW_MAX_MEMORY_MB; open the original file instead") from None
         self._cache.put(key, png)
         return png
 
