@@ -202,7 +202,7 @@ class PolicyQA:
         return self.pages.png(request, doc.content_hash)
 
     def close(self) -> None:
-        """Stop the helper processes (file reader, local model)."""
+        """Stop the helper processes (file readers, page view, local model)."""
         self.ingestor.close()
         self.upload_readers.close()
         self.pages.close()

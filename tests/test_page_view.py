@@ -3,7 +3,6 @@ kept within their byte budget, and a TIFF's every page checked before it is deco
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
