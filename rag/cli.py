@@ -348,7 +348,7 @@ def cmd_subject(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from rag.feedback import FeedbackLog
 
-    lines = FeedbackLog(settings.feedback_file).export_eval_lines()
+    lines = FeedbackLog(settings.feedback_file, int(settings.feedback_max_mb * 1024 * 1024)).export_eval_lines()
     text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -158,6 +158,27 @@ class Settings(BaseSettings):
     ocr_dpi: int = Field(200, ge=100, le=600, description="Resolution scanned PDF pages are rendered at for OCR.")
     ocr_cache_dir: Path | None = Field(None, description="OCR results by page hash (default: <index_dir>/ocr-cache): "
                                        "re-indexing a scan costs nothing.")
+    render_max_pixels: int = Field(
+        20_000_000, ge=1_000_000, le=200_000_000,
+        description="Pages are rendered (scans for OCR, the page view) and images decoded at no more pixels than "
+        "this, scaled down to fit: A3 at 300 dpi fits; a 100x100-inch page at 200 dpi would be 400 MP (1.6 GB).")
+    ingest_image_max_pixels: int = Field(150_000_000, ge=1_000_000, description="Images (or TIFF pages) with more "
+                                         "pixels are refused unread.")
+    page_view_max_memory_mb: int = Field(
+        3072, ge=256, description="Address-space limit of the process that draws original pages for the page view "
+        "(it reads the OCR cache, and OCRs a page whose cache entry is gone).")
+    page_view_timeout_s: float = Field(60.0, gt=0, description="A page that takes longer to draw is an error.")
+    page_view_cache_mb: float = Field(32.0, ge=0, description="Drawn pages kept in memory (least recently shown "
+                                      "go first); 0 keeps none.")
+    feedback_max_kb: int = Field(64, ge=1, le=4096, description="Largest /v1/feedback request body.")
+    feedback_per_minute: int = Field(20, ge=1, description="👍/👎 one key (or, without keys, one client address) "
+                                     "may send per minute; more is a 429 with Retry-After.")
+    feedback_max_mb: float = Field(50.0, gt=0, description="Size of the feedback file past which new ratings are "
+                                   "refused (507) until it is exported and moved away.")
+    write_queue: int = Field(4, ge=1, le=100, description="Document writes (uploads, deletions, subject edits) "
+                             "in progress or waiting at once; more are a 503 with Retry-After.")
+    upload_readers: int = Field(2, ge=1, le=16, description="Processes reading uploaded files at once (a long "
+                                "read does not hold the others up); each has the ingest memory limit.")
 
     def ingest_limits(self) -> IngestLimits:
         from rag.ingest.limits import IngestLimits
@@ -168,7 +189,8 @@ class Settings(BaseSettings):
             archive_max_member_mb=self.ingest_archive_max_member_mb,
             archive_max_ratio=self.ingest_archive_max_ratio, pdf_max_pages=self.ingest_pdf_max_pages,
             timeout_s=self.ingest_timeout_s, max_memory_mb=self.ingest_max_memory_mb, ocr=self.ocr,
-            ocr_dpi=self.ocr_dpi, ocr_cache_dir=str(self.ocr_cache_dir or Path(self.index_dir) / "ocr-cache"))
+            ocr_dpi=self.ocr_dpi, ocr_cache_dir=str(self.ocr_cache_dir or Path(self.index_dir) / "ocr-cache"),
+            render_max_pixels=self.render_max_pixels, image_max_pixels=self.ingest_image_max_pixels)
 
     @property
     def milvus_location(self) -> str:

@@ -21,11 +21,17 @@ from rag.models import Answer
 Rating = Literal["up", "down"]
 
 
-class FeedbackLog:
-    """An append-only JSONL file of ratings (thread-safe within a process)."""
+class FeedbackFull(RuntimeError):
+    """The feedback file has reached its size limit: export it and move it away to take more."""
 
-    def __init__(self, path: Path) -> None:
+
+class FeedbackLog:
+    """An append-only JSONL file of ratings (thread-safe within a process), refused past
+    ``max_bytes``: a full disk would lose far more than the ratings that are turned away."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
     def record(self, rating: Rating, answer: Answer, note: str = "") -> dict:
@@ -36,8 +42,14 @@ class FeedbackLog:
                 "refused": answer.refused, "mode": answer.mode,
                 "citations": [c.model_dump() for c in answer.citations]}
         line = json.dumps(item, ensure_ascii=False) + "\n"
+        size = len(line.encode("utf-8"))
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            held = self.path.stat().st_size if self.path.exists() else 0
+            if held + size > self.max_bytes:
+                raise FeedbackFull(f"the feedback file {self.path.name} holds {held / 1024 / 1024:.1f} MB, its limit is "
+                                   f"{self.max_bytes / 1024 / 1024:g} MB: run `policyqa feedback export`, move the "
+                                   "file away, or raise POLICYQA_FEEDBACK_MAX_MB")
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(line)
                 fh.flush()

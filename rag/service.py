@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,10 +19,15 @@ from rag.config import Settings
 from rag.embed import embedder_for
 from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
-from rag.ingest import Ingestor
-from rag.models import Answer, Hit, Progress
+from rag.ingest import Ingestor, ReaderPool
+from rag.ingest.view import PageViewer
+from rag.models import Answer, Document, Hit, Progress
 from rag.retrieve import Filters, Retriever
 from rag.uploads import UPLOAD_PREFIX, UploadFolder, UploadRefused, upload_docid
+
+
+class WriteQueueFull(RuntimeError):
+    """More document writes are in progress or waiting than ``Settings.write_queue``: try again shortly."""
 
 
 class UploadUnreadable(ValueError):
@@ -46,11 +52,15 @@ class PolicyQA:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._write_lock = threading.Lock()
+        self._write_slots = threading.BoundedSemaphore(settings.write_queue)
         self.retriever = Retriever.open(settings)
         self.chain = AnswerChain(settings, self.retriever)
         self.ingestor = Ingestor(settings.ingest_limits())  # its reader process starts on first use
+        self.upload_readers = ReaderPool(settings.ingest_limits(), settings.upload_readers)
         self.uploads = UploadFolder(settings.upload_dir)
-        self.feedback = FeedbackLog(settings.feedback_file)
+        self.feedback = FeedbackLog(settings.feedback_file, int(settings.feedback_max_mb * 1024 * 1024))
+        self.pages = PageViewer(settings.ingest_limits(), settings.page_view_max_memory_mb,
+                                settings.page_view_timeout_s, int(settings.page_view_cache_mb * 1024 * 1024))
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, settings: Settings | None = None, **overrides) -> PolicyQA:
@@ -90,7 +100,7 @@ class PolicyQA:
 
     def add(self, paths: Sequence[str | Path]) -> IndexStats:
         """Ingest and index files or folders; searches see them as soon as this returns."""
-        with self._write_lock:
+        with self._write_slot(), self._write_lock:
             stats = update_index(self.settings, paths, self.retriever.embedder, ingestor=self.ingestor)
             self.retriever.refresh()
         return stats
@@ -98,49 +108,66 @@ class PolicyQA:
     def add_upload(self, filename: str, data: bytes) -> UploadResult:
         """Index uploaded bytes as ``uploads/<name>`` (a new version if that name was uploaded before).
 
-        The bytes are read first, in a staging file; only a file that reads is put in place and
-        indexed, so a refused upload leaves the folder and the index exactly as they were. Raises
-        UploadRefused (bad name, unsupported type, empty), UploadUnreadable (with the reasons) or
-        IndexBusyError (another process is writing the index).
+        The bytes are read first, in a staging file, by one of the upload readers and outside the
+        write lock: a long read (a 5,000-page file that is refused in the end) delays no other
+        write. Only a file that reads is put in place and indexed, from what was read (it is not
+        read twice), so a refused upload leaves the folder and the index exactly as they were.
+        Raises UploadRefused (bad name, unsupported type, empty), UploadUnreadable (with the
+        reasons), WriteQueueFull or IndexBusyError (another process is writing the index).
         """
         docid = upload_docid(filename)
         if not data:
             raise UploadRefused("empty_file", "the file is empty")
         name = docid[len(UPLOAD_PREFIX):]
-        with self._write_lock:
+        with self._write_slot():
             staging = self.uploads.staging(docid)
             try:
                 self.uploads.write(staging, data)
-                result = self.ingestor.ingest_file(staging, docid)
+                with self.upload_readers.reader() as reader:
+                    result = reader.ingest_file(staging, docid)
                 if not result.documents:
                     raise UploadUnreadable([f"{name}: {e.problem}. {e.remedy}" for e in result.errors])
-                final = self.uploads.path_for(docid)
-                previous = final.with_name(f".{final.name}.previous") if final.exists() else None
-                if previous:
-                    os.replace(final, previous)
-                os.replace(staging, final)
-                try:
-                    stats = update_index(self.settings, [(final, docid)], self.retriever.embedder,
-                                         ingestor=self.ingestor)
-                except BaseException:
+                with self._write_lock:
+                    final = self.uploads.path_for(docid)
+                    previous = final.with_name(f".{final.name}.previous") if final.exists() else None
                     if previous:
-                        os.replace(previous, final)  # the earlier version stays what is indexed
-                    else:
-                        final.unlink(missing_ok=True)
-                    raise
-                if previous:
-                    previous.unlink(missing_ok=True)
+                        os.replace(final, previous)
+                    os.replace(staging, final)
+                    try:
+                        stats = update_index(self.settings, [(final, docid)], self.retriever.embedder,
+                                             ingestor=_Read(result.documents, staging, final))
+                    except BaseException:
+                        if previous:
+                            os.replace(previous, final)  # the earlier version stays what is indexed
+                        else:
+                            final.unlink(missing_ok=True)
+                        raise
+                    if previous:
+                        previous.unlink(missing_ok=True)
+                    self.retriever.refresh()
             finally:
                 staging.unlink(missing_ok=True)
-            self.retriever.refresh()
         documents = [d for d in self.documents() if d["docid"] == docid or d["docid"].startswith(docid + "/")]
-        warnings = [w.replace(str(final), name) for w in stats.errors + stats.warnings]  # e.g. bad JSONL lines
+        problems = [str(e) for e in result.errors] + stats.errors + stats.warnings  # e.g. bad JSONL lines
+        warnings = [w.replace(str(staging), name).replace(str(final), name) for w in problems]
         return UploadResult(docid, documents, stats.chunks_embedded, warnings)
+
+    @contextmanager
+    def _write_slot(self) -> Iterator[None]:
+        """One of ``write_queue`` places for a write in progress or waiting for the lock; none left
+        is WriteQueueFull at once (the API's 503 with Retry-After), not an ever longer wait."""
+        if not self._write_slots.acquire(blocking=False):
+            raise WriteQueueFull(f"{self.settings.write_queue} document writes are already in progress or waiting; "
+                                 "try again shortly (POLICYQA_WRITE_QUEUE sets how many may wait)")
+        try:
+            yield
+        finally:
+            self._write_slots.release()
 
     def remove(self, docid: str) -> bool:
         """Remove one document; an uploaded file goes with its last document (a JSONL upload's
         other records stay indexed, and the file with them)."""
-        with self._write_lock:
+        with self._write_slot(), self._write_lock:
             doc = self.retriever.store.document(docid)
             removed = remove_documents(self.settings, [docid], self.retriever.embedder)
             self.retriever.refresh()
@@ -154,16 +181,17 @@ class PolicyQA:
         """Say what a document is about where ingest got it wrong (``city="天长市"``); None or ""
         clears a field back to the derived value. Returns the document's subject now, or None when
         there is no such document."""
-        with self._write_lock:
+        with self._write_slot(), self._write_lock:
             if set_subject(self.settings, docid, values, self.retriever.embedder) is None:
                 return None
         return next(d["subject"] for d in self.documents() if d["docid"] == docid)
 
     def page_image(self, docid: str, page: int, start: int = 0, end: int = 0) -> bytes:
         """PNG of page ``page`` of a PDF or image document as it stands in the original file, the
-        stored-text span ``start:end`` (a citation's quote) highlighted on it. Raises LookupError
-        for an unknown document, PageNotAvailable for a page or file that is not there."""
-        from rag.ingest.view import PageNotAvailable, page_png
+        stored-text span ``start:end`` (a citation's quote) highlighted on it, drawn in the page-view
+        process. Raises LookupError for an unknown document, PageNotAvailable for a page or file
+        that is not there, PageRenderFailed for a page that overruns that process's limits."""
+        from rag.ingest.view import PageNotAvailable, PageRequest
 
         doc = self.document(docid)
         if doc is None:
@@ -173,14 +201,16 @@ class PolicyQA:
         start, end = max(0, start), min(len(doc.text), end)
         quote = doc.text[start:end] if 0 <= start < end and end - start <= 4000 else ""
         ocr = doc.metadata.get("ocr", "")
-        ocr_pages = {int(x) for x in ocr.split(",") if x.isdigit()}
+        scanned = ocr == "all" or str(page) in ocr.split(",")
         limits = self.settings.ingest_limits()
-        return page_png(Path(doc.source), page, quote, ocr_pages=ocr_pages, dpi=limits.ocr_dpi,
-                        cache_dir=Path(limits.ocr_cache_dir) if limits.ocr_cache_dir else None)
+        request = PageRequest(doc.source, page, quote, scanned, limits.ocr_dpi, limits.ocr_cache_dir)
+        return self.pages.png(request, doc.content_hash)
 
     def close(self) -> None:
-        """Stop the helper processes (file reader, local model)."""
+        """Stop the helper processes (file readers, page view, local model)."""
         self.ingestor.close()
+        self.upload_readers.close()
+        self.pages.close()
         self.chain.close()
 
     def documents(self) -> list[dict]:
@@ -188,3 +218,15 @@ class PolicyQA:
 
     def document(self, docid: str):
         return self.retriever.store.document(docid)
+
+
+class _Read:
+    """Stands in for the ingestor of an upload's index run: the documents read from the staging
+    file, as read from where the file now lies."""
+
+    def __init__(self, documents: list[Document], staging: Path, final: Path) -> None:
+        self._documents, self._staging, self._final = documents, str(staging), str(final)
+
+    def stream_file(self, path: Path, docid: str) -> Iterator[Document]:
+        for doc in self._documents:
+            yield doc.model_copy(update={"source": doc.source.replace(self._staging, self._final, 1)})

@@ -20,7 +20,7 @@ CITED = Answer(question="天长市何时被评为示范市？", answer="2020年8
 
 
 def test_ratings_are_kept_and_the_thumbs_down_exported(tmp_path: Path) -> None:
-    log = FeedbackLog(tmp_path / "fb" / "feedback.jsonl")
+    log = FeedbackLog(tmp_path / "fb" / "feedback.jsonl", 1024 * 1024)
     log.record("up", CITED, "")
     log.record("down", ANSWER, "太仓的文件里有这个数字")
     with open(log.path, "a", encoding="utf-8") as fh:
@@ -36,9 +36,23 @@ def test_ratings_are_kept_and_the_thumbs_down_exported(tmp_path: Path) -> None:
 
 def test_feedback_export_cli(tmp_path: Path) -> None:
     index = tmp_path / "index"
-    FeedbackLog(index / "feedback.jsonl").record("down", ANSWER, "应当回答")
+    FeedbackLog(index / "feedback.jsonl", 1024 * 1024).record("down", ANSWER, "应当回答")
     out = tmp_path / "todo.jsonl"
     env = {"POLICYQA_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1", "PATH": ""}
     subprocess.run([sys.executable, "-m", "rag.cli", "feedback", "export", "--out", str(out)], env=env, check=True,
                    capture_output=True)
     assert json.loads(out.read_text(encoding="utf-8").splitlines()[0])["todo"].startswith("fill in")
+
+
+def test_a_full_feedback_file_refuses_new_ratings_and_keeps_the_old(tmp_path: Path) -> None:
+    from rag.feedback import FeedbackFull
+
+    log = FeedbackLog(tmp_path / "feedback.jsonl", 2000)
+    log.record("up", CITED)
+    log.record("down", ANSWER)
+    kept = log.path.read_bytes()
+    with pytest.raises(FeedbackFull, match="policyqa feedback export"):
+        for _ in range(10):
+            log.record("down", ANSWER, "再来一次")
+    assert log.path.stat().st_size <= 2000 and log.path.read_bytes().startswith(kept)
+    assert all(i["rating"] in ("up", "down") for i in log.items())

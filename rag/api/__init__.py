@@ -23,12 +23,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.answer.chain import turns
 from rag.api.guard import Guard, LoginThrottle, access_for
 from rag.api.redact import hide_paths
+from rag.api.limits import RouteLimits, RouteRule
 from rag.index import IndexBusyError, StoreUnavailableError
 from rag.llm import LLMUnavailableError
 from rag.llm.queue import LLMBusyError
 from rag.models import Answer, Progress
 from rag.retrieve import Filters
-from rag.service import PolicyQA, UploadUnreadable
+from rag.feedback import FeedbackFull
+from rag.service import PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -95,12 +97,30 @@ class SubjectRequest(BaseModel):
     year: str | None = Field(None, max_length=20, pattern=r"^(?:\d{4}(?:[-–]\d{4})?)?$", examples=["2021"])
 
 
+#: The most an Answer sent back with a rating may hold (what /v1/answer gives is well inside them).
+FEEDBACK_ANSWER_LIMITS = {"question": 2000, "understood_as": 2000, "answer": 8000, "citations": 20, "related": 20,
+                          "notes": 20, "unanswered": 20}
+
+
 class FeedbackRequest(BaseModel):
     """A person's 👍/👎 on an answer (the Answer object as /v1/answer returned it)."""
 
     rating: Literal["up", "down"]
     note: str = Field("", max_length=2000)
     answer: Answer
+
+    @field_validator("answer")
+    @classmethod
+    def _bounded(cls, answer: Answer) -> Answer:
+        for name, limit in FEEDBACK_ANSWER_LIMITS.items():
+            value = getattr(answer, name) or ""
+            if len(value) > limit:
+                raise ValueError(f"answer.{name} holds {len(value)} {'items' if isinstance(value, tuple) else 'characters'}; "
+                                 f"the limit is {limit}")
+        for citation in answer.citations + answer.related:
+            if sum(len(str(v)) for v in citation.model_dump().values() if v is not None) > 8000:
+                raise ValueError("a citation is over 8000 characters")
+        return answer
 
 
 class ChatMessage(BaseModel):
@@ -144,6 +164,7 @@ MESSAGES_ZH = {
     "ingest_failed": "文件无法读取，未加入索引",
     "not_found": "未找到",
     "no_page": "该文件没有这一页，或原文件已不在服务器上",
+    "page_render_failed": "该页无法绘制（文件过大或已损坏），请直接打开原文件查看",
     "method_not_allowed": "不支持该请求方法",
     "llm_unavailable": "本地模型暂不可用",
     "llm_busy": "本地模型正忙，排队已满，请稍后重试（或不限定只用模型，以获得原文摘录答案）",
@@ -154,6 +175,8 @@ MESSAGES_ZH = {
     "too_many_attempts": "密钥错误次数过多，请稍后再试",
     "internal_error": "服务器内部错误，已记录日志",
     "http_error": "请求错误",
+    "feedback_full": "反馈记录已达上限，请管理员导出（policyqa feedback export）并移走后再提交",
+    "write_queue_full": "待处理的文件操作过多，请稍后重试",
 }
 
 
@@ -190,6 +213,8 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                   "add and remove documents).")
     app.state.qa = qa
     mount_docs(app)
+    app.add_middleware(RouteLimits, keyed=bool(settings.api_key_list or settings.read_key_list), rules=[
+        RouteRule("POST", "/v1/feedback", settings.feedback_max_kb * 1024, settings.feedback_per_minute)])
     app.state.access = access_for(settings)  # the UI mounted later checks roles against the same sessions
     app.add_middleware(Guard, access=app.state.access,
                        throttle=LoginThrottle(settings.login_max_failures, settings.login_window_s),
@@ -222,6 +247,10 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     async def index_busy(_: Request, exc: IndexBusyError):
         return _error(503, "index_busy", "the index is being updated by another process; try again shortly",
                       headers={"Retry-After": "5"})
+
+    @app.exception_handler(WriteQueueFull)
+    async def write_queue_full(_: Request, exc: WriteQueueFull):
+        return _error(503, "write_queue_full", str(exc), headers={"Retry-After": "5"})
 
     @app.exception_handler(StoreUnavailableError)
     async def store_unavailable(_: Request, exc: StoreUnavailableError):
@@ -309,7 +338,7 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     async def page_image(docid: str, page: int, start: int = 0, end: int = 0):
         """Page ``page`` of a PDF or image document as a PNG of the original, the stored-text span
         ``start:end`` (a citation's ``start``/``end``) highlighted where it stands on the page."""
-        from rag.ingest.view import PageNotAvailable
+        from rag.ingest.view import PageNotAvailable, PageRenderFailed
 
         try:
             png = await run_in_threadpool(qa.page_image, docid, page, start, end)
@@ -317,6 +346,8 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
             raise ApiError(404, "not_found", f"no document '{docid}'") from None
         except PageNotAvailable as exc:
             raise ApiError(404, "no_page", str(exc)) from None
+        except PageRenderFailed as exc:
+            raise ApiError(422, "page_render_failed", str(exc)) from None
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     @app.put("/v1/documents/{docid:path}/subject", responses={404: ERROR_RESPONSE})
@@ -329,11 +360,15 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
             raise ApiError(404, "not_found", f"no document '{docid}'")
         return {"docid": docid, "subject": subject}
 
-    @app.post("/v1/feedback", status_code=201)
+    @app.post("/v1/feedback", status_code=201, responses={429: ERROR_RESPONSE, 507: ERROR_RESPONSE})
     async def feedback(body: FeedbackRequest):
         """Keep a 👍/👎 with the question, the answer and its citations; `policyqa feedback export`
         turns the 👎 ones into eval-set lines for a person to complete."""
-        item = await run_in_threadpool(qa.feedback.record, body.rating, body.answer, body.note)
+        try:
+            item = await run_in_threadpool(qa.feedback.record, body.rating, body.answer, body.note)
+        except FeedbackFull as exc:
+            log.error("%s", exc)
+            raise ApiError(507, "feedback_full", str(exc)) from None
         return {"stored": True, "rating": item["rating"]}
 
     @app.get("/v1/models")

@@ -7,8 +7,10 @@ documents or the error that names the file and what to do.
 from __future__ import annotations
 
 import logging
+import queue
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,7 @@ LOADERS: tuple[Loader, ...] = (TextLoader(), MarkdownLoader(), HtmlLoader(), Doc
 SUPPORTED = tuple(ext for loader in LOADERS for ext in loader.extensions)
 
 __all__ = ["IngestError", "IngestLimits", "IngestResult", "Ingestor", "SUPPORTED", "build_document", "find_files",
-           "ingest_file", "ingest_paths", "loader_for", "read_file"]
+           "ingest_file", "ingest_paths", "loader_for", "read_file", "ReaderPool"]
 
 
 @dataclass
@@ -191,6 +193,30 @@ class Ingestor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class ReaderPool:
+    """Several :class:`Ingestor` s, lent one at a time: a long read (a 5,000-page scan that will be
+    refused in the end) holds up only the readers it uses, not a small file behind it."""
+
+    def __init__(self, limits: IngestLimits, size: int) -> None:
+        self._all = [Ingestor(limits) for _ in range(size)]
+        self._idle: queue.SimpleQueue[Ingestor] = queue.SimpleQueue()
+        for reader in self._all:
+            self._idle.put(reader)
+
+    @contextmanager
+    def reader(self) -> Iterator[Ingestor]:
+        """An idle reader for the block (waiting for one if all are busy)."""
+        reader = self._idle.get()
+        try:
+            yield reader
+        finally:
+            self._idle.put(reader)
+
+    def close(self) -> None:
+        for reader in self._all:
+            reader.close()
 
 
 def build_document(raw: RawDocument) -> Document:

@@ -29,6 +29,8 @@ class IngestLimits:
     ocr: bool  # read pages with no usable text layer, and images, with the packaged OCR
     ocr_dpi: int
     ocr_cache_dir: str | None
+    render_max_pixels: int  # pages rendered and images decoded are scaled down to this
+    image_max_pixels: int  # larger images are refused unread
 
 
 _ADVICE = "If the file is genuine, raise POLICYQA_INGEST_{} (see rag/config.py); otherwise remove it"

@@ -144,14 +144,22 @@ def page_text(lines: list[Line], width: float) -> str:
     return "\n".join(out)
 
 
-def render_pdf_page(pdf, index: int, dpi: int) -> np.ndarray:
-    """One page of a pypdfium2 document as an RGB array."""
+def render_pdf_page(pdf, index: int, dpi: float, max_pixels: int) -> np.ndarray:
+    """One page of a pypdfium2 document as an RGB array, at ``dpi`` or, for a page so large that
+    would pass ``max_pixels`` (a 100x100-inch page is 400 MP at 200 dpi, 1.6 GB of pixels), scaled
+    down to fit. Ingest and the page view render alike, so a page hashes the same in the OCR cache."""
     page = pdf[index]
     try:
-        bitmap = page.render(scale=dpi / 72)
+        bitmap = page.render(scale=fitted_scale(page.get_size(), dpi / 72, max_pixels))
         image = bitmap.to_numpy()
     finally:
         page.close()
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
     return np.ascontiguousarray(image[..., :3])
+
+
+def fitted_scale(size: tuple[float, float], scale: float, max_pixels: int) -> float:
+    """``scale`` for a ``size`` (width, height) drawing, lowered so the result holds at most ``max_pixels``."""
+    area = max(size[0] * size[1], 1e-6) * scale * scale
+    return scale if area <= max_pixels else scale * (max_pixels / area) ** 0.5

@@ -124,7 +124,7 @@ def _ocr_pages(path: Path, pages: list[str], indexes: list[int], limits: IngestL
     pdf = pypdfium2.PdfDocument(str(path))
     try:
         for n, i in enumerate(indexes, 1):
-            image = render_pdf_page(pdf, i, limits.ocr_dpi)
+            image = render_pdf_page(pdf, i, limits.ocr_dpi, limits.render_max_pixels)
             out[i] = page_text(ocr_lines(image, cache), image.shape[1])
             log.info("%s: OCR read page %d (%d of %d scanned pages)", path.name, i + 1, n, len(indexes))
     finally:

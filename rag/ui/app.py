@@ -19,7 +19,8 @@ from rag.models import Answer, Citation, Progress
 from rag.api.guard import Access
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
-from rag.service import PolicyQA, UploadUnreadable
+from rag.feedback import FeedbackFull
+from rag.service import PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,11 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         def rate(rating: str, note: str, last: dict | None):
             if not last:
                 return "请先提问，再评价回答。", gr.update()
-            qa.feedback.record(rating, Answer(**last), note or "")
+            try:
+                qa.feedback.record(rating, Answer(**last), note or "")
+            except FeedbackFull as exc:
+                log.error("%s", exc)
+                return "❌ 反馈记录已达上限，请联系管理员导出（policyqa feedback export）后再评价。", gr.update()
             return "已记录，谢谢！" + ("（👎 会进入评测集，供人工核对）" if rating == "down" else ""), ""
 
         def show_source(label: str | None, cites: list[dict]):
@@ -222,7 +227,10 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
             elif not _may_write(access, request):
                 status = "❌ 当前密钥只能提问，不能删除文件。"
             else:
-                status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
+                try:
+                    status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
+                except (IndexBusyError, WriteQueueFull):
+                    status = f"未删除 {docid}：索引正忙（其他写入正在进行），请稍后重试。"
             return *_doc_list(qa), status
 
         outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
@@ -267,6 +275,8 @@ def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
         return f"❌ {name}：{html.escape(hide_paths('；'.join(exc.reasons)))}"
     except IndexBusyError:
         return f"❌ {name}：索引正在被其他进程更新，请稍后重试。"
+    except WriteQueueFull:
+        return f"❌ {name}：待处理的文件操作过多，请稍后重试。"
     chunks = sum(d["chunks"] for d in result.documents)
     return f"✅ {name}：已收录为 {html.escape(result.docid)}，{chunks} 个段落"
 
