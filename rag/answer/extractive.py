@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts,
-                               labelled)
+                               bare_doc_number, labelled)
 from rag.models import Question
 from rag.text import HEADING_START, addresses_assistant, coverage, found, search_key, sentence_spans
 
@@ -33,12 +33,12 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
     if question.compound:
         chosen: dict[tuple[int, str], None] = {}
         for part in question.parts:
-            for n, sentence in _draft_one(part, _candidates(part, passages), max_sentences=1):
+            for n, sentence in _draft_one(part, _candidates(part, passages), 1, _docids(passages)):
                 chosen[(n, sentence)] = None
         pairs = list(chosen)
         return Draft(sentences=tuple((s, (n,)) for n, s in pairs), quotes=tuple(pairs))
     candidates = _candidates(question, passages)
-    chosen_list = _draft_one(question, candidates, max_sentences)
+    chosen_list = _draft_one(question, candidates, max_sentences, _docids(passages))
     if not chosen_list and judge is not None and (by_meaning := _judged(question, candidates, judge)):
         return Draft(sentences=((by_meaning[1], (by_meaning[0],)),), quotes=(by_meaning,), judged=True)
     rival = _rival(chosen_list, question, candidates, passages)
@@ -48,6 +48,10 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
         chosen_list.extend(_items_after(*chosen_list[0], passages))
     return Draft(sentences=tuple((s, (n,)) for n, s in chosen_list), quotes=tuple((n, s) for n, s in chosen_list),
                  conflict=rival is not None)
+
+
+def _docids(passages: Sequence[Passage]) -> dict[int, str]:
+    return {p.n: p.hit.chunk.docid for p in passages}
 
 
 def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
@@ -67,15 +71,16 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
             key = search_key(sentence)
             if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
                 continue
-            if "docno" in question.kinds:
-                key = labelled(key, context_key)
+            if "docno" in question.kinds and bare_doc_number(key):
+                key = labelled(key, context_key)  # the document's own number says what its title says
             candidates.append((rank, s, p.n, sentence, key, context_key))
     return candidates
 
 
-def _draft_one(question: Question, candidates: list[tuple], max_sentences: int) -> list[tuple[int, str]]:
-    """The best-covering sentence first; further sentences only while they cover content words
-    still uncovered (a question asking two things gets two sentences)."""
+def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
+               docid_of: dict[int, str]) -> list[tuple[int, str]]:
+    """The best-covering sentence first; further sentences of the same document only while they
+    themselves cover content words still uncovered (a question asking two things gets two sentences)."""
     words = question.content_words
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
@@ -84,8 +89,11 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int) 
         for rank, s, n, sentence, key, context_key in candidates:
             if (n, sentence) in chosen:
                 continue
+            if chosen and docid_of.get(n) != docid_of.get(chosen[0][0]):
+                continue  # an answer is one document's: another's figures are a rival, shown as such
             new = [w for w in words if w not in covered]
-            gain = coverage(new, key, context_key) * len("".join(new)) / max(len("".join(words)), 1)
+            # what a further sentence adds it must say itself: its passage's title said it already
+            gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(words)), 1)
             total = coverage(words, key, context_key)
             score = (gain, total, -rank, -s)
             if best is None or score > best[0]:

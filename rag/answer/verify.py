@@ -119,8 +119,8 @@ def locate_quote(quote: str, source: str) -> tuple[int, int] | None:
         return None
     cover, _, s, e = scored[0]
     runner_up = scored[1][0] if len(scored) > 1 else 0.0
-    if cover >= 0.8 and cover - runner_up >= 0.2:
-        return s, e
+    if cover >= 0.8 and cover - runner_up >= 0.2 and all(contains(source[s:e], f) for f in extract_facts(quote)):
+        return s, e  # a repaired quote keeps its figures: "東府〔2021〕54號" is not "粵府〔2021〕13號"
     return None
 
 
@@ -195,6 +195,14 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         city = next((by_n[n].metadata.get("city") for n in used if by_n[n].metadata.get("city")), None)
         if city and not contains("".join(t for t, _ in kept), short_of(city)):
             answer = to_script_of(question, f"{city}：") + answer
+    if "date" in question.kinds and _ASKS_YEAR.search(question.key) and not _YEAR_STATED.search(
+            _DIGIT_SPACE.sub("", search_key("".join(t for t, _ in kept)))):
+        # "哪个年度的报告说…": a sentence that names no year answers through its document, named first
+        source = by_n[used[0]]
+        if _YEAR_STATED.search(search_key(source.hit.title)):
+            answer = f"《{source.hit.title}》：" + answer
+        elif year := source.metadata.get("year"):
+            answer = to_script_of(question, f"（{year}年的文件）") + answer
     citations = tuple(c for n in used for c in verified[n])
     notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
     notes += tuple(to_script_of(question, PART_MISSING.format(part=p.text.strip("，,；;？? "))) for p in missing)
@@ -338,8 +346,14 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
         return False
     if key in titles or any(len(key) >= 8 and key in t for t in titles):
         return True
-    rest = DOC_NUMBER.sub("", key)
-    return rest != key and len(re.findall(f"[{CJK}]", rest)) < _MIN_WORDS
+    return bare_doc_number(key)
+
+
+def bare_doc_number(sentence: str) -> bool:
+    """A line that is a document number and little else ("京政办发〔2016〕12号"): a document's own
+    number, where a sentence citing another's ("根据…（粤府〔2021〕13号）…") says more."""
+    rest = DOC_NUMBER.sub("", sentence)
+    return rest != sentence and len(re.findall(f"[{CJK}]", rest)) < _MIN_WORDS
 
 
 #: The end of a body's name that must stand in the passage when a question names it: a centre or a
@@ -381,8 +395,7 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
         if contains(sentence, term):
             continue
         if term.isdigit():
-            year = passage.metadata.get("year", "")
-            if year.isdigit() and int(year) - int(term) not in (0, 1):
+            if passage.metadata.get("year", "").isdigit() and not _looks_back_on(passage, term):
                 return False
         elif city:
             if not (contains(city, term) or (contains(heading, term) and not lies_within(city, term))):
@@ -422,7 +435,7 @@ def _counts_in(text: str, unit: str, noun: str) -> bool:
 def _unit_counts(text: str, classifiers: str) -> list[re.Match]:
     """Counts with one of ``classifiers`` (a unit asked, or its group: 人 finds "196名" and "171人")."""
     group = "".join(g for g in _CLASSIFIER_GROUPS if set(classifiers) & set(g)) or classifiers
-    return list(re.finditer(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:万|亿)?[{group}]", text))
+    return list(re.finditer(rf"(?:\d+(?:\.\d+)?|[零〇一二三四五六七八九十百千万两]+)\s*(?:余|多)?(?:万|亿)?(?:余|多)?\s*[{group}]", text))
 
 
 #: How documents write the head of a counted thing that the question names otherwise, next to its
@@ -457,6 +470,11 @@ def anchored(question: Question) -> bool:
 #: ("2023年", "二〇二三年", "2023年度").
 _ASKS_YEAR = re.compile(r"哪一?年|哪个年份|什么年份|哪个(?:财政)?年度|哪年")
 _YEAR_STATED = re.compile(r"(?:19|20)\d{2}\s*年|[〇零一二三四五六七八九]{4}年")
+#: A question for the day itself, and a day a sentence states ("5月28日", "五月二十八日").
+_ASKS_DAY = re.compile(r"日期|哪一?天|几号|哪日|何日")
+_DAY_STATED = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}[日号]")
+#: Spaces a text layer puts beside figures ("到 2020 年"): not there for what a sentence states.
+_DIGIT_SPACE = re.compile(r"(?<=\d)[ \t\u3000]+(?=\S)|(?<=\S)[ \t\u3000]+(?=\d)")
 #: A document title in a sentence, e.g. 《苏州市法治化营商环境建设指数评估报告（2022年）》.
 _TITLE = re.compile(r"《[^》]{1,80}》")
 
@@ -468,6 +486,7 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
     and dates the question states, and for who a person in the asked role (any name in the
     sentence is no answer to who a city's 市委书记 is)."""
     kinds = question.kinds
+    sentence_key = _DIGIT_SPACE.sub("", sentence_key)  # "到 2020 年", "开展 18 次" as PDFs space them
     # a Chinese numeral inside quotes names something (“三项制度”), it does not count it; digits do
     plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), sentence_key)
     if any(not p.search(plain) for p in asked_facts(question)):
@@ -499,6 +518,8 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
         return False
     if "date" in kinds and _ASKS_YEAR.search(question.key) and not _YEAR_STATED.search(_TITLE.sub("", sentence_key)):
         return False  # "哪一年" is answered by a year, not by "今年" or "3月"
+    if "date" in kinds and _ASKS_DAY.search(question.key) and not _DAY_STATED.search(sentence_key):
+        return False  # "日期是？", "哪一天" by a day of a month
     if "person" in kinds:
         named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
         if question.roles:
@@ -508,9 +529,16 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
-    """True when the passages (with their titles, sections, city and year) name every term."""
+    """True when the passages (with their titles, sections, city and year) name every term, a year
+    counting as named by a document of the following year too (a report looks back on the year before)."""
     context = "\n".join(p.context for p in passages)
-    return all(contains(context, t) for t in terms)
+    return all(contains(context, t) or (t.isdigit() and any(_looks_back_on(p, t) for p in passages)) for t in terms)
+
+
+def _looks_back_on(passage: Passage, year: str) -> bool:
+    """A document of ``year`` or of the year after it (its annual report, its work report)."""
+    own = passage.metadata.get("year", "")
+    return own.isdigit() and int(own) - int(year) in (0, 1)
 
 
 def refusal(question: Question, passages: Sequence[Passage], mode: str) -> Answer:

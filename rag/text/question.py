@@ -44,7 +44,7 @@ _ASKS_NUMBER = re.compile(r"多少|(?<!哪)几[个项件名次条家批类份期
 #: e.g. "满意率是多少", "占比多少", "覆盖率有多高".
 _ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{0,6}(?:多少|几|多高|多大)")
 #: e.g. "何时", "哪一年", "几月".
-_ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|几月|哪个月|日期")
+_ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪个(?:财政)?年度|哪个年份|什么年份|哪一?天|几月|哪个月|日期")
 #: e.g. "谁", "哪位", "姓名".
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
 #: The words asking which city, e.g. "哪个城市", "哪座城市", "哪个市" (its answer names the city).
