@@ -45,7 +45,13 @@ def _engine():
         from rapidocr import RapidOCR
     except ImportError as exc:  # the [ocr] extra is not installed
         raise RuntimeError("reading scans needs the OCR extra: pip install 'policyqa[ocr]'") from exc
-    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    # rapidocr prints to stderr with a handler of its own; through logging, what it says becomes the
+    # note of the file being read (rag.ingest.notes) instead of a stray coloured line
+    ocr_log = logging.getLogger("RapidOCR")
+    for handler in list(ocr_log.handlers):
+        ocr_log.removeHandler(handler)
+    ocr_log.propagate = True
+    ocr_log.setLevel(logging.WARNING)
     return RapidOCR(params={"Global.log_level": "warning"})
 
 
