@@ -53,6 +53,11 @@ OUTCOMES: dict[str, str] = {
 
 MODES = {"extractive": "摘录原文", "llm": "大模型生成"}
 
+#: an eval item's ``kind`` -> what it tests, in words (an unknown kind is shown as written)
+KINDS = {"paraphrase": "换一种说法", "paraphrase-trad": "换说法（繁体）", "other-city": "问其他城市",
+         "reverse": "由答案反问", "wrong-year": "年份不对", "false-premise": "前提错误", "role": "问职务",
+         "date": "问日期", "person": "问人物", "person-trap": "人物陷阱", "list": "列举措施", "conversation": "多轮对话"}
+
 _ORDER = {"fabricated": 0, "wrong": 1, "partial": 2, "missed": 3, "refused": 4, "correct": 5, "corrected": 6,
           "refused-ok": 7}
 _COLOUR = {"fabricated": "#c0392b", "wrong": "#c0392b", "partial": "#e67e22", "missed": "#e67e22",
@@ -101,7 +106,7 @@ def summary_lines(m: dict) -> list[str]:
     for key, value in m.items():
         if key == "by_kind":
             for kind, group in value.items():
-                lines.append(f"  题型 {kind}：{group['questions']} 题，答对比例 {shown('fact_accuracy', group['fact_accuracy'])}，"
+                lines.append(f"  题型 {KINDS.get(kind, kind)}：{group['questions']} 题，答对比例 {shown('fact_accuracy', group['fact_accuracy'])}，"
                              f"陷阱题处理 {shown('traps_handled', group['traps_handled'])}，错误回答 {group['wrong_answers']}")
         else:
             lines.append(f"  {LABELS.get(key, (key, ''))[0]}：{shown(key, value)}")
@@ -134,7 +139,7 @@ def write_report(out: Path, scored: list[Scored], m: dict, title: str) -> None:
     figures = "".join(f"<tr><th>{html.escape(LABELS.get(k, (k, ''))[0])}</th><td>{html.escape(shown(k, v))}</td></tr>"
                       for k, v in m.items() if k != "by_kind")
     kinds = "".join(
-        f"<tr><td>{html.escape(kind)}</td><td>{g['questions']}</td><td>{shown('fact_accuracy', g['fact_accuracy'])}</td>"
+        f"<tr><td>{html.escape(KINDS.get(kind, kind))}</td><td>{g['questions']}</td><td>{shown('fact_accuracy', g['fact_accuracy'])}</td>"
         f"<td>{shown('traps_handled', g['traps_handled'])}</td><td>{g['wrong_answers']}</td></tr>"
         for kind, g in m.get("by_kind", {}).items())
     by_kind = ("<h2>按题型</h2><table><tr><th>题型</th><th>题数</th><th>可答题答对比例</th><th>陷阱题拒答或纠正</th>"
