@@ -114,6 +114,7 @@ def test_a_sentence_over_a_page_break_is_joined_under_a_running_header() -> None
     assert sentence in text.split("\n"), text
 
 
+@pytest.mark.full  # the real OCR model on two drawn pages
 def test_image_only_pdf_is_read_with_pages_table_rows_and_a_cache(tmp_path: Path, monkeypatch) -> None:
     import rag.ingest.ocr as ocr
 
