@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from rag.config import Settings
 from rag.logs import setup_logging
@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="files or folders (txt md html docx pdf jsonl, png jpg tif scans)")
     p.add_argument("--show", type=int, default=0, metavar="N", help="print the first N chunks of each document")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file could not be read")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per file (path, status, documents, chunks, chars, errors, warnings)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("index", help="build or update the index incrementally (only changed files are redone)")
@@ -128,38 +130,73 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """What each file becomes: a table on a terminal; one plain line per file (full path, status,
+    what went wrong) in a log or a pipe, where a table's cells would cut names; JSON lines with
+    ``--json``."""
     from rag.chunk import chunk_document
     from rag.ingest import Ingestor, find_files
     from rag.progress import Reporter
 
-    console = Console()
+    console = Console(soft_wrap=True)
+    table = Table(Column("file", overflow="fold"), "docs", "chunks", "chars", "notes", title="ingest") if console.is_terminal and not args.json \
+        else None
     files = list(find_files(args.paths))
-    table = Table("file", "docs", "chunks", "chars", "notes", title="ingest")
     sizes: list[int] = []
     chars = failed = 0
     started = time.perf_counter()
     with Ingestor(settings.ingest_limits()) as ingestor, Reporter() as progress:
         for path, docid in progress.track(files, "reading files"):
             result = ingestor.ingest_file(path, docid)
-            n_chunks = 0
+            n_chunks, shown = 0, []
             for doc in result.documents:
                 chunks = chunk_document(doc, settings.chunk_max_chars, settings.chunk_min_chars)
                 n_chunks += len(chunks)
                 sizes.extend(len(c.text) for c in chunks)
                 chars += len(doc.text)
-                for c in chunks[: args.show]:
-                    console.print(f"  [{c.chunk_id}] {' > '.join(c.section)}\n    {c.text}", markup=False)
-            notes = [f"[red]{escape(str(e))}[/red]" for e in result.errors[:3]]
-            notes += [f"[yellow]{escape(w)}[/yellow]" for w in result.warnings]
+                shown += chunks[: args.show]
+            failed += not result.documents
+            record = _ingest_record(path, docid, result, n_chunks)
+            if args.json:
+                record["chunks_shown"] = [{"chunk_id": c.chunk_id, "section": list(c.section), "text": c.text}
+                                          for c in shown]
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+                continue
+            for c in shown:
+                console.print(f"  [{c.chunk_id}] {' > '.join(c.section)}\n    {c.text}", markup=False)
+            if table is None:
+                print("\t".join([record["path"], record["status"],  # tab-separated: cut -f1,2 works
+                                 f"{record['documents']} docs, {n_chunks} chunks, {record['chars']} chars",
+                                 *record["errors"], *record["warnings"]]), flush=True)
+                continue
+            notes = [f"[red]{escape(e)}[/red]" for e in record["errors"][:3]]
+            notes += [f"[yellow]{escape(w)}[/yellow]" for w in record["warnings"]]
             if len(result.errors) > 3:
                 notes.append(f"[red]… {len(result.errors) - 3} more errors[/red]")
-            failed += not result.documents
-            table.add_row(escape(str(path)), str(len(result.documents)), str(n_chunks),
-                          str(sum(len(d.text) for d in result.documents)), "\n".join(notes) or "ok")
+            table.add_row(escape(str(path)), str(len(result.documents)), str(n_chunks), str(record["chars"]),
+                          "\n".join(notes) or "ok")
     seconds = time.perf_counter() - started
-    console.print(table)
-    console.print(_summary(len(files), failed, sizes, chars, seconds), markup=False, highlight=False)
+    if table is not None:
+        console.print(table)
+    Console(stderr=args.json, soft_wrap=True).print(_summary(len(files), failed, sizes, chars, seconds),
+                                                     markup=False, highlight=False)
     return 1 if failed and args.strict else 0
+
+
+def _ingest_record(path: Path, docid: str, result, n_chunks: int) -> dict:
+    """One file's outcome for ``policyqa ingest`` (a log line or a JSON line): ``status`` is ``ok``,
+    ``warnings``, ``partial`` (some records read, some not) or ``failed``; messages are one line each,
+    without the file's path in front where it is the file's own."""
+    errors = [_one_line(str(e).removeprefix(f"{path}: ")) for e in result.errors]
+    status = ("failed" if not result.documents else "partial" if result.errors
+              else "warnings" if result.warnings else "ok")
+    return {"path": str(path), "docid": docid, "status": status, "documents": len(result.documents),
+            "chunks": n_chunks, "chars": sum(len(d.text) for d in result.documents), "errors": errors,
+            "warnings": [_one_line(w) for w in result.warnings]}
+
+
+def _one_line(text: str) -> str:
+    """A message on one line (a parser's error text may hold line breaks), for logs and greps."""
+    return " ".join(text.split())
 
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -182,10 +219,10 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
         stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report,
                              keyword_only=args.keyword_only)
-    for err in stats.errors:
-        console.print(f"[red]error[/red] {escape(err)}", highlight=False)
+    for err in stats.errors:  # one line each, the file's full path first: a log or a grep names every file
+        console.print(f"[red]error[/red] {escape(_one_line(err))}", highlight=False)
     for warning in stats.warnings:
-        console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+        console.print(f"[yellow]warning[/yellow] {escape(_one_line(warning))}", highlight=False)
     rate = stats.chunks_embedded / stats.embed_seconds if stats.embed_seconds else 0.0
     Console(soft_wrap=True).print(
         f"Index {settings.index_dir} now holds {stats.totals.get('documents', 0)} documents, "
@@ -360,7 +397,8 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.evaluate import load_eval_set, metrics, percentile, score, write_report
+    from rag.evaluate import load_eval_set, metrics, percentile, score
+    from rag.report import summary_lines, write_report
     from rag.progress import Reporter
     from rag.models import Answer
 
@@ -398,9 +436,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         m["first_token_ms_p95"] = percentile(first_tokens, 0.95)
     m["mode"] = args.mode or settings.answer_mode
     out = Path(args.out)
-    write_report(out, scored, m, f"PolicyQA eval · {Path(args.evalset).name} · {m['mode']}")
-    print(json.dumps(m, ensure_ascii=False, indent=2))
-    print(f"written {out}/answers.jsonl, metrics.json, report.html")
+    write_report(out, scored, m, f"PolicyQA 评测 · {Path(args.evalset).name} · {m['mode']}")
+    print("\n".join(summary_lines(m)))
+    print(f"已写入 {out}/answers.jsonl、metrics.json（指标原始键名，供脚本读取）、report.html（评测报告）")
     return 0
 
 

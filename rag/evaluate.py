@@ -1,4 +1,4 @@
-"""Batch evaluation: run every question of an eval set, score it, write answers, metrics and a report.
+"""Batch evaluation: run every question of an eval set and score it (``rag.report`` writes the run out).
 
 Two formats are accepted, per line:
   PolicyQA facts  ``{"id", "question", "answerable": bool, "facts": [["alt1", "alt2"], ...]}``; a trap
@@ -12,7 +12,6 @@ Two formats are accepted, per line:
 
 from __future__ import annotations
 
-import html
 import json
 import statistics
 from collections.abc import Callable, Iterable
@@ -149,62 +148,6 @@ def metrics(scored: list[Scored]) -> dict:
 def percentile(values: list[float], q: float) -> float:
     """The q-quantile of already sorted values (nearest rank), rounded to 0.1."""
     return round(values[min(len(values) - 1, int(len(values) * q))], 1) if values else 0.0
-
-
-_ORDER = {"fabricated": 0, "wrong": 1, "partial": 2, "missed": 3, "refused": 4, "correct": 5, "corrected": 6,
-          "refused-ok": 7}
-_COLOUR = {"fabricated": "#c0392b", "wrong": "#c0392b", "partial": "#e67e22", "missed": "#e67e22",
-           "refused": "#e67e22", "correct": "#27ae60", "corrected": "#27ae60", "refused-ok": "#27ae60"}
-
-
-def write_report(out: Path, scored: list[Scored], m: dict, title: str) -> None:
-    """answers.jsonl, metrics.json and report.html (bars, latency histogram, failures first)."""
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "answers.jsonl", "w", encoding="utf-8") as fh:
-        for s in scored:
-            fh.write(json.dumps({"id": s.item.get("id") or s.item.get("qid"), "outcome": s.outcome,
-                                 **s.answer.model_dump()}, ensure_ascii=False) + "\n")
-    (out / "metrics.json").write_text(json.dumps(m, ensure_ascii=False, indent=2))
-    bars = [(k, v) for k, v in m.items() if isinstance(v, float) and 0 <= v <= 1 and not k.startswith("latency")]
-    svg_bars = "".join(
-        f'<text x="0" y="{22 * i + 15}">{html.escape(k)}</text><rect x="190" y="{22 * i + 3}" width="{300 * v:.0f}" height="16" '
-        f'fill="{"#c0392b" if "wrong" in k else "#2e86c1"}"/><text x="{195 + 300 * v:.0f}" y="{22 * i + 15}">{v:.3f}</text>'
-        for i, (k, v) in enumerate(bars))
-    lat = [s.answer.latency_ms for s in scored]
-    hist = _histogram(lat)
-    rows = "".join(
-        f'<tr><td>{html.escape(str(s.item.get("id") or s.item.get("qid")))}</td>'
-        f'<td style="color:{_COLOUR.get(s.outcome, "#000")};font-weight:bold">{s.outcome}</td>'
-        f"<td>{html.escape(s.item['question'])}</td><td>{html.escape(s.answer.answer)}</td>"
-        f"<td>{html.escape(s.detail)}</td><td>{'<br>'.join(html.escape(f'[{c.n}] {c.chunk_id}: {c.quote}') for c in s.answer.citations)}</td>"
-        f"<td>{s.answer.latency_ms:.0f}</td></tr>"
-        for s in sorted(scored, key=lambda s: (_ORDER.get(s.outcome, 9), str(s.item.get('id')))))
-    page = f"""<!doctype html><html lang="zh"><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:13px}}</style>
-<h1>{html.escape(title)}</h1>
-<p>{m['questions']} questions · latency p50 {m['latency_ms_p50']} ms · p95 {m['latency_ms_p95']} ms · {m['quotes_shown']} quotes shown</p>
-<svg width="620" height="{22 * len(bars) + 10}" font-size="12">{svg_bars}</svg>
-<h2>Latency (ms)</h2>{hist}
-<h2>Questions (failures first)</h2>
-<table><tr><th>id</th><th>outcome</th><th>question</th><th>answer</th><th>detail</th><th>citations</th><th>ms</th></tr>{rows}</table>
-<h2>Metrics</h2><pre>{html.escape(json.dumps(m, ensure_ascii=False, indent=2))}</pre></html>"""
-    (out / "report.html").write_text(page, encoding="utf-8")
-
-
-def _histogram(values: list[float], bins: int = 12) -> str:
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    width = (hi - lo) / bins or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, int((v - lo) / width))] += 1
-    top = max(counts)
-    bars = "".join(
-        f'<rect x="{i * 40}" y="{120 - 100 * c / top:.0f}" width="36" height="{100 * c / top:.0f}" fill="#7d3c98"/>'
-        f'<text x="{i * 40}" y="135" font-size="9">{lo + i * width:.0f}</text><text x="{i * 40 + 12}" y="{115 - 100 * c / top:.0f}" font-size="10">{c}</text>'
-        for i, c in enumerate(counts))
-    return f'<svg width="{bins * 40}" height="140">{bars}</svg>'
 
 
 def load_eval_set(path: Path, limit: int | None = None) -> list[dict]:

@@ -11,10 +11,16 @@ FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 A4_200DPI = (1654, 2339)
 
 
+class Continued(str):
+    """The rest of a paragraph that a page break split (:func:`paginate`): drawn without the
+    first-line indent, as a typeset page goes on."""
+
+
 def scanned_page(blocks: list[str | list[str]], *, header: str = "", footer: str = "", columns: int = 1,
-                 rotate: float = 0.5, seed: int = 0, size: int = 34):
+                 rotate: float = 0.5, seed: int = 0, size: int = 34, spacing: float = 1.6):
     """A page image: each block a paragraph (wrapped to the text width) or a table row (a list of
-    cells); ``columns=2`` sets the blocks in two columns."""
+    cells); ``columns=2`` sets the blocks in two columns; ``spacing`` is line pitch over font size
+    (公文 are set near 1.75)."""
     from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
     width, height = A4_200DPI
@@ -22,7 +28,7 @@ def scanned_page(blocks: list[str | list[str]], *, header: str = "", footer: str
     draw = ImageDraw.Draw(image)
     font = ImageFont.truetype(str(FONT), size)
     small = ImageFont.truetype(str(FONT), 26)
-    margin, line_h = 160, int(size * 1.6)
+    margin, line_h = 160, int(size * spacing)
     if header:
         draw.text((margin, 90), header, font=small, fill=0)
     if footer:
@@ -40,7 +46,7 @@ def scanned_page(blocks: list[str | list[str]], *, header: str = "", footer: str
             draw.line((margin, y + line_h - 8, width - margin, y + line_h - 8), fill=0, width=2)
             y += line_h
             continue
-        text = "\u3000\u3000" + block
+        text = block if isinstance(block, Continued) else "\u3000\u3000" + block
         for i in range(0, len(text), per_line):
             if y + line_h > bottom:  # the column is full: go on at the top of the next one
                 if columns == 2 and col == 0:
@@ -63,12 +69,13 @@ def image_pdf(pages, path: Path) -> Path:
     return path
 
 
-def paginate(paragraphs: list[str], *, columns: int = 1, size: int = 34, lines_per_page: int = 32) -> list[list[str]]:
+def paginate(paragraphs: list[str], *, columns: int = 1, size: int = 34, lines_per_page: int | None = None,
+             spacing: float = 1.6) -> list[list[str]]:
     """Paragraphs grouped into pages that :func:`scanned_page` can draw (long ones split, as a
-    page break would split them)."""
+    page break would split them: the rest is :class:`Continued` on the next page)."""
     width = A4_200DPI[0] - 2 * 160 - (80 if columns == 2 else 0)
     per_line = width // columns // size
-    budget = lines_per_page * columns
+    budget = (lines_per_page or int(32 * 1.6 / spacing)) * columns
     pages: list[list[str]] = [[]]
     used = 0
     for para in paragraphs:
@@ -80,9 +87,10 @@ def paginate(paragraphs: list[str], *, columns: int = 1, size: int = 34, lines_p
                 used += need
                 break
             if room >= 3:  # fill the page, continue on the next
-                cut = (room - 1) * per_line - 2
-                pages[-1].append(para[:cut])
-                para = para[cut:]
+                indent = 0 if isinstance(para, Continued) else 2
+                cut = (room - 1) * per_line - indent
+                pages[-1].append(type(para)(para[:cut]))
+                para = Continued(para[cut:])
             pages.append([])
             used = 0
     return [p for p in pages if p]

@@ -85,7 +85,7 @@ def test_eval_cli_extractive_on_the_bundled_set(docs_index: Settings, tmp_path: 
     lines = (tmp_path / "run" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == m["questions"] and json.loads(lines[0])["id"] == "q001"
     assert _every_citation_in_the_original(tmp_path / "run") >= 60
-    assert "failures first" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "有问题的在前" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
 
 
 def test_hard_eval_set_no_wrong_answer_and_every_trap_handled(docs_index: Settings, tmp_path: Path) -> None:

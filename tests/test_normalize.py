@@ -48,3 +48,18 @@ def test_a_number_wrapped_inside_chinese_text_is_joined_without_a_space() -> Non
     wrapped = ["The committee met in the spring of the year and agreed on version", "2 of the plan.",
                "The committee met in the spring of the year and agreed on version", "3 of the plan."]
     assert "version 2 of" in normalize_text("\n".join(wrapped))  # Latin text keeps its space
+
+
+def test_wrapped_lines_join_after_an_indented_first_line_a_closing_quote_and_a_split_row() -> None:
+    """A paragraph's first line is two characters short (its indent, stripped); a row OCR split in
+    two leaves a line starting with "，", which never starts a paragraph; "(一）" is one bracket pair."""
+    para = ("在2019年全国法治政府建设示范创建活动中，在省司法厅、滁州市司法局和天长市委、市政府高度重视下，"
+            "该市取得了可喜成绩，2020年8月被评为首批“全国法治政府建设示范市（县、区）”，省委书记为天长市颁发了奖牌。")
+    width = 24
+    lines = [para[:width - 2]] + [para[i:i + width] for i in range(width - 2, len(para), width)]
+    assert normalize_text("\n".join(lines)) == para
+    split = "实行“首次轻微违法豁免制”\n，督促企业进行整改，规范经营行为。"
+    assert normalize_text(split) == "实行“首次轻微违法豁免制”，督促企业进行整改，规范经营行为。"
+    assert normalize_text("第一段。\n\n，不是新段") == "第一段。\n，不是新段"  # a blank line still ends it
+    assert normalize_text("(一）大力推进全面依法治市工作") == "（一）大力推进全面依法治市工作"
+    assert normalize_text("（二)全面加强") == "（二）全面加强"

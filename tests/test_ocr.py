@@ -20,6 +20,7 @@ from rag.text.offsets import Traced
 from tests.files import LIMITS, check_in_original
 from tests.scans import image_pdf, scanned_page
 
+ROOT = Path(__file__).resolve().parent.parent
 FACT = "天长市2020年8月被评为首批全国法治政府建设示范市（县、区），省委书记为天长市颁发了奖牌。"
 FILLER = "各乡镇、各部门要坚持以习近平新时代中国特色社会主义思想为指导，深入推进依法行政，加快建设法治政府。"
 TABLE = [["项目", "2022年", "2023年"], ["行政复议案件", "120件", "215件"], ["行政诉讼案件", "48件", "37件"]]
@@ -73,6 +74,47 @@ def _scan_pdf(path: Path) -> Path:
 
 
 @pytest.mark.full
+def _rows_of(paragraphs: list[str], *, per_line: int = 39, pitch: float = 68.0, height: float = 40.0) -> list:
+    """OCR lines as a page set at ``pitch``/``height`` line spacing leaves them: each paragraph
+    indented two characters, wrapped at ``per_line``, a half line between paragraphs."""
+    from rag.ingest.ocr import Line
+
+    char, y, out = 34.0, 200.0, []
+    for para in paragraphs:
+        text = "\u3000\u3000" + para
+        for i in range(0, len(text), per_line):
+            piece = text[i:i + per_line]
+            x0 = 160 + char * (len(piece) - len(piece.lstrip("\u3000")))
+            out.append(Line(piece.lstrip("\u3000"), x0, y, 160 + char * len(piece), y + height))
+            y += pitch
+        y += pitch / 2
+    return out
+
+
+def test_wide_line_spacing_is_not_a_paragraph_per_line() -> None:
+    """公文 are set near 1.75-2x line spacing: the gap between wrapped rows is the page's usual gap,
+    not a paragraph break (before, every row of such a page was a paragraph of its own)."""
+    from rag.ingest.ocr import page_text
+
+    paragraphs = [FILLER * 2, FACT + FILLER, FILLER + FACT]
+    for pitch in (54.0, 68.0, 80.0):
+        text = page_text(_rows_of(paragraphs, pitch=pitch), 1654)
+        assert text.count("\n\n") == len(paragraphs) - 1, (pitch, text)
+        assert normalize_pages([Traced.of(text)])[0].text.split("\n") == paragraphs, pitch
+
+
+def test_a_sentence_over_a_page_break_is_joined_under_a_running_header() -> None:
+    """A scan's header stands apart from the text by a gap, which reads as a paragraph break; it
+    goes with the header, so the sentence cut by the page break is one again."""
+    sentence = FILLER + FACT
+    lines = [sentence[i:i + 20] for i in range(0, len(sentence), 20)]
+    pages = ["天长市人民政府文件\n\n第一段。\n" + "\n".join(lines[:3]) + "\n\n- 1 -",
+             "天长市人民政府文件\n\n" + "\n".join(lines[3:]) + "\n\n- 2 -"]
+    text = normalize_pages(strip_running_lines([Traced.of(p) for p in pages]))[0].text
+    assert sentence in text.split("\n"), text
+
+
+@pytest.mark.full  # the real OCR model on two drawn pages
 def test_image_only_pdf_is_read_with_pages_table_rows_and_a_cache(tmp_path: Path, monkeypatch) -> None:
     import rag.ingest.ocr as ocr
 
@@ -96,6 +138,42 @@ def test_image_only_pdf_is_read_with_pages_table_rows_and_a_cache(tmp_path: Path
     monkeypatch.setattr(ocr, "_engine", no_engine)
     again = ingest_file(path, "scan.pdf", limits)
     assert again.ok and again.documents[0].text == doc.text
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("spacing", [1.6, 1.75])
+def test_a_scanned_docs_file_gives_the_chunks_of_its_text(tmp_path: Path, spacing: float) -> None:
+    """The first part of docs/tianchang-2021.txt drawn as scanned pages (1.75: 公文 line spacing)
+    becomes about the chunks its text does, and quotes across a line wrap and a page break are
+    found (before: a paragraph per row at wide spacing, a sentence cut at every page break)."""
+    from rag.chunk import chunk_document
+    from rag.ingest import build_document
+    from rag.ingest.base import RawDocument
+    from tests.scans import paginate
+
+    text = ingest_file(ROOT / "docs" / "tianchang-2021.txt", "t.txt", LIMITS).documents[0].text
+    paragraphs = text.split("\n")[:14]
+    pages = paginate(paragraphs, spacing=spacing)
+    assert len(pages) >= 2
+    images = [scanned_page(p, header="天长市法治创建工作案例", footer=f"- {i} -", seed=i, spacing=spacing)
+              for i, p in enumerate(pages, 1)]
+    scan = ingest_file(image_pdf(images, tmp_path / "scan.pdf"), "scan.pdf",
+                       Settings(index_dir=tmp_path / "index").ingest_limits())
+    assert scan.ok, scan.errors
+    scanned = scan.documents[0]
+    original = build_document(RawDocument("t.txt", "t.txt", "\n".join(paragraphs), "h"))
+    settings = Settings()
+    n_text = len(chunk_document(original, settings.chunk_max_chars, settings.chunk_min_chars))
+    n_scan = len(chunk_document(scanned, settings.chunk_max_chars, settings.chunk_min_chars))
+    assert abs(n_scan - n_text) <= max(1, n_text // 10), (n_text, n_scan, scanned.text)
+    paragraphs_read = scanned.text.split("\n")
+    assert abs(len(paragraphs_read) - len(paragraphs)) <= 2, scanned.text
+    # a sentence wrapped over rows, and the paragraph the first page break cuts, each read as one
+    assert "2020年8月被评为首批“全国法治政府建设示范市（县、区）”" in scanned.text
+    cut = next(p for p in pages[1] if type(p).__name__ == "Continued")
+    whole = next(p for p in paragraphs if p.endswith(cut))
+    line = next(ln for ln in paragraphs_read if search_key(cut[:12]) in search_key(ln))
+    assert search_key(whole[-len(cut) - 12:-len(cut)]) in search_key(line), line  # joined over the break
 
 
 @pytest.mark.full

@@ -20,6 +20,7 @@ from rag.ingest.html import HtmlLoader
 from rag.ingest.image import ImageLoader
 from rag.ingest.jsonl import JsonlLoader
 from rag.ingest.limits import IngestLimits, check_file_size
+from rag.ingest.notes import ParserNotes
 from rag.ingest.pdf import PdfLoader
 from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
@@ -84,7 +85,23 @@ def find_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, str]]:
 
 def read_file(path: Path, docid: str, limits: IngestLimits) -> Iterator[Document | IngestError]:
     """Load and normalise one file in this process: its documents, and an IngestError for each
-    problem. Never raises for the file's content: whatever a parser raises is this file's error."""
+    problem. Never raises for the file's content: whatever a parser raises is this file's error.
+    What the parser warns or logs on the way is attached to the next document or error it leads to
+    (never printed on its own, where no one can tell which file it was about)."""
+    with ParserNotes() as notes:
+        for item in _read(path, docid, limits):
+            said = notes.take()
+            if isinstance(item, IngestError):
+                yield item.with_notes(said)
+            else:
+                yield item.model_copy(update={"warnings": item.warnings + tuple(f"the parser said: {n}" for n in said)}) \
+                    if said else item
+        left = notes.take()
+    if left:
+        log.warning("%s: after its last document the parser said: %s", path, "; ".join(left))
+
+
+def _read(path: Path, docid: str, limits: IngestLimits) -> Iterator[Document | IngestError]:
     try:
         check_file_size(path, limits)
         loader = loader_for(path)

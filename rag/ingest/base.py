@@ -16,14 +16,20 @@ if TYPE_CHECKING:
 class IngestError(Exception):
     """A file that cannot be ingested; the message names the file and what to do about it."""
 
-    def __init__(self, path: Path | str, problem: str, remedy: str) -> None:
+    def __init__(self, path: Path | str, problem: str, remedy: str, notes: tuple[str, ...] = ()) -> None:
         self.path = str(path)
         self.problem = problem
         self.remedy = remedy
-        super().__init__(f"{path}: {problem}. {remedy}")
+        #: what the parser itself said while failing (rag.ingest.notes), shown with the error
+        self.notes = tuple(notes)
+        said = f" (the parser said: {'; '.join(notes)})" if notes else ""
+        super().__init__(f"{path}: {problem}. {remedy}{said}")
+
+    def with_notes(self, notes: tuple[str, ...]) -> IngestError:
+        return IngestError(self.path, self.problem, self.remedy, self.notes + notes) if notes else self
 
     def __reduce__(self):  # pickles across the file-reader process boundary
-        return (IngestError, (self.path, self.problem, self.remedy))
+        return (IngestError, (self.path, self.problem, self.remedy, self.notes))
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,13 @@ def _engine():
         from rapidocr import RapidOCR
     except ImportError as exc:  # the [ocr] extra is not installed
         raise RuntimeError("reading scans needs the OCR extra: pip install 'policyqa[ocr]'") from exc
-    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    # rapidocr prints to stderr with a handler of its own; through logging, what it says becomes the
+    # note of the file being read (rag.ingest.notes) instead of a stray coloured line
+    ocr_log = logging.getLogger("RapidOCR")
+    for handler in list(ocr_log.handlers):
+        ocr_log.removeHandler(handler)
+    ocr_log.propagate = True
+    ocr_log.setLevel(logging.WARNING)
     return RapidOCR(params={"Global.log_level": "warning"})
 
 
@@ -122,12 +128,16 @@ def _rows(lines: list[Line]) -> list[list[Line]]:
 
 def page_text(lines: list[Line], width: float) -> str:
     """The text of one page: a line per row (a table row's cells joined by spaces, in order), a
-    blank line where a paragraph begins (a gap above it wider than line spacing, a first-line
-    indent of more than 1.5 characters, or the top of the right column)."""
+    blank line where a paragraph begins (a gap above it wider than the page's usual gap between
+    rows by 0.4 of a line, a first-line indent of more than 1.5 characters, or the top of the right
+    column). The usual gap is the page's own: documents set at 1.5 or 2 times line spacing (公文
+    are) would otherwise read as a paragraph per line."""
     rows = reading_order(lines, width)
     if not rows:
         return ""
     height = statistics.median(max(ln.height for ln in r) for r in rows)
+    gaps = [min(ln.y0 for ln in b) - max(ln.y1 for ln in a) for a, b in zip(rows, rows[1:])]
+    usual = max(0.0, statistics.median(g for g in gaps if g > -height)) if any(g > -height for g in gaps) else 0.0
     char = statistics.median((ln.x1 - ln.x0) / len(ln.text) for r in rows for ln in r if len(ln.text) >= 4) \
         if any(len(ln.text) >= 4 for r in rows for ln in r) else height
     out: list[str] = []
@@ -137,7 +147,7 @@ def page_text(lines: list[Line], width: float) -> str:
         if previous is not None:
             px0, py1 = min(ln.x0 for ln in previous), max(ln.y1 for ln in previous)
             # a gap wider than line spacing, a first-line indent, or back up to the next column
-            if y0 - py1 > 0.4 * height or y0 < py1 - height or x0 - px0 > 1.5 * char:
+            if y0 - py1 > usual + 0.4 * height or y0 < py1 - height or x0 - px0 > 1.5 * char:
                 out.append("")
         out.append(" ".join(ln.text for ln in row))
         previous = row

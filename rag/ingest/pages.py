@@ -55,9 +55,18 @@ def running_lines(pages: list[str]) -> list[set[int]]:
 
 
 def strip_running_lines(pages: list[Traced]) -> list[Traced]:
-    """``pages`` without their running lines, keeping where every character came from."""
+    """``pages`` without their running lines, keeping where every character came from. The blank
+    lines that set a header or footer apart from the text go with it: they say where the header
+    ends, not that a paragraph begins, so a sentence running over the page break is joined again."""
     out = []
     for page, drop in zip(pages, running_lines([p.text for p in pages])):
         lines = page.split("\n")
-        out.append(Traced.join("\n", [line for i, line in enumerate(lines) if i not in drop]))
+        kept = [i for i in range(len(lines)) if i not in drop]
+        body = [i for i in kept if lines[i].text.strip()]
+        if body:
+            first, last = body[0], body[-1]
+            head = any(i < first for i in drop)
+            foot = any(i > last for i in drop)
+            kept = [i for i in kept if (first <= i or not head) and (i <= last or not foot)]
+        out.append(Traced.join("\n", [lines[i] for i in kept]))
     return out

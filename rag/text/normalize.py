@@ -17,7 +17,7 @@ from rag.text.offsets import Traced
 
 #: Bumped whenever the stored text or search key of the same input would change; recorded in the
 #: index manifest so an index built by another version is rebuilt instead of silently mismatched.
-NORMALIZER_VERSION = "2"
+NORMALIZER_VERSION = "3"
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -37,6 +37,8 @@ _HSPACE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ASCII_TO_FULL = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！"}
 _PUNCT_IN_CJK = re.compile(f"(?<=[{_CJK_OR_PUNCT}])[,:;?!]|[,:;?!](?=[{CJK}])")
 _PAREN = re.compile(r"\(([^()\n]{0,80})\)")
+#: One half of a bracket pair read in the other width, as OCR reads "（一）" as "(一）": the pair is made full-width.
+_MIXED_PAREN = re.compile(r"\((?=[^()（）\n]{0,80}）)|(?<=（)([^()（）\n]{0,80})\)")
 
 _BOILERPLATE = [
     re.compile(p)
@@ -116,6 +118,7 @@ def normalize_traced(raw: Traced) -> Traced:
     text = text.sub(_PINYIN_GLOSS, "")
     text = text.sub(_PUNCT_IN_CJK, lambda m: _ASCII_TO_FULL[m.group(0)])
     text = text.sub(_PAREN, _full_width_paren)
+    text = text.sub(_MIXED_PAREN, lambda m: "（" if m.group(0) == "(" else m.group(1) + "）")
     lines = [line.sub(_HSPACE, " ").strip() for line in text.split("\n")]
     paragraphs = _join_wrapped_lines(lines)
     kept: list[Traced] = []
@@ -153,12 +156,21 @@ _FULLWIDTH_ALNUM = {
 }
 
 
+#: A paragraph's first line is indented by two characters (首行缩进), which extraction strips (or,
+#: in a scan, never reads): it reaches the wrap width two characters short.
+_INDENT = 2
+#: Punctuation no paragraph begins with (typesetting never starts a line with it; OCR does, when it
+#: reads the end of a row as a box of its own): such a line continues the one before.
+_CONTINUATION = re.compile("[，。、；：？！）」』”’,;:?!)]")
+
+
 def _join_wrapped_lines(lines: list[Traced]) -> list[Traced]:
-    """Re-join lines that a PDF or a hard-wrapping editor broke mid-sentence.
+    """Re-join lines that a PDF, a scan or a hard-wrapping editor broke mid-sentence.
 
     A line is a wrap when the document shows a wrap width (several lines of nearly the same length),
-    the line reaches it, does not end a sentence, and the next line is not a heading. Blank lines
-    always end a paragraph. Chinese needs no space at the join; Latin text gets one.
+    the line reaches it (a paragraph's first line two characters short, for its indent), does not
+    end a sentence, and the next line is not a heading; a line that starts with a comma or a
+    closing mark always continues the one before. Blank lines always end a paragraph. Chinese needs no space at the join; Latin text gets one.
     """
     rows = [bool(TABLE_CELL_GAP.search(line.text)) for line in lines]
     width = _wrap_width([line.text for line, row in zip(lines, rows) if not row])
@@ -170,19 +182,23 @@ def _join_wrapped_lines(lines: list[Traced]) -> list[Traced]:
             out.append(traced)
             joinable = False
             continue
-        if joinable and not row and out and out[-1].text and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
+        continues = bool(_CONTINUATION.match(line.lstrip(PAGE_BREAK)))  # "，督促…" never starts a paragraph
+        if (joinable or continues) and not row and out and out[-1].text \
+                and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
             prev = out[-1].text
             # Latin words get a space at the join; a number wrapped inside Chinese text does not
             # ("挽回经济损失13" + "57万元" is 1357万元, not "13 57")
             digits = prev[-1].isdigit() and line[0].isdigit() and has_cjk(prev[-12:] + line[:12])
             sep = " " if prev[-1].isascii() and line[0].isascii() and prev[-1].isalnum() and not digits else ""
             out[-1] = out[-1] + out[-1].inserted(sep) + traced
+            first = False
         else:
             out.append(traced)
+            first = True
         joinable = (
             width is not None
             and not row
-            and len(line) >= width - 2
+            and len(line) >= width - 2 - (_INDENT if first else 0)
             and line[-1] not in _SENTENCE_END
         )
     return out
