@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts,
-                               bare_doc_number, labelled)
+                               labelled, stands_for_document)
 from rag.models import Question
 from rag.text import HEADING_START, addresses_assistant, coverage, found, search_key, sentence_spans
 
@@ -71,8 +71,8 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
             key = search_key(sentence)
             if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
                 continue
-            if "docno" in question.kinds and bare_doc_number(key):
-                key = labelled(key, context_key)  # the document's own number says what its title says
+            if stands_for_document(question, key):
+                key = labelled(key, context_key)  # its number or date says what its title says
             candidates.append((rank, s, p.n, sentence, key, context_key))
     return candidates
 

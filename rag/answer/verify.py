@@ -195,7 +195,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         city = next((by_n[n].metadata.get("city") for n in used if by_n[n].metadata.get("city")), None)
         if city and not contains("".join(t for t, _ in kept), short_of(city)):
             answer = to_script_of(question, f"{city}：") + answer
-    if "date" in question.kinds and _ASKS_YEAR.search(question.key) and not _YEAR_STATED.search(
+    if _ASKS_DOCUMENT_YEAR.search(question.key) and not _YEAR_STATED.search(
             _DIGIT_SPACE.sub("", search_key("".join(t for t, _ in kept)))):
         # "哪个年度的报告说…": a sentence that names no year answers through its document, named first
         source = by_n[used[0]]
@@ -291,7 +291,7 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     if not question.compound:
-        if "docno" in question.kinds:
+        if any(stands_for_document(question, s) for s in sentences):
             quotes = labelled(quotes, context)
         ok = not question.content_words or coverage(question.content_words, quotes, context) >= MIN_COVERAGE
         return [] if ok else [question]
@@ -315,7 +315,18 @@ def answers_as_asked(question: Question, passages: Sequence[Passage], sentences:
             and all(any(name in p.document_names or contains(p.context, name) for p in passages)
                     for name in question.quoted)
             and all(any(contains(p.context, body) for p in passages) for body in _named_bodies(question))
-            and fits_answer_type(question, search_key(sentences)))
+            and (fits_answer_type(question, search_key(sentences))
+                 or (_ASKS_DOCUMENT_YEAR.search(question.key) is not None
+                     and any(p.metadata.get("year") for p in passages)
+                     and fits_answer_type(_without(question, "date"), search_key(sentences)))))
+
+
+#: "哪个财政年度的施政报告…", "哪一年的公报…": the year of a document, which its title or date gives.
+_ASKS_DOCUMENT_YEAR = re.compile(r"哪(?:一|个)?(?:财政)?年(?:度|份)?的?(?:施政|工作)?(?:报告|文件|公报|通知|方案|规划)")
+
+
+def _without(question: Question, kind: str) -> Question:
+    return question.model_copy(update={"kinds": tuple(k for k in question.kinds if k != kind)})
 
 
 #: A document number as offices write it: 京政办发〔2016〕8号, 湘办发[2016]41号, 国办发（2016）19号.
@@ -352,7 +363,22 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
 def bare_doc_number(sentence: str) -> bool:
     """A line that is a document number and little else ("京政办发〔2016〕12号"): a document's own
     number, where a sentence citing another's ("根据…（粤府〔2021〕13号）…") says more."""
-    rest = DOC_NUMBER.sub("", sentence)
+    return _only(sentence, DOC_NUMBER)
+
+
+#: A full date a document is signed with, e.g. "2016年5月28日".
+_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日")
+
+
+def stands_for_document(question: Question, sentence: str) -> bool:
+    """A line that labels its document rather than stating a fact: its own number (for a 文号
+    question) or the date it was issued on (for a when question): it says what the title says."""
+    return (("docno" in question.kinds and _only(sentence, DOC_NUMBER))
+            or ("date" in question.kinds and _only(sentence, _FULL_DATE)))
+
+
+def _only(sentence: str, pattern: re.Pattern) -> bool:
+    rest = pattern.sub("", sentence)
     return rest != sentence and len(re.findall(f"[{CJK}]", rest)) < _MIN_WORDS
 
 
@@ -387,16 +413,17 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     its document's place, so a Suzhou report's "全市化解纠纷8850件" is never an answer about Taicang,
     and a district's "全区…" never answers for the city around it (静海区's report is not 天津市's),
     however the title reads ("天津市静海区…"). A year: the sentence names it, or the document is of
-    that year or of the next (a report looks back on the year before); a document of another year
-    answers only where the sentence itself says which year."""
+    that year or of the next (a report looks back on the year before) and the sentence names no
+    other year; a document of another year answers only where the sentence itself says which year."""
     city = passage.metadata.get("city", "")
     heading = " ".join([passage.hit.title, " ".join(passage.hit.chunk.section)])
     for term in terms:
         if contains(sentence, term):
             continue
         if term.isdigit():
-            if passage.metadata.get("year", "").isdigit() and not _looks_back_on(passage, term):
-                return False
+            if _YEAR_STATED.search(sentence) or (passage.metadata.get("year", "").isdigit()
+                                                 and not _looks_back_on(passage, term)):
+                return False  # the sentence is about the year it names, or its document's
         elif city:
             if not (contains(city, term) or (contains(heading, term) and not lies_within(city, term))):
                 return False
