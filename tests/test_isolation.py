@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
+from tests.conftest import ROOT
+from tests.procs import Output, kill_and_check_children, wait_until
 
 
 @pytest.fixture
@@ -71,3 +79,30 @@ def test_weight_repack_is_off_exactly_on_amx_cpus() -> None:
     assert not cpu_has_amx(epyc) and cpu_has_amx(xeon)
     assert use_weight_repack("auto", epyc) and not use_weight_repack("auto", xeon)
     assert not use_weight_repack("off", epyc) and use_weight_repack("on", xeon)
+
+
+CALLER = """
+import logging, sys
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+from rag.isolation import Worker
+if __name__ == "__main__":
+    Worker("test", "tests.workers:echo").call(("block", 600), timeout_s=900)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_busy_child_ends_with_its_caller(signum: signal.Signals, tmp_path: Path) -> None:
+    """The caller (a plain script) is killed while its child is mid-request for 600 s: the child
+    ends with it, whichever signal it was (SIGKILL runs no cleanup in the caller at all)."""
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out = Output(proc.stdout)
+        wait_until(lambda: "blocking" in out.text, 120, "the child was busy", proc)
+        kill_and_check_children(proc, signum)
+    finally:
+        proc.kill()
+        proc.wait()
+
