@@ -106,10 +106,11 @@ print("refused" if answer.refused else "answered", answer.answer[:40])
 """
 
 
-def test_the_readme_snippet_works_in_a_script_without_a_main_guard(tmp_path: Path) -> None:
+def test_the_readme_snippet_works_in_a_script_without_a_main_guard(docs_index, tmp_path: Path) -> None:
     """No ``if __name__ == "__main__":``: the reader process must not run the script again (once it
     printed everything twice, the second copy hit IndexBusyError and the file "crashed its parser")."""
-    shutil.copy(DOCS / "tianchang-2021.txt", tmp_path / "new.txt")
+    shutil.copytree(docs_index.index_dir, tmp_path / "index")
+    (tmp_path / "new.txt").write_text("关于开展法治宣传的通知\n\n各单位要在2024年开展法治宣传月活动。\n", encoding="utf-8")
     (tmp_path / "ask.py").write_text(GUARDLESS, encoding="utf-8")
     done = subprocess.run([sys.executable, "ask.py"], cwd=tmp_path, capture_output=True, text=True, timeout=STARTUP_S,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -117,4 +118,4 @@ def test_the_readme_snippet_works_in_a_script_without_a_main_guard(tmp_path: Pat
     lines = done.stdout.splitlines()
     assert lines.count("script ran") == 1, done.stdout
     assert "written 1 failed 0" in lines, done.stdout + done.stderr
-    assert any(line.startswith("answered") and "示范市" in line for line in lines), done.stdout
+    assert any(line.startswith("answered") for line in lines), done.stdout
