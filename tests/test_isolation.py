@@ -37,6 +37,7 @@ def test_segfault_is_a_crash_of_that_request_only(worker: Worker) -> None:
 
 
 def test_hang_is_stopped_at_the_time_limit(worker: Worker) -> None:
+    worker.call(("pid", None), timeout_s=300)  # started: the limit below is on the request alone
     with pytest.raises(WorkerTimeout, match="0.5 s"):
         worker.call(("sleep", 30), timeout_s=0.5)
     assert worker.call(("pieces", ["ok"]), timeout_s=30) == ["ok"]
@@ -64,6 +65,7 @@ def test_progress_logged_in_the_child_reaches_the_caller_and_keeps_it_waiting(wo
     """A request whose only reply comes after 1.5 s is not stopped at a 1 s limit while it logs each
     step; the caller's log shows the steps (a long OCR run shows its pages)."""
     caplog.set_level("INFO", logger="rag")
+    worker.call(("pid", None), timeout_s=300)  # started: the limit below is on the request alone
     assert worker.call(("pages", 5), timeout_s=1.0) == ["read"]
     steps = [r.getMessage() for r in caplog.records if r.name == "rag.tests.worker"]
     assert steps == [f"read page {n} of 5" for n in range(1, 6)]
