@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,14 +29,31 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if getattr(args, "index", None):
         settings = settings.model_copy(update={"index_dir": Path(args.index)})
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.func(args, settings)
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except Terminated:
+        log.error("terminated (SIGTERM)")
+        return 128 + signal.SIGTERM
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so a command ends the way
+    an interrupted one does: every ``with``/``finally`` runs and closes its worker processes."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -7,8 +7,14 @@ requests, each answered by a stream of items. When the child dies or overruns it
 killed and a fresh one is started on the next request; the caller gets :class:`WorkerCrashed` or
 :class:`WorkerTimeout` and decides what that request becomes.
 
-Children come from a ``forkserver``: each is forked from a small single-threaded server process,
-never from the (multi-threaded) caller, and starts in milliseconds.
+Each child is a fresh interpreter (``python -c``, started with ``subprocess``: never forked from
+the multi-threaded caller) whose ``__main__`` is this module's small entry point, so the caller's
+own script is never imported again in it — a user's script without an ``if __name__ ==
+"__main__":`` guard works (multiprocessing's spawn and forkserver re-run the caller's main module in
+every child). A child ends with its caller however the caller ends, even by SIGKILL: it holds the
+read end of a pipe whose only write end is the caller's, and a thread in it exits the process the
+moment that end closes. A parent-death signal cannot do this: Linux sends it when the *thread*
+that started the child exits, and the caller starts children from request threads.
 """
 
 from __future__ import annotations
@@ -16,15 +22,21 @@ from __future__ import annotations
 import importlib
 import itertools
 import logging
-import multiprocessing
+import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 _END, _ITEM, _ERROR, _LOG = "end", "item", "error", "log"
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)  # where a child imports ``rag`` from
 
 
 class _LogToCaller(logging.Handler):
@@ -59,9 +71,28 @@ class WorkerTimeout(RuntimeError):
     """The child produced nothing for longer than the request's time limit and was stopped."""
 
 
-def _serve(conn, factory: str, args: tuple, memory_mb: int | None) -> None:
-    """Child main loop: build the handler once, then answer ``(id, request)`` messages."""
+def _child_main() -> None:
+    """Entry point of a child (``python -c``; argv: the connection's and the watch pipe's fds, and
+    the worker's name)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    conn_fd, watch_fd = (int(fd) for fd in sys.argv[1:3])
+    threading.Thread(target=_exit_with_caller, args=(watch_fd,), name="caller-watch", daemon=True).start()
+    conn = Connection(conn_fd)
+    sys_path, factory, args, memory_mb = conn.recv()
+    sys.path[:] = sys_path  # the caller's, so the factory's module is found as the caller finds it
+    _serve(conn, factory, args, memory_mb)
+
+
+def _exit_with_caller(watch_fd: int) -> None:
+    """Blocks until the caller's end of the watch pipe closes (nothing is ever written to it): the
+    caller has ended or stopped this worker, so this process ends at once, even mid-request."""
+    while os.read(watch_fd, 1):
+        pass
+    os._exit(1)
+
+
+def _serve(conn: Connection, factory: str, args: tuple, memory_mb: int | None) -> None:
+    """Child main loop: build the handler once, then answer ``(id, request)`` messages."""
     if memory_mb:
         import resource
 
@@ -102,40 +133,55 @@ class Worker:
     handler, a function from a request to an iterator of picklable items.
     """
 
-    def __init__(self, name: str, factory: str, args: tuple = (), *, memory_mb: int | None = None,
-                 preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, factory: str, args: tuple = (), *, memory_mb: int | None = None) -> None:
         self.name = name
         self._factory, self._args, self._memory_mb = factory, args, memory_mb
-        self._preload = (factory.partition(":")[0], *preload)
         self._lock = threading.Lock()
-        self._process = None
-        self._conn = None
+        self._process: subprocess.Popen | None = None
+        self._conn: Connection | None = None
+        self._watch: int | None = None  # write end of the child's watch pipe, held by this process only
         self._ids = itertools.count()
         self.crashes = 0  # in a row; reset by a request that completes
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None and self._process.is_alive() else None
+        return self._process.pid if self._alive() else None
+
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(self._preload))
-        parent, child = ctx.Pipe()
-        process = ctx.Process(target=_serve, args=(child, self._factory, self._args, self._memory_mb),
-                              name=f"policyqa-{self.name}", daemon=True)
-        process.start()
-        child.close()
-        self._process, self._conn = process, parent
+        ours, theirs = socket.socketpair()
+        watch_r, watch_w = os.pipe()  # both close-on-exec: only the child named below gets watch_r
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (_PACKAGE_ROOT, env.get("PYTHONPATH"))))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from rag.isolation import _child_main; _child_main()",
+                 str(theirs.fileno()), str(watch_r), f"policyqa-{self.name}"],  # the name: for `ps`
+                pass_fds=(theirs.fileno(), watch_r), stdin=subprocess.DEVNULL, env=env)
+        except BaseException:
+            ours.close()
+            os.close(watch_w)
+            raise
+        finally:
+            theirs.close()
+            os.close(watch_r)
+        conn = Connection(ours.detach())
+        self._process, self._conn, self._watch = process, conn, watch_w
+        conn.send((sys.path, self._factory, self._args, self._memory_mb))
 
     def _stop(self) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
+        process, conn, watch = self._process, self._conn, self._watch
+        self._process = self._conn = self._watch = None
         if conn is not None:
             conn.close()
+        if watch is not None:
+            os.close(watch)
         if process is not None:
-            if process.is_alive():
+            if process.poll() is None:
                 process.kill()
-            process.join(timeout=10)
+            process.wait(timeout=10)
 
     def stream(self, request: Any, timeout_s: float | None = None) -> Iterator[Any]:
         """Yield the items the handler produces for ``request``.
@@ -145,7 +191,7 @@ class Worker:
         next request is sent.
         """
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if not self._alive():
                 self._stop()
                 self._start()
             rid = next(self._ids)
@@ -174,8 +220,10 @@ class Worker:
                 process = self._process
                 exitcode = None
                 if process is not None:
-                    process.join(timeout=5)
-                    exitcode = process.exitcode
+                    try:
+                        exitcode = process.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        exitcode = None
                 self._stop()
                 self.crashes += 1
                 raise WorkerCrashed(self.name, exitcode) from None

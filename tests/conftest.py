@@ -102,7 +102,7 @@ def start_server(settings):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 60
+    deadline = time.time() + 300  # a readiness wait: slow on a loaded machine is not a failure
     while not server.started and time.time() < deadline:
         time.sleep(0.1)
     assert server.started, "server did not start"
@@ -148,29 +148,87 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_milvus_lite(data: Path) -> tuple[str, subprocess.Popen]:
-    """``milvus-lite server`` on a loopback port (what a Milvus cluster is to the client): its URL
-    and its process."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("milvus-lite")
-    proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
+class MilvusLite:
+    """``milvus-lite server`` on a loopback port (what a Milvus cluster is to the client), started
+    and health-checked: ready means it answers a real request (``list_collections``), not just that
+    its port accepts. ``ensure()`` restarts it on the same port and data folder if it died or stopped
+    answering, so its URL and collections stay valid."""
+
+    def __init__(self, data: Path, startup_s: float = 300) -> None:
+        self.data, self.port, self.startup_s = data, free_port(), startup_s  # a loaded 2-core machine is slow
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        exe = Path(sys.executable).with_name("milvus-lite")
+        self.proc = subprocess.Popen([str(exe), "server", "--host", "127.0.0.1", "--port", str(self.port),
+                                      "--data-dir", str(self.data)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.startup_s
+        while not self.healthy():
+            if self.proc.poll() is not None:
+                pytest.fail(f"milvus-lite server exited (rc {self.proc.returncode}) while starting")
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"milvus-lite server did not answer within {self.startup_s:g} s")
+            time.sleep(0.5)  # polling interval of a readiness wait
+
+    def healthy(self) -> bool:
+        from pymilvus import MilvusClient
+
+        if self.proc is None or self.proc.poll() is not None:
+            return False
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return f"http://127.0.0.1:{port}", proc
-        except OSError:
-            assert proc.poll() is None, "milvus-lite server exited"
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("milvus-lite server did not start")
+            socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+            client = MilvusClient(uri=self.url, timeout=30)
+            try:
+                client.list_collections(timeout=30)
+            finally:
+                client.close()
+        except Exception:  # noqa: BLE001 - any failure means "not ready yet"; start() bounds the wait
+            return False
+        return True
+
+    def ensure(self) -> str:
+        if not self.healthy():
+            self.stop()
+            self.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_milvus_lite(data: Path) -> tuple[str, subprocess.Popen]:
+    """A health-checked ``milvus-lite server`` of a test's own: its URL and its process."""
+    server = MilvusLite(data)
+    return server.url, server.proc
+
+
+_MILVUS = pytest.StashKey["MilvusLite"]()
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory) -> Iterator[str]:
-    """One milvus-lite server for the session's Milvus tests."""
-    url, proc = start_milvus_lite(tmp_path_factory.mktemp("milvus-server"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+def milvus_server(request, tmp_path_factory) -> Iterator[str]:
+    """One milvus-lite server for the session's Milvus tests (checked before each test: see
+    ``milvus_checked``)."""
+    server = MilvusLite(tmp_path_factory.mktemp("milvus-server"))
+    request.config.stash[_MILVUS] = server
+    yield server.url
+    del request.config.stash[_MILVUS]
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def milvus_checked(request) -> None:
+    """Once the session's milvus-lite server exists, every test starts with it answering: one that
+    died or hangs (a loaded machine, a test that stopped it) is restarted first."""
+    server = request.config.stash.get(_MILVUS, None)
+    if server is not None:
+        server.ensure()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from rag.answer.chain import AnswerChain
@@ -70,13 +71,16 @@ def test_openai_compatible_backend_against_llama_cpp_server(docs_index: Settings
                                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--model_alias", "qwen-local"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
+        deadline = time.time() + 600  # ready = it answers /v1/models (the model is loaded), not just listens
+        while True:
+            assert server.poll() is None, "llama.cpp's server exited while starting"
+            assert time.time() < deadline, "llama.cpp's server did not answer within 600 s"
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=30).status_code == 200:
                     break
-            except OSError:
-                time.sleep(0.5)
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)  # polling interval of a readiness wait
         settings = docs_index.model_copy(update={"answer_mode": "llm", "llm_url": f"http://127.0.0.1:{port}/v1",
                                                  "llm_model": "qwen-local"})
         chain = AnswerChain(settings, Retriever.open(settings, e5))
@@ -134,17 +138,27 @@ def test_model_without_weight_repack_answers(docs_index: Settings) -> None:
 
 
 def test_abandoned_stream_does_not_block_the_model(llm_chain: AnswerChain) -> None:
-    """A client that disconnects mid-stream must not leave the model locked for everyone else."""
-    import threading
+    """A client that disconnects mid-stream must not leave the model locked for everyone else.
 
+    The wait is derived from this machine's speed now (a loaded machine is slow, not locked): the
+    abandoned reply is read to its end, then the next answer is written, each about as long as a
+    whole answer measured first."""
+    import threading
+    import time
+
+    question = "苏州市政务服务可网办率达到多少？"
+    started = time.monotonic()
+    llm_chain.ask(question)
+    baseline = time.monotonic() - started
     stream = llm_chain.stream(TIANCHANG_Q)
     next(p for p in stream if isinstance(p, str))
     del stream  # abandoned after the first piece
     result: list = []
-    worker = threading.Thread(target=lambda: result.append(llm_chain.ask("苏州市政务服务可网办率达到多少？")))
+    worker = threading.Thread(target=lambda: result.append(llm_chain.ask(question)), daemon=True)
     worker.start()
-    worker.join(timeout=300)
-    assert result, "the model stayed locked after an abandoned stream"
+    limit = max(60.0, 6 * baseline)  # two answers' worth, three times over
+    worker.join(timeout=limit)
+    assert result, f"the model stayed locked after an abandoned stream (waited {limit:.0f} s; an answer took {baseline:.1f} s)"
 
 
 def test_llm_judge_reranks_the_award_paragraph_first(llm_chain: AnswerChain, docs_index: Settings, e5) -> None:

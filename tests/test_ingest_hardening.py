@@ -120,30 +120,49 @@ def test_messy_folder_every_bad_file_named(tmp_path: Path) -> None:
 
 
 def test_isolated_reader_survives_a_parser_crash_and_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
     good = tmp_path / "good.txt"
     good.write_text(PARA, encoding="utf-8")
-    slow = Settings(ingest_timeout_s=1.0).ingest_limits()
-    with Ingestor(slow) as ingestor:
+    with Ingestor(LIMITS) as ingestor:  # how long a fresh reader takes for a good file on this machine now
+        started = time.monotonic()
+        assert ingestor.ingest_file(good, "good.txt").ok
+        limit = max(1.0, round(4 * (time.monotonic() - started), 1))
+    with Ingestor(Settings(ingest_timeout_s=limit).ingest_limits()) as ingestor:
         assert ingestor.ingest_file(good, "good.txt").ok
         pid = ingestor._worker.pid
         # a file the (real) reader process cannot finish: a pipe that never delivers data
         fifo = tmp_path / "stuck.txt"
         os.mkfifo(fifo)
         (err,) = ingestor.ingest_file(fifo, "stuck.txt").errors
-        assert "no progress for 1 s" in err.problem and "POLICYQA_INGEST_TIMEOUT_S" in err.remedy
+        assert f"no progress for {limit:g} s" in err.problem and "POLICYQA_INGEST_TIMEOUT_S" in err.remedy
         assert ingestor.ingest_file(good, "good.txt").ok and ingestor._worker.pid != pid
 
 
 def test_isolated_reader_reports_a_segfault(tmp_path: Path) -> None:
     import signal
     import threading
+    import time
 
     path = tmp_path / "wait.txt"
     os.mkfifo(path)
     with Ingestor(LIMITS) as ingestor:
         ingestor.ingest_file(Path(__file__), "warm.py")  # start the reader process
         pid = ingestor._worker.pid
-        threading.Timer(1.0, os.kill, (pid, signal.SIGSEGV)).start()
+
+        def crash_once_reading() -> None:
+            """Opening the pipe's write end without blocking succeeds only once the reader has it
+            open: then the reader is inside the file, waiting for data, and gets its SIGSEGV."""
+            while True:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                    break
+                except OSError:
+                    time.sleep(0.05)  # polling interval of a readiness wait
+            os.kill(pid, signal.SIGSEGV)
+            os.close(fd)
+
+        threading.Thread(target=crash_once_reading, daemon=True).start()
         (err,) = ingestor.ingest_file(path, "wait.txt").errors
         assert "crashed" in err.problem and "SIGSEGV" in err.problem
 

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
+from tests.conftest import ROOT
+from tests.procs import Output, kill_and_check_children, wait_until
 
 
 @pytest.fixture
@@ -29,6 +37,7 @@ def test_segfault_is_a_crash_of_that_request_only(worker: Worker) -> None:
 
 
 def test_hang_is_stopped_at_the_time_limit(worker: Worker) -> None:
+    worker.call(("pid", None), timeout_s=300)  # started: the limit below is on the request alone
     with pytest.raises(WorkerTimeout, match="0.5 s"):
         worker.call(("sleep", 30), timeout_s=0.5)
     assert worker.call(("pieces", ["ok"]), timeout_s=30) == ["ok"]
@@ -56,6 +65,7 @@ def test_progress_logged_in_the_child_reaches_the_caller_and_keeps_it_waiting(wo
     """A request whose only reply comes after 1.5 s is not stopped at a 1 s limit while it logs each
     step; the caller's log shows the steps (a long OCR run shows its pages)."""
     caplog.set_level("INFO", logger="rag")
+    worker.call(("pid", None), timeout_s=300)  # started: the limit below is on the request alone
     assert worker.call(("pages", 5), timeout_s=1.0) == ["read"]
     steps = [r.getMessage() for r in caplog.records if r.name == "rag.tests.worker"]
     assert steps == [f"read page {n} of 5" for n in range(1, 6)]
@@ -71,3 +81,30 @@ def test_weight_repack_is_off_exactly_on_amx_cpus() -> None:
     assert not cpu_has_amx(epyc) and cpu_has_amx(xeon)
     assert use_weight_repack("auto", epyc) and not use_weight_repack("auto", xeon)
     assert not use_weight_repack("off", epyc) and use_weight_repack("on", xeon)
+
+
+CALLER = """
+import logging, sys
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+from rag.isolation import Worker
+if __name__ == "__main__":
+    Worker("test", "tests.workers:echo").call(("block", 600), timeout_s=900)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_busy_child_ends_with_its_caller(signum: signal.Signals, tmp_path: Path) -> None:
+    """The caller (a plain script) is killed while its child is mid-request for 600 s: the child
+    ends with it, whichever signal it was (SIGKILL runs no cleanup in the caller at all)."""
+    script = tmp_path / "caller.py"
+    script.write_text(CALLER, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        out = Output(proc.stdout)
+        wait_until(lambda: "blocking" in out.text, 120, "the child was busy", proc)
+        kill_and_check_children(proc, signum)
+    finally:
+        proc.kill()
+        proc.wait()
+

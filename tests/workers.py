@@ -32,4 +32,8 @@ def echo():
                 time.sleep(0.3)
                 log.info("read page %d of %d", page, value)
             yield "read"
+        elif kind == "block":  # busy in a request: says so, then works for a long time
+            log.info("blocking")
+            time.sleep(value)
+            yield "done"
     return handle

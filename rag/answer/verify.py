@@ -373,8 +373,9 @@ _FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[
 def stands_for_document(question: Question, sentence: str) -> bool:
     """A line that labels its document rather than stating a fact: its own number (for a 文号
     question) or the date it was issued on (for a when question): it says what the title says."""
-    return (("docno" in question.kinds and _only(sentence, DOC_NUMBER))
-            or ("date" in question.kinds and _only(sentence, _FULL_DATE)))
+    key = search_key(sentence)
+    return (("docno" in question.kinds and _only(key, DOC_NUMBER))
+            or ("date" in question.kinds and _only(key, _FULL_DATE)))
 
 
 def _only(sentence: str, pattern: re.Pattern) -> bool:
