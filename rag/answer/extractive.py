@@ -71,7 +71,7 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
             key = search_key(sentence)
             if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
                 continue
-            if stands_for_document(question, key):
+            if stands_for_document(question, sentence, p.hit.title):
                 key = labelled(key, context_key)  # its number or date says what its title says
             candidates.append((rank, s, p.n, sentence, key, context_key))
     return candidates

@@ -291,7 +291,7 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     if not question.compound:
-        if any(stands_for_document(question, s) for s in sentences):
+        if any(stands_for_document(question, s, by_n[n].hit.title) for n in used for s in sentences):
             quotes = labelled(quotes, context)
         ok = not question.content_words or coverage(question.content_words, quotes, context) >= MIN_COVERAGE
         return [] if ok else [question]
@@ -370,12 +370,21 @@ def bare_doc_number(sentence: str) -> bool:
 _FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日")
 
 
-def stands_for_document(question: Question, sentence: str) -> bool:
+def own_doc_numbers(text: str) -> list[str]:
+    """The document numbers a text gives that are not another document's: "《…的通知》（国办发〔2016〕
+    19号）" cites the number of the title it follows."""
+    return [m.group(0) for m in DOC_NUMBER.finditer(text) if not re.search(r"》\s*[（(\[【]\s*$", text[:m.start()])]
+
+
+def stands_for_document(question: Question, sentence: str, title: str = "") -> bool:
     """A line that labels its document rather than stating a fact: its own number (for a 文号
-    question) or the date it was issued on (for a when question): it says what the title says."""
+    question: a line of its own, or the title line that ends in it) or the date it was issued on
+    (for a when question): it says what the title says."""
     key = search_key(sentence)
-    return (("docno" in question.kinds and _only(key, DOC_NUMBER))
-            or ("date" in question.kinds and _only(key, _FULL_DATE)))
+    if "docno" in question.kinds and (_only(key, DOC_NUMBER) or (
+            title and DOC_NUMBER.search(key) and folded(title)[0] in folded(sentence)[0])):
+        return True
+    return "date" in question.kinds and _only(key, _FULL_DATE)
 
 
 def _only(sentence: str, pattern: re.Pattern) -> bool:
@@ -542,7 +551,7 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
         return False
     if "name" in kinds and not _QUOTED_NAME.search(sentence_key):
         return False
-    if "docno" in kinds and not DOC_NUMBER.search(sentence_key):
+    if "docno" in kinds and not own_doc_numbers(sentence_key):
         return False
     if "date" in kinds and _ASKS_YEAR.search(question.key) and not _YEAR_STATED.search(_TITLE.sub("", sentence_key)):
         return False  # "哪一年" is answered by a year, not by "今年" or "3月"
