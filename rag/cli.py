@@ -354,6 +354,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     for note in answer.notes:
         console.print(f"[dim]ℹ {escape(note)}[/dim]", highlight=False)
     console.print(("[bold yellow]未找到依据[/bold yellow] " if answer.refused else "[bold]答：[/bold]") + answer.answer, highlight=False)
+    if answer.reason:
+        console.print(f"    原因：{escape(answer.reason)}", highlight=False)
     for c in answer.citations:
         page = f", 第{c.page}页" if c.page else ""
         console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end}{page})\n    「{c.quote}」", markup=False, highlight=False)

@@ -129,6 +129,9 @@ class Answer(Record):
         default=(), description="What the reader should know about how this answer was made, e.g. that the "
         "local model was unavailable and the answer is the extractive one.",
     )
+    refused_by: str | None = Field(None, description="On a refusal, the check that stood in the way (subject, place, "
+                                   "coverage, or one of the answer-kind checks: figure, date, unit, docno…).")
+    reason: str | None = Field(None, description="On a refusal, why, in Chinese: 文件中有该区的段落，但没有给出具体数字.")
     unanswered: tuple[str, ...] = Field(
         default=(), description="Parts of a compound question the documents do not answer (the rest is answered).",
     )

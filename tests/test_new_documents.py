@@ -101,3 +101,18 @@ def test_a_count_with_yu_or_duo_is_a_count() -> None:
 def test_a_repaired_quote_keeps_its_figures() -> None:
     source = "为贯彻落实《广东省人民政府的通知》（粤府〔2021〕13号），强化就业优先政策。"
     assert locate_quote("东府〔2021〕54号", source) is None
+
+
+def test_a_refusal_names_the_check_that_stood_in_the_way() -> None:
+    """The Answer says which named check refused and why, in plain Chinese."""
+    cases = {
+        "北京市2023年办理行政复议案件多少件？": "subject",  # no passage about 北京
+        "天津市2023年办理行政复议案件多少件？": "place",  # the district's sentence, not the city's
+        "静海区2023年办理行政复议案件的日期是哪一天？": "day",  # no day of a month
+        "静海区2023年办理行政复议案件由哪位局长负责？": "person",
+    }
+    for question, check in cases.items():
+        answer = _answer(question, [DISTRICT])
+        assert answer.refused and answer.refused_by == check, (question, answer.refused_by)
+        assert answer.reason and all("\u4e00" <= ch <= "\u9fff" or not ch.isalpha() for ch in answer.reason)
+    assert _answer("静海区2023年办理行政复议案件多少件？", [DISTRICT]).reason is None

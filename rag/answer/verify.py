@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -516,53 +516,79 @@ _DIGIT_SPACE = re.compile(r"(?<=\d)[ \t\u3000]+(?=\S)|(?<=\S)[ \t\u3000]+(?=\d)"
 _TITLE = re.compile(r"《[^》]{1,80}》")
 
 
+@dataclass(frozen=True)
+class Check:
+    """One named check of what a supporting sentence must give: ``applies`` to a question, ``passes``
+    for a sentence (its search key, and that key with numerals in quoted names removed), and says
+    in Chinese why a sentence that fails it is no answer (shown with a refusal)."""
+
+    name: str
+    applies: Callable[[Question], bool]
+    passes: Callable[[Question, str, str], bool]
+    reason: str
+
+
+def _is_person(question: Question, key: str, plain: str) -> bool:
+    named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(key))
+    if question.roles:
+        return named and any(r in key for r in question.roles)
+    return named or bool(ROLE.search(key))
+
+
+def _at_level(question: Question, key: str, plain: str) -> bool:
+    levels = {m.group(1) for m in ADMIN_LEVEL.finditer(key)}
+    return not levels or bool(levels & set(question.levels))
+
+
+def _single(question: Question) -> bool:
+    return not question.compound
+
+
+#: What kind of answer a question asks for, checked on each supporting sentence, in this order. A
+#: Chinese numeral inside quotes names something (“三项制度”), it does not count it; a date inside a
+#: document's title (《…评估报告（2022年）》) says when that was written, not when the thing happened.
+KIND_CHECKS: tuple[Check, ...] = (
+    Check("figure", lambda q: "count" in q.kinds, lambda q, k, p: bool(_QUANTITY.search(p)),
+          "文件中有相关段落，但没有给出具体数字"),
+    Check("date", lambda q: "date" in q.kinds, lambda q, k, p: bool(HAS_DATE.search(_TITLE.sub("", k))),
+          "文件中有相关段落，但没有给出具体时间"),
+    Check("stated", lambda q: bool(q.stated), lambda q, k, p: all(f in k for f in q.stated),
+          "文件中没有问题所说的数字或日期"),
+    Check("level", lambda q: bool(q.levels), _at_level, "文件中的数字不是所问那一级的"),
+    Check("rate", lambda q: _single(q) and "rate" in q.kinds, lambda q, k, p: bool(_HAS_PERCENT.search(p)),
+          "文件中有相关段落，但没有给出比例或百分比"),
+    Check("unit", lambda q: _single(q) and bool(q.unit), lambda q, k, p: _counts_in(p, q.unit, q.counted),
+          "文件中有相关段落，但没有给出所问事项的数量"),
+    # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam, "272人
+    # 参加…培训" a training; "3个重大行政决策事项" were published, not "放到网上运行"
+    Check("predicate", lambda q: _single(q) and bool(q.predicate), lambda q, k, p: found(q.predicate[-1], k),
+          "文件中的数字说的是另一件事"),
+    Check("honour", lambda q: "honour" in q.kinds, lambda q, k, p: bool(_HONOR_CUE.search(k)),
+          "文件中没有授予荣誉或称号的说法"),
+    Check("name", lambda q: "name" in q.kinds, lambda q, k, p: bool(_QUOTED_NAME.search(k)), "文件中没有给出名称"),
+    Check("docno", lambda q: "docno" in q.kinds, lambda q, k, p: bool(own_doc_numbers(k)), "文件中没有给出该文件的文号"),
+    Check("year", lambda q: "date" in q.kinds and bool(_ASKS_YEAR.search(q.key)),
+          lambda q, k, p: bool(_YEAR_STATED.search(_TITLE.sub("", k))), "文件中有相关段落，但没有说是哪一年"),
+    Check("day", lambda q: "date" in q.kinds and bool(_ASKS_DAY.search(q.key)),
+          lambda q, k, p: bool(_DAY_STATED.search(k)), "文件中有相关段落，但没有给出具体日期"),
+    Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人"),
+)
+
+
+def failed_check(question: Question, sentence_key: str) -> Check | None:
+    """The first check of KIND_CHECKS the sentence (search key) fails, None when it gives the kind
+    of answer asked for: a quantity that is not a year for how-many, counted in the asked unit
+    (多少个 is not answered by 10名), a percentage for a rate, a date for when, the figures and
+    dates the question states, and for who a person in the asked role (any name in the sentence is
+    no answer to who a city's 市委书记 is)."""
+    key = _DIGIT_SPACE.sub("", sentence_key)  # "到 2020 年", "开展 18 次" as PDFs space them
+    plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), key)
+    return next((c for c in KIND_CHECKS if c.applies(question) and not c.passes(question, key, plain)), None)
+
+
 def fits_answer_type(question: Question, sentence_key: str) -> bool:
-    """Whether a sentence (search key) gives the kind of answer the question asks for: a quantity
-    that is not a year (nor a name in quotes like “三项制度”) for how-many, counted in the asked
-    unit (多少个 is not answered by 10名), a percentage for a rate, a date for when, the figures
-    and dates the question states, and for who a person in the asked role (any name in the
-    sentence is no answer to who a city's 市委书记 is)."""
-    kinds = question.kinds
-    sentence_key = _DIGIT_SPACE.sub("", sentence_key)  # "到 2020 年", "开展 18 次" as PDFs space them
-    # a Chinese numeral inside quotes names something (“三项制度”), it does not count it; digits do
-    plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), sentence_key)
-    if any(not p.search(plain) for p in asked_facts(question)):
-        return False
-    # a date inside a document's title (《…评估报告（2022年）》) says when that was written, not when
-    # the thing asked about happened
-    if "date" in kinds and not HAS_DATE.search(_TITLE.sub("", sentence_key)):
-        return False
-    if not all(f in sentence_key for f in question.stated):
-        return False
-    if question.levels:  # "镇一级审查了多少份合同" is not answered by the 市级 figure
-        levels = {m.group(1) for m in ADMIN_LEVEL.finditer(sentence_key)}
-        if levels and not levels & set(question.levels):
-            return False
-    if not question.compound:
-        if "rate" in kinds and not _HAS_PERCENT.search(plain):
-            return False
-        if question.unit and not _counts_in(plain, question.unit, question.counted):
-            return False
-        if question.predicate and not found(question.predicate[-1], sentence_key):
-            # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam,
-            # "272人参加…培训" a training; "3个重大行政决策事项" were published, not "放到网上运行"
-            return False
-    if "honour" in kinds and not _HONOR_CUE.search(sentence_key):
-        return False
-    if "name" in kinds and not _QUOTED_NAME.search(sentence_key):
-        return False
-    if "docno" in kinds and not own_doc_numbers(sentence_key):
-        return False
-    if "date" in kinds and _ASKS_YEAR.search(question.key) and not _YEAR_STATED.search(_TITLE.sub("", sentence_key)):
-        return False  # "哪一年" is answered by a year, not by "今年" or "3月"
-    if "date" in kinds and _ASKS_DAY.search(question.key) and not _DAY_STATED.search(sentence_key):
-        return False  # "日期是？", "哪一天" by a day of a month
-    if "person" in kinds:
-        named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(sentence_key))
-        if question.roles:
-            return named and any(r in sentence_key for r in question.roles)
-        return named or bool(ROLE.search(sentence_key))
-    return True
+    """Whether a sentence gives the kind of answer the question asks for (see failed_check)."""
+    return failed_check(question, sentence_key) is None
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
@@ -581,7 +607,30 @@ def _looks_back_on(passage: Passage, year: str) -> bool:
 def refusal(question: Question, passages: Sequence[Passage], mode: str) -> Answer:
     related = tuple(_citation(p.n, p, p.hit.chunk.start, p.hit.chunk.end, p.hit.chunk.text) for p in passages[:3])
     text = REFUSAL_TRAD if question.traditional else REFUSAL
-    return Answer(question=question.text, answer=text, refused=True, related=related, mode=mode)
+    check, reason = why_refused(question, passages)
+    return Answer(question=question.text, answer=text, refused=True, related=related, mode=mode,
+                  refused_by=check, reason=to_script_of(question, reason))
+
+
+def why_refused(question: Question, passages: Sequence[Passage]) -> tuple[str, str]:
+    """The check that stood in the way, and why, in the words a person reads: no passage about the
+    place or year asked; passages about it, but the sentence nearest to the question fails a named
+    check (no figure, no date, another level…); or none of them says what was asked."""
+    subject = "".join(question.places) + "".join(f"{y}年" for y in question.years)
+    about = [p for p in passages if about_subject([p], question.subject_terms)]
+    if not about:
+        return "subject", f"文件中没有关于{subject}的段落" if subject else "文件中没有与问题相关的段落"
+    sentences = [(p, p.hit.chunk.text[a:b]) for p in about for a, b in sentence_spans(p.hit.chunk.text)]
+    scored = sorted(((coverage(question.content_words, search_key(t), search_key(p.context)), i, p, t)
+                     for i, (p, t) in enumerate(sentences)), key=lambda x: (-x[0], x[1]))
+    if scored and scored[0][0] >= MIN_COVERAGE:
+        _, _, p, t = scored[0]
+        if not names_subject(p, t, question.subject_terms):
+            return "place", f"相关的句子说的不是{subject}" if subject else "相关的句子说的是别的地方或年份"
+        if (failed := failed_check(question, search_key(t))) is not None:
+            return failed.name, failed.reason
+    return "coverage", (f"文件中有{subject}的段落，但没有直接回答这个问题的句子" if subject
+                        else "文件中有相关段落，但没有直接回答这个问题的句子")
 
 
 def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:

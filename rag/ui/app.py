@@ -85,7 +85,8 @@ def _render_body(answer: Answer) -> str:
     if answer.refused:
         related = "".join(f"<li>{html.escape(citation_label(c))}</li>" for c in answer.related)
         more = f"<br>相关段落（仅供参考，不是依据）：<ul>{related}</ul>" if related else ""
-        return f'<span class="pq-refused">⚠ 未找到依据：{html.escape(answer.answer)}</span>{more}'
+        reason = f"<br>原因：{html.escape(answer.reason)}" if answer.reason else ""
+        return f'<span class="pq-refused">⚠ 未找到依据：{html.escape(answer.answer)}</span>{reason}{more}'
     cites = "<br>".join(f"{html.escape(citation_label(c))}：「{html.escape(c.quote)}」" for c in answer.citations)
     text = _MARKER.sub(r'<a class="pq-ref" href="#">[\1]</a>', html.escape(answer.answer))
     return f"{text}<br><br><small>来源（点击 [编号] 或右侧引用查看原文）：<br>{cites}</small>"
