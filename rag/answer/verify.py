@@ -431,6 +431,8 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
         if contains(sentence, term):
             continue
         if term.isdigit():
+            if contains(heading, term):
+                continue  # "三、2024年工作计划": its section is about that year
             if _YEAR_STATED.search(sentence) or (passage.metadata.get("year", "").isdigit()
                                                  and not _looks_back_on(passage, term)):
                 return False  # the sentence is about the year it names, or its document's
