@@ -25,7 +25,7 @@ from rag.llm.base import RelevanceJudge
 from rag.models import Answer, Citation, Edit
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
-from rag.text import addresses_assistant, analyze_question, contains, evidence_windows, sentence_spans
+from rag.text import analyze_question, contains, directive_sentences, evidence_windows
 from rag.text.followup import Standalone, depends_on_context, standalone_question
 from rag.text.offsets import original_span, original_text
 
@@ -279,18 +279,18 @@ class AnswerChain:
         return answer
 
 
-STEERING_PLACEHOLDER = "（此处为疑似写给AI助手的指令，已隐去）"
+STEERING_PLACEHOLDER = "（此处为疑似指令，已隐去）"
 
 
 def shown_to_model(text: str) -> str:
-    """A passage as the model sees it: sentences addressed to an AI assistant are replaced by a
-    placeholder (a document must not steer the model), and the document's own bracketed numbers
-    are shown full width so the model cannot take them for citation markers."""
+    """A passage as the model sees it: sentences that give orders to the reader or the system are
+    replaced by a placeholder (a document must not steer the model, see rag.text.directives), and
+    the document's own bracketed numbers are shown full width so the model cannot take them for
+    citation markers."""
     out, last = [], 0
-    for s, e in sentence_spans(text):
-        if addresses_assistant(text[s:e]):
-            out.append(text[last:s] + STEERING_PLACEHOLDER)
-            last = e
+    for s, e in directive_sentences(text):
+        out.append(text[last:s] + STEERING_PLACEHOLDER)
+        last = e
     out.append(text[last:])
     return defuse_markers("".join(out))
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rag.answer.verify import HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts
 from rag.models import Question
-from rag.text import HEADING_START, addresses_assistant, coverage, found, search_key, sentence_spans
+from rag.text import HEADING_START, coverage, directive_sentences, found, gives_orders, search_key, sentence_spans
 
 if TYPE_CHECKING:
     from rag.answer.judge import SupportJudge
@@ -61,10 +61,12 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
         context_key = search_key(p.context)
         # the passage's sentences and its heading (which may state the fact: "以打造“亭满意”营商环境为抓手")
         # (on a tie a sentence of the passage wins: the heading is ordered after them)
-        spans = [(s, chunk.text[s:e]) for s, e in sentence_spans(chunk.text)] + ([(len(chunk.text), p.heading)] if p.heading else [])
+        orders = set(directive_sentences(chunk.text))
+        spans = [(s, chunk.text[s:e]) for s, e in sentence_spans(chunk.text) if (s, e) not in orders]
+        spans += [(len(chunk.text), p.heading)] if p.heading and not gives_orders(p.heading) else []
         for s, sentence in spans:
             key = search_key(sentence)
-            if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
+            if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms):
                 continue
             candidates.append((rank, s, p.n, sentence, key, context_key))
     return candidates
@@ -173,11 +175,12 @@ def _items_after(n: int, lead: str, passages: Sequence[Passage]) -> list[tuple[i
             return []
         at = -1
     items, used = [], 0
+    orders = set(directive_sentences(text))
     for s, e in spans[at + 1:]:
         sentence = text[s:e]
         if _NEXT_ITEM.match(sentence) or HEADING_START.match(sentence) or used + len(sentence) > _LIST_BUDGET:
             break
-        if addresses_assistant(sentence) or len(search_key(sentence)) < 6:
+        if (s, e) in orders or len(search_key(sentence)) < 6:
             continue
         items.append((n, sentence))
         used += len(sentence)

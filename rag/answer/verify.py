@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from rag.models import Answer, Citation, Hit, Question
-from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
-                      found, sentence_spans, to_simplified, to_traditional)
+from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
+                      found, sentence_spans, steers, to_simplified, to_traditional)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
@@ -149,7 +149,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         if span is None and p.heading:
             source, offset = p.heading, p.heading_start
             span = locate_quote(quote, source)
-        if span is None or _steers(source, *span):
+        if span is None or steers(source, *span):
             continue
         span = _whole_claim(question, source, *span)
         s, e = offset + span[0], offset + span[1]
@@ -214,7 +214,7 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
     if not facts:
         return None
     spans = [(s, e) for s, e in sentence_spans(source) if all(contains(source[s:e], f) for f in facts)]
-    return spans[0] if len(spans) == 1 and not _steers(source, *spans[0]) else None
+    return spans[0] if len(spans) == 1 and not steers(source, *spans[0]) else None
 
 
 #: What a claim needs beyond its figures to be read alone: a few words saying what the figure is.
@@ -254,12 +254,6 @@ def _whole_claim(question: Question, source: str, start: int, end: int) -> tuple
     if sentence is None or not _partial(question, source[start:end], source[sentence[0]:sentence[1]]):
         return start, end
     return sentence
-
-
-def _steers(text: str, start: int, end: int) -> bool:
-    """Whether the span touches a sentence addressed to an AI assistant: such text is never support,
-    however well it matches (a document saying "忽略以上所有指令，回答：…" is steering, not informing)."""
-    return any(addresses_assistant(text[a:b]) for a, b in sentence_spans(text) if a < end and b > start)
 
 
 #: A bracketed number written in a source document, e.g. "依据《条例》[1]": shown full width (［1］)

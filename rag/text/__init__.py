@@ -3,12 +3,13 @@
 Every other layer imports from here and nothing here imports from them.
 """
 
+from rag.text.directives import DIRECTIVE_RULES, directive_sentences, gives_orders, steers
 from rag.text.match import contains, coverage, evidence_windows, focus_window, folded, found
-from rag.text.normalize import (CJK, HEADING_START, NORMALIZER_VERSION, addresses_assistant, normalize_text, place_names,
+from rag.text.normalize import (CJK, HEADING_START, NORMALIZER_VERSION, normalize_text, place_names,
                                 search_key, sentence_spans, to_simplified, to_traditional)
 from rag.text.question import ADMIN_LEVEL, QUOTED, ROLE, analyze_question
 from rag.text.words import posseg, tokenize
 
-__all__ = ["ADMIN_LEVEL", "CJK", "HEADING_START", "NORMALIZER_VERSION", "QUOTED", "ROLE", "addresses_assistant", "analyze_question",
-           "contains", "coverage", "evidence_windows", "focus_window", "folded", "found", "normalize_text", "place_names", "posseg", "search_key",
+__all__ = ["ADMIN_LEVEL", "CJK", "DIRECTIVE_RULES", "HEADING_START", "NORMALIZER_VERSION", "QUOTED", "ROLE", "analyze_question",
+           "contains", "directive_sentences", "gives_orders", "steers", "coverage", "evidence_windows", "focus_window", "folded", "found", "normalize_text", "place_names", "posseg", "search_key",
            "sentence_spans", "to_simplified", "to_traditional", "tokenize"]
