@@ -27,6 +27,16 @@ MAX_NAME_CHARS = 120
 _UNSAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff.\-]+")
 
 
+#: What kind of source a document is, by its docid: uploaded through the API or the UI, or indexed
+#: from a folder by an administrator (shown beside every version when documents disagree).
+SOURCE_KINDS = {"upload": "用户上传", "library": "管理员收录"}
+
+
+def source_kind(docid: str) -> str:
+    """"upload" for ``uploads/…`` docids, else "library" (see SOURCE_KINDS)."""
+    return "upload" if docid.startswith(UPLOAD_PREFIX) else "library"
+
+
 class UploadRefused(ValueError):
     """An upload that is refused before reading: ``code`` says why (bad_filename, unsupported_type, empty_file)."""
 

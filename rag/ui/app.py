@@ -19,7 +19,7 @@ from rag.models import Answer, Citation
 from rag.api.guard import Keys
 from rag.index import IndexBusyError
 from rag.service import PolicyQA, UploadUnreadable
-from rag.uploads import UploadRefused
+from rag.uploads import SOURCE_KINDS, UploadRefused
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def build_ui(qa: PolicyQA) -> gr.Blocks:
         with gr.Tab("文档"):
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
-            docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "机构", "年份", "段落数"], value=_doc_rows(qa),
+            docs_table = gr.Dataframe(headers=["docid", "标题", "城市", "机构", "年份", "段落数", "来源", "疑似指令"], value=_doc_rows(qa),
                                       interactive=False, label="已收录文件")
             with gr.Row():
                 delete_pick = gr.Dropdown([d["docid"] for d in qa.documents()], value=None, label="删除文件",
@@ -273,4 +273,5 @@ def _default_mode_label(qa: PolicyQA) -> str:
 
 def _doc_rows(qa: PolicyQA) -> list[list]:
     return [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
-             d["subject"].get("year", ""), d["chunks"]] for d in qa.documents()]
+             d["subject"].get("year", ""), d["chunks"], SOURCE_KINDS[d["kind"]],
+             f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else ""] for d in qa.documents()]
