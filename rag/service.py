@@ -19,9 +19,9 @@ from rag.embed import embedder_for
 from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import DIRECTIVE_EXAMPLE_KEY, DIRECTIVES_KEY, Ingestor
-from rag.models import Answer, Hit
 from rag.retrieve import Filters, Retriever
-from rag.uploads import UPLOAD_PREFIX, UploadFolder, UploadRefused, source_kind, upload_docid
+from rag.models import UPLOAD_PREFIX, Answer, Hit, source_kind
+from rag.uploads import UploadFolder, UploadRefused, upload_docid
 
 
 def listed(documents: list[dict]) -> list[dict]:

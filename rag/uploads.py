@@ -18,23 +18,12 @@ import uuid
 from pathlib import Path
 
 from rag.ingest import SUPPORTED
-
-UPLOAD_PREFIX = "uploads/"
+from rag.models import UPLOAD_PREFIX
 MAX_NAME_CHARS = 120
 
 #: Characters replaced in an upload's display name: anything but word characters, CJK, dot and
 #: hyphen, e.g. "通知 (1)&.docx" -> "通知_1_.docx".
 _UNSAFE_NAME = re.compile(r"[^\w\u4e00-\u9fff.\-]+")
-
-
-#: What kind of source a document is, by its docid: uploaded through the API or the UI, or indexed
-#: from a folder by an administrator (shown beside every version when documents disagree).
-SOURCE_KINDS = {"upload": "用户上传", "library": "管理员收录"}
-
-
-def source_kind(docid: str) -> str:
-    """"upload" for ``uploads/…`` docids, else "library" (see SOURCE_KINDS)."""
-    return "upload" if docid.startswith(UPLOAD_PREFIX) else "library"
 
 
 class UploadRefused(ValueError):

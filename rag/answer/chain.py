@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from rag.answer.extractive import draft_extractive
+from rag.answer.extractive import draft_extractive, other_versions
 from rag.answer.judge import SupportJudge
 from rag.answer.verify import Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal, verify
 from rag.config import Settings
@@ -49,7 +49,7 @@ class AnswerChain:
         self._rewrite_prompt = load_prompt("rewrite.md")
         self._support_judge: SupportJudge | None = None  # made on first use, with the model
         retrieve = RunnableLambda(self._retrieve)
-        self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(self._verify)
+        self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(with_versions) | RunnableLambda(self._verify)
         self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
 
     @property
@@ -102,7 +102,7 @@ class AnswerChain:
             except LLMUnavailableError as exc:
                 state = {**state, "llm_error": str(exc)}
                 pieces = []  # a draft cut off by a crash is not an answer
-        answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
+        answer = self._verify(with_versions(self._parse({**state, "raw": "".join(pieces)})))
         yield self._finish(answer, question, asked, started)
 
     def _standalone(self, question: str, history: Sequence[str], answers: Sequence[str], mode: str) -> Standalone:
@@ -277,6 +277,19 @@ class AnswerChain:
             note = f"本地模型暂不可用，以下为原文摘录答案（{state['llm_error']}）"
             answer = answer.model_copy(update={"notes": (note, *answer.notes)})
         return answer
+
+
+def with_versions(state: dict[str, Any]) -> dict[str, Any]:
+    """A generated draft with the other documents' versions beside it where they disagree (see
+    extractive.other_versions): the model may have been shown, or have chosen, one document only,
+    and no document, however it is worded, may keep another's statement out of the answer."""
+    draft: Draft = state["draft"]
+    answered = [(numbers[0], text) for text, numbers in draft.sentences if numbers]
+    rivals = other_versions(state["question"], state["passages"], answered)
+    if not rivals:
+        return state
+    return {**state, "draft": Draft(sentences=draft.sentences + tuple((s, (n,)) for n, s in rivals),
+                                    quotes=draft.quotes + tuple(rivals), conflict=True, judged=draft.judged)}
 
 
 STEERING_PLACEHOLDER = "（此处为疑似指令，已隐去）"

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from rag.models import Answer, Citation, Hit, Question
+from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
 CONFLICT_NOTE = "各文件对此说法不一致，以下分别列出，请对照引用的原文核实。"
+VERSION_NOTE = "说法{i}[{n}]：{docid}《{title}》，{kind}，{date}"
 PART_MISSING = "所提供的文件中没有“{part}”的信息，以上只回答了问题的其余部分。"
 
 _CITE = re.compile(r"\s*\[(\d{1,3})\]")
@@ -195,10 +196,25 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         if city and not contains("".join(t for t, _ in kept), city.removesuffix("市")):
             answer = to_script_of(question, f"{city}：") + answer
     citations = tuple(c for n in used for c in verified[n])
-    notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
+    notes = ((to_script_of(question, CONFLICT_NOTE), *version_notes(question, kept, by_n))
+             if draft.conflict and len(kept) > 1 else ())
     notes += tuple(to_script_of(question, PART_MISSING.format(part=p.text.strip("，,；;？? "))) for p in missing)
     return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes,
                   unanswered=tuple(p.text for p in missing))
+
+
+def version_notes(question: Question, kept: Sequence[tuple[str, tuple[int, ...]]], by_n: dict[int, Passage]) -> list[str]:
+    """Where documents disagree, one line per version: the passage it rests on, its document, the
+    kind of source (uploaded or indexed by an administrator) and the document's date, so a reader
+    can weigh each against the others (none of them is dropped for what another says of it)."""
+    lines = []
+    for i, (_, cited) in enumerate(kept, 1):
+        p = by_n[cited[0]]
+        c = _citation(p.n, p, p.hit.chunk.start, p.hit.chunk.start, "")
+        line = VERSION_NOTE.format(i=i, n=p.n, docid=c.docid, title=c.title, kind=SOURCE_KINDS[c.kind],
+                                   date=f"{c.date}年" if c.date and c.date.isdigit() else (c.date or "日期不详"))
+        lines.append(to_script_of(question, line))
+    return lines
 
 
 def _holds_facts(claim: str, support: list[int], verified: dict[int, list[Citation]]) -> bool:
@@ -458,7 +474,8 @@ def refusal(question: Question, passages: Sequence[Passage], mode: str) -> Answe
 def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
     c = p.hit.chunk
     return Citation(n=n, docid=c.docid, chunk_id=c.chunk_id, title=p.hit.title, section=" > ".join(c.section),
-                    quote=quote, start=start, end=end, page=p.page_of(start))
+                    quote=quote, start=start, end=end, page=p.page_of(start), kind=source_kind(c.docid),
+                    date=p.metadata.get("date") or p.metadata.get("year"))
 
 
 def page_starts(metadata: dict[str, str]) -> tuple[int, ...]:

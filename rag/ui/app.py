@@ -15,11 +15,11 @@ from pathlib import Path
 import gradio as gr
 
 from rag.llm import LLMUnavailableError
-from rag.models import Answer, Citation
+from rag.models import SOURCE_KINDS, Answer, Citation
 from rag.api.guard import Keys
 from rag.index import IndexBusyError
 from rag.service import PolicyQA, UploadUnreadable
-from rag.uploads import SOURCE_KINDS, UploadRefused
+from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
 
