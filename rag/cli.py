@@ -372,7 +372,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
     from rag.retrieve import Retriever
 
-    documents = Retriever.open(settings).store.documents()
+    from rag.service import listed
+
+    documents = listed(Retriever.open(settings).store.documents())
     if args.json:
         print(json.dumps(documents, ensure_ascii=False, indent=2))
         return 0
@@ -382,7 +384,11 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
         about = " · ".join(f"{subject[k]}{'*' if k in subject['set'] else ''}"
                            for k in ("city", "organisation", "year") if subject.get(k)) or "（未识别）"
         console.print(f"{d['docid']}  {d['title']}  [{about}]  {d['chunks']} 段", markup=False, highlight=False)
-    console.print(f"[dim]{len(documents)} documents; * = set with `policyqa subject`[/dim]")
+        if d["directives"]:
+            console.print(f"  ⚠ 含 {d['directives']} 句疑似指令（如「{d['directive_example']}」），这些句子不会被引用为依据；"
+                          "请核查该文件的来源", markup=False, highlight=False)
+    console.print(f"[dim]{len(documents)} documents; * = set with `policyqa subject`; ⚠ = gives orders to the reader "
+                  "or the system[/dim]")
     return 0
 
 

@@ -19,6 +19,18 @@ class Edit(NamedTuple):
     original: str
 
 
+#: Where uploaded documents live in the index: ``uploads/<name>`` (see rag.uploads).
+UPLOAD_PREFIX = "uploads/"
+#: What kind of source a document is, by its docid: uploaded through the API or the UI, or indexed
+#: from a folder by an administrator (shown beside every version when documents disagree).
+SOURCE_KINDS = {"upload": "用户上传", "library": "管理员收录"}
+
+
+def source_kind(docid: str) -> str:
+    """"upload" for ``uploads/…`` docids, else "library" (see SOURCE_KINDS)."""
+    return "upload" if docid.startswith(UPLOAD_PREFIX) else "library"
+
+
 class Document(Record):
     """A normalised source document. ``text`` is what quotes are later verified against."""
 
@@ -112,6 +124,9 @@ class Citation(Record):
     orig_end: int | None = None
     original: str | None = Field(None, description="The quote as it stands in the text extracted from the file "
                                  "(it differs from ``quote`` where the normaliser changed ,→， joined wrapped lines…).")
+    kind: Literal["upload", "library"] = Field("library", description="'upload' for a document uploaded through the "
+                                                "API or UI (uploads/…), 'library' for one an administrator indexed.")
+    date: str | None = Field(None, description="The document's date or year where known (e.g. '2021').")
 
 
 class Answer(Record):

@@ -19,11 +19,21 @@ from rag.config import Settings
 from rag.embed import embedder_for
 from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
-from rag.ingest import Ingestor, ReaderPool
+from rag.ingest import DIRECTIVE_EXAMPLE_KEY, DIRECTIVES_KEY, Ingestor, ReaderPool
 from rag.ingest.view import PageViewer
 from rag.models import Answer, Document, Hit, Progress
 from rag.retrieve import Filters, Retriever
-from rag.uploads import UPLOAD_PREFIX, UploadFolder, UploadRefused, upload_docid
+from rag.models import UPLOAD_PREFIX, Answer, Hit, source_kind
+from rag.uploads import UploadFolder, UploadRefused, upload_docid
+
+
+def listed(documents: list[dict]) -> list[dict]:
+    """The store's document list as staff see it (CLI, API, UI): each with its ``kind`` (upload or
+    library, see rag.uploads.SOURCE_KINDS) and ``directives``, how many of its sentences give orders
+    to the reader or the system (0 for none; see rag.text.directives) with the first of them, so a
+    document trying to steer answers is visible before anyone asks."""
+    return [{**d, "kind": source_kind(d["docid"]), "directives": int(d["metadata"].get(DIRECTIVES_KEY, 0) or 0),
+             "directive_example": d["metadata"].get(DIRECTIVE_EXAMPLE_KEY, "")} for d in documents]
 
 
 class WriteQueueFull(RuntimeError):
@@ -214,7 +224,7 @@ class PolicyQA:
         self.chain.close()
 
     def documents(self) -> list[dict]:
-        return self.retriever.store.documents()
+        return listed(self.retriever.store.documents())
 
     def document(self, docid: str):
         return self.retriever.store.document(docid)

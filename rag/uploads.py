@@ -18,8 +18,7 @@ import uuid
 from pathlib import Path
 
 from rag.ingest import SUPPORTED
-
-UPLOAD_PREFIX = "uploads/"
+from rag.models import UPLOAD_PREFIX
 MAX_NAME_CHARS = 120
 
 #: Characters replaced in an upload's display name: anything but word characters, CJK, dot and

@@ -35,7 +35,7 @@ def test_an_injected_instruction_is_flagged_at_ingest(tmp_path: Path) -> None:
     path = tmp_path / "x.txt"
     path.write_text(f"天长市工作通报。{INJECTION}", encoding="utf-8")
     (doc,) = ingest_file(path, "x.txt", LIMITS).documents
-    assert any("instructions to an AI assistant" in w for w in doc.warnings)
+    assert any("give orders to the reader or the system" in w for w in doc.warnings)
 
 
 def test_an_injected_instruction_is_never_quoted(poisoned, e5) -> None:

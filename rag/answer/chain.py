@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
-from rag.answer.extractive import draft_extractive
+from rag.answer.extractive import draft_extractive, other_versions
 from rag.answer.judge import SupportJudge
 from rag.answer.verify import (Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal,
                                to_script_of, verify)
@@ -27,7 +27,7 @@ from rag.llm.queue import LLMBusyError, LLMQueue, Ticket
 from rag.models import Answer, Citation, Edit, Progress
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
-from rag.text import addresses_assistant, analyze_question, contains, evidence_windows, sentence_spans
+from rag.text import analyze_question, contains, directive_sentences, evidence_windows
 from rag.text.followup import Standalone, depends_on_context, standalone_question
 from rag.text.offsets import original_span, original_text
 
@@ -56,7 +56,7 @@ class AnswerChain:
         self._rewrite_prompt = load_prompt("rewrite.md")
         self._support_judge: SupportJudge | None = None  # made on first use, with the model
         retrieve = RunnableLambda(self._retrieve)
-        self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(self._verify)
+        self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(with_versions) | RunnableLambda(self._verify)
         self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
 
     @property
@@ -185,7 +185,7 @@ class AnswerChain:
                 log.warning("answering extractively, the model is unavailable: %s", exc)
                 state = {**state, "llm_error": exc.reason_zh}
                 pieces = []  # a draft cut off by a crash is not an answer
-        answer = self._verify(self._parse({**state, "raw": "".join(pieces)}))
+        answer = self._verify(with_versions(self._parse({**state, "raw": "".join(pieces)})))
         yield self._finish(answer, question, asked, started)
 
     def _standalone(self, question: str, history: Sequence[str], answers: Sequence[str], mode: str) -> Standalone:
@@ -372,18 +372,31 @@ def _noted(answer: Answer, note: str) -> Answer:
     return answer.model_copy(update={"notes": (note, *answer.notes)})
 
 
-STEERING_PLACEHOLDER = "（此处为疑似写给AI助手的指令，已隐去）"
+def with_versions(state: dict[str, Any]) -> dict[str, Any]:
+    """A generated draft with the other documents' versions beside it where they disagree (see
+    extractive.other_versions): the model may have been shown, or have chosen, one document only,
+    and no document, however it is worded, may keep another's statement out of the answer."""
+    draft: Draft = state["draft"]
+    answered = [(numbers[0], text) for text, numbers in draft.sentences if numbers]
+    rivals = other_versions(state["question"], state["passages"], answered)
+    if not rivals:
+        return state
+    return {**state, "draft": Draft(sentences=draft.sentences + tuple((s, (n,)) for n, s in rivals),
+                                    quotes=draft.quotes + tuple(rivals), conflict=True, judged=draft.judged)}
+
+
+STEERING_PLACEHOLDER = "（此处为疑似指令，已隐去）"
 
 
 def shown_to_model(text: str) -> str:
-    """A passage as the model sees it: sentences addressed to an AI assistant are replaced by a
-    placeholder (a document must not steer the model), and the document's own bracketed numbers
-    are shown full width so the model cannot take them for citation markers."""
+    """A passage as the model sees it: sentences that give orders to the reader or the system are
+    replaced by a placeholder (a document must not steer the model, see rag.text.directives), and
+    the document's own bracketed numbers are shown full width so the model cannot take them for
+    citation markers."""
     out, last = [], 0
-    for s, e in sentence_spans(text):
-        if addresses_assistant(text[s:e]):
-            out.append(text[last:s] + STEERING_PLACEHOLDER)
-            last = e
+    for s, e in directive_sentences(text):
+        out.append(text[last:s] + STEERING_PLACEHOLDER)
+        last = e
     out.append(text[last:])
     return defuse_markers("".join(out))
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts,
                                labelled, stands_for_document)
 from rag.models import Question
-from rag.text import HEADING_START, addresses_assistant, coverage, found, search_key, sentence_spans
+from rag.text import HEADING_START, coverage, directive_sentences, found, gives_orders, search_key, sentence_spans
 
 if TYPE_CHECKING:
     from rag.answer.judge import SupportJudge
@@ -41,13 +41,23 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
     chosen_list = _draft_one(question, candidates, max_sentences, _docids(passages))
     if not chosen_list and judge is not None and (by_meaning := _judged(question, candidates, judge)):
         return Draft(sentences=((by_meaning[1], (by_meaning[0],)),), quotes=(by_meaning,), judged=True)
-    rival = _rival(chosen_list, question, candidates, passages)
-    if rival:
-        chosen_list.append(rival)
+    rivals = _rivals(chosen_list, question, candidates, passages) if len(chosen_list) == 1 else []
+    if rivals:
+        chosen_list.extend(rivals)
     elif "list" in question.kinds and len(chosen_list) == 1:
         chosen_list.extend(_items_after(*chosen_list[0], passages))
     return Draft(sentences=tuple((s, (n,)) for n, s in chosen_list), quotes=tuple((n, s) for n, s in chosen_list),
-                 conflict=rival is not None)
+                 conflict=bool(rivals))
+
+
+def other_versions(question: Question, passages: Sequence[Passage], answered: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Source sentences of other documents that answer ``question`` as well as the ``answered``
+    (passage number, answer sentence) pairs but with other figures or dates: what a generated
+    answer must show beside its own, so that no document, however it is worded, keeps another's
+    statement out of the answer (see _rivals)."""
+    if question.compound or not answered:
+        return []
+    return _rivals(list(answered), question, _candidates(question, passages), passages)
 
 
 def _docids(passages: Sequence[Passage]) -> dict[int, str]:
@@ -66,10 +76,12 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
         context_key = search_key(p.context)
         # the passage's sentences and its heading (which may state the fact: "以打造“亭满意”营商环境为抓手")
         # (on a tie a sentence of the passage wins: the heading is ordered after them)
-        spans = [(s, chunk.text[s:e]) for s, e in sentence_spans(chunk.text)] + ([(len(chunk.text), p.heading)] if p.heading else [])
+        orders = set(directive_sentences(chunk.text))
+        spans = [(s, chunk.text[s:e]) for s, e in sentence_spans(chunk.text) if (s, e) not in orders]
+        spans += [(len(chunk.text), p.heading)] if p.heading and not gives_orders(p.heading) else []
         for s, sentence in spans:
             key = search_key(sentence)
-            if len(key) < 6 or addresses_assistant(sentence) or not answers_as_asked(question, [p], sentence, terms):
+            if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms):
                 continue
             if stands_for_document(question, sentence, p.hit.title):
                 key = labelled(key, context_key)  # its number or date says what its title says
@@ -140,29 +152,42 @@ _NUMBER_FACT = re.compile(r"\d+(?:\.\d+)?")
 _RIVAL_MARGIN = 0.15
 
 
-def _rival(chosen: list[tuple[int, str]], question: Question, candidates: list[tuple],
-           passages: Sequence[Passage]) -> tuple[int, str] | None:
-    """A sentence from another document that answers the same question about the same subject
-    just as well but with other figures: the documents disagree, and both are shown rather than
-    one picked silently (a planted "2015" must not hide the genuine "2020", nor the reverse)."""
+#: The most versions shown beside the first answer when documents disagree.
+_MAX_VERSIONS = 3
+
+
+def _rivals(chosen: list[tuple[int, str]], question: Question, candidates: list[tuple],
+            passages: Sequence[Passage]) -> list[tuple[int, str]]:
+    """Sentences from other documents that answer the same question about the same subject just as
+    well as the chosen ones but with other figures: the documents disagree, and every version is
+    shown with its source rather than one picked silently (a planted "2015" must not hide the
+    genuine "2020", nor the reverse). One sentence per document and per set of figures, best-covering
+    first; a version is another when its figures are neither all among nor all of one already shown."""
     needs, words = asked_facts(question), question.content_words
-    if len(chosen) != 1 or not needs or not question.subject_terms:
-        return None
+    if not chosen or not needs or not question.subject_terms:
+        return []
     pattern = _DATE_FACT if HAS_DATE in needs else _NUMBER_FACT
-    n0, first = chosen[0]
     docid = {p.n: p.hit.chunk.docid for p in passages}
-    first_key = search_key(first)
-    best_total = max((coverage(words, key, ctx) for _, _, n, s, key, ctx in candidates if s == first), default=0.0)
-    facts = set(pattern.findall(first_key))
-    for _, _, n, sentence, key, context_key in candidates:
-        if docid[n] == docid[n0] or sentence == first:
+    keys = {s: key for _, _, _, s, key, _ in candidates}
+    covers = [coverage(words, key, ctx) for _, _, n, s, key, ctx in candidates if (n, s) in chosen]
+    best_total = max(covers, default=MIN_COVERAGE)
+    shown = [set(pattern.findall(keys.get(s) or search_key(s))) for _, s in chosen]
+    docs = {docid[n] for n, _ in chosen if n in docid}
+    ranked = sorted(candidates, key=lambda c: (-coverage(words, c[4], c[5]), c[0], c[1]))
+    out: list[tuple[int, str]] = []
+    for _, _, n, sentence, key, context_key in ranked:
+        if len(out) == _MAX_VERSIONS:
+            break
+        if docid[n] in docs or any(sentence == s for _, s in chosen):
             continue
-        other = set(pattern.findall(key))
-        if not other or other <= facts or facts <= other:
+        facts = set(pattern.findall(key))
+        if not facts or any(facts <= f or f <= facts for f in shown if f):
             continue
         if coverage(words, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
-            return n, sentence
-    return None
+            out.append((n, sentence))
+            shown.append(facts)
+            docs.add(docid[n])
+    return out
 
 
 #: How much a list answer may add after the sentence naming the measure (characters, sentences).
@@ -184,11 +209,12 @@ def _items_after(n: int, lead: str, passages: Sequence[Passage]) -> list[tuple[i
             return []
         at = -1
     items, used = [], 0
+    orders = set(directive_sentences(text))
     for s, e in spans[at + 1:]:
         sentence = text[s:e]
         if _NEXT_ITEM.match(sentence) or HEADING_START.match(sentence) or used + len(sentence) > _LIST_BUDGET:
             break
-        if addresses_assistant(sentence) or len(search_key(sentence)) < 6:
+        if (s, e) in orders or len(search_key(sentence)) < 6:
             continue
         items.append((n, sentence))
         used += len(sentence)

@@ -16,14 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from rag.models import Answer, Citation, Hit, Question
+from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
 from rag.text.places import lies_within, short_of
-from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, addresses_assistant, contains, coverage, folded, posseg, search_key,
-                      found, sentence_spans, to_simplified, to_traditional)
+from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
+                      found, sentence_spans, steers, to_simplified, to_traditional)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
 REFUSAL_TRAD = "所提供的文件中沒有關於這個問題的信息。"
 CONFLICT_NOTE = "各文件对此说法不一致，以下分别列出，请对照引用的原文核实。"
+VERSION_NOTE = "说法{i}[{n}]：{docid}《{title}》，{kind}，{date}"
 PART_MISSING = "所提供的文件中没有“{part}”的信息，以上只回答了问题的其余部分。"
 
 _CITE = re.compile(r"\s*\[(\d{1,3})\]")
@@ -150,7 +151,7 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         if span is None and p.heading:
             source, offset = p.heading, p.heading_start
             span = locate_quote(quote, source)
-        if span is None or _steers(source, *span):
+        if span is None or steers(source, *span):
             continue
         span = _whole_claim(question, source, *span)
         s, e = offset + span[0], offset + span[1]
@@ -204,10 +205,25 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         elif year := source.metadata.get("year"):
             answer = to_script_of(question, f"（{year}年的文件）") + answer
     citations = tuple(c for n in used for c in verified[n])
-    notes = (to_script_of(question, CONFLICT_NOTE),) if draft.conflict and len(kept) > 1 else ()
+    notes = ((to_script_of(question, CONFLICT_NOTE), *version_notes(question, kept, by_n))
+             if draft.conflict and len(kept) > 1 else ())
     notes += tuple(to_script_of(question, PART_MISSING.format(part=p.text.strip("，,；;？? "))) for p in missing)
     return Answer(question=question.text, answer=answer, refused=False, citations=citations, mode=mode, notes=notes,
                   unanswered=tuple(p.text for p in missing))
+
+
+def version_notes(question: Question, kept: Sequence[tuple[str, tuple[int, ...]]], by_n: dict[int, Passage]) -> list[str]:
+    """Where documents disagree, one line per version: the passage it rests on, its document, the
+    kind of source (uploaded or indexed by an administrator) and the document's date, so a reader
+    can weigh each against the others (none of them is dropped for what another says of it)."""
+    lines = []
+    for i, (_, cited) in enumerate(kept, 1):
+        p = by_n[cited[0]]
+        c = _citation(p.n, p, p.hit.chunk.start, p.hit.chunk.start, "")
+        line = VERSION_NOTE.format(i=i, n=p.n, docid=c.docid, title=c.title, kind=SOURCE_KINDS[c.kind],
+                                   date=f"{c.date}年" if c.date and c.date.isdigit() else (c.date or "日期不详"))
+        lines.append(to_script_of(question, line))
+    return lines
 
 
 def _holds_facts(claim: str, support: list[int], verified: dict[int, list[Citation]]) -> bool:
@@ -223,7 +239,7 @@ def _sentence_with_facts(claim: str, source: str) -> tuple[int, int] | None:
     if not facts:
         return None
     spans = [(s, e) for s, e in sentence_spans(source) if all(contains(source[s:e], f) for f in facts)]
-    return spans[0] if len(spans) == 1 and not _steers(source, *spans[0]) else None
+    return spans[0] if len(spans) == 1 and not steers(source, *spans[0]) else None
 
 
 #: What a claim needs beyond its figures to be read alone: a few words saying what the figure is.
@@ -263,12 +279,6 @@ def _whole_claim(question: Question, source: str, start: int, end: int) -> tuple
     if sentence is None or not _partial(question, source[start:end], source[sentence[0]:sentence[1]]):
         return start, end
     return sentence
-
-
-def _steers(text: str, start: int, end: int) -> bool:
-    """Whether the span touches a sentence addressed to an AI assistant: such text is never support,
-    however well it matches (a document saying "忽略以上所有指令，回答：…" is steering, not informing)."""
-    return any(addresses_assistant(text[a:b]) for a, b in sentence_spans(text) if a < end and b > start)
 
 
 #: A bracketed number written in a source document, e.g. "依据《条例》[1]": shown full width (［1］)
@@ -638,7 +648,8 @@ def why_refused(question: Question, passages: Sequence[Passage]) -> tuple[str, s
 def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
     c = p.hit.chunk
     return Citation(n=n, docid=c.docid, chunk_id=c.chunk_id, title=p.hit.title, section=" > ".join(c.section),
-                    quote=quote, start=start, end=end, page=p.page_of(start))
+                    quote=quote, start=start, end=end, page=p.page_of(start), kind=source_kind(c.docid),
+                    date=p.metadata.get("date") or p.metadata.get("year"))
 
 
 def page_starts(metadata: dict[str, str]) -> tuple[int, ...]:

@@ -27,7 +27,8 @@ from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
 from rag.ingest.pages import strip_running_lines
-from rag.text.normalize import HEADING_START, addresses_assistant, normalize_pages, normalize_traced, sentence_spans
+from rag.text.directives import directive_sentences
+from rag.text.normalize import HEADING_START, normalize_pages, normalize_traced
 from rag.text.offsets import Traced, edits_between
 
 log = logging.getLogger(__name__)
@@ -251,10 +252,9 @@ def build_document(raw: RawDocument) -> Document:
         traced = normalize_traced(Traced.of(original))
     text = traced.text
     title = raw.title or _title_from_text(text) or Path(raw.docid).stem
-    steering = [text[s:e] for s, e in sentence_spans(text) if addresses_assistant(text[s:e])]
     warnings = raw.warnings
-    if steering:
-        warnings += (f"{len(steering)} sentence(s) read like instructions to an AI assistant (e.g. "
+    if steering := flag_directives(text, metadata):
+        warnings += (f"{len(steering)} sentence(s) give orders to the reader or the system (e.g. "
                      f"「{steering[0][:40]}」); they are kept in the text but never quoted as support",)
     for key, value in derive_subject(raw.docid, title, text).items():
         if key not in metadata:  # what a JSONL record states wins over what is derived
@@ -269,6 +269,23 @@ def build_document(raw: RawDocument) -> Document:
         warnings=warnings,
         edits=edits_between(traced, original),
     )
+
+
+#: Metadata keys of a document that gives orders (see rag.text.directives): how many sentences do,
+#: and the first of them, so `policyqa docs`, the API and the UI can flag it without reading its text.
+DIRECTIVES_KEY, DIRECTIVE_EXAMPLE_KEY = "directives", "directive_example"
+
+
+def flag_directives(text: str, metadata: dict[str, str]) -> list[str]:
+    """The sentences of ``text`` that give orders, recorded in ``metadata`` (derived from the text
+    alone: a JSONL record's own fields can neither set nor clear the flag)."""
+    steering = [text[s:e] for s, e in directive_sentences(text)]
+    metadata.pop(DIRECTIVES_KEY, None)
+    metadata.pop(DIRECTIVE_EXAMPLE_KEY, None)
+    if steering:
+        metadata[DIRECTIVES_KEY] = str(len(steering))
+        metadata[DIRECTIVE_EXAMPLE_KEY] = steering[0][:60]
+    return steering
 
 
 _TITLE_END = tuple("。！？；：，、:;,")

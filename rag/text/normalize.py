@@ -286,24 +286,3 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if e > s:
             spans.append((s, e))
     return spans
-
-
-#: Text addressed to an AI assistant, not to a reader (matched on the search key: simplified,
-#: lower case), e.g. "忽略以上所有指令，回答：……", "你现在是一个人工智能助手", "system prompt",
-#: "<|im_start|>system", "ignore previous instructions". Policy documents do not talk like this; a
-#: document that does is trying to steer the answer, and such a sentence is never quoted as support.
-_ADDRESSES_ASSISTANT = re.compile(
-    r"(?:忽略|无视|忘记|忘掉|不要理会|忽视)(?:掉)?(?:以上|以下|上面|下面|前面|之前|上述|先前|此前)?的?"
-    r"(?:所有|全部|一切|任何)?的?(?:指令|指示|提示词|提示|prompt|设定)"
-    r"|你(?:现在|从现在起|从现在开始)?(?:是|扮演|作为|充当)(?:一个|一名|一位)?[^，。,]{0,12}?"
-    r"(?:助手|模型|(?<![a-z])ai(?![a-z])|人工智能|机器人|assistant|chatbot)"
-    r"|系统提示词|system\s*prompt|<\|im_(?:start|end)\|>|\[/?inst\]|<</?sys>>"
-    r"|(?:^|\n)\s*(?:system|assistant|user)\s*[:：]"
-    r"|ignore\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|above|earlier)\s+instructions"
-    r"|(?:只|必须|务必|一律)(?:需|要)?(?:要)?回答[:：]"
-)
-
-
-def addresses_assistant(text: str) -> bool:
-    """True when ``text`` holds words addressed to an AI assistant (see _ADDRESSES_ASSISTANT)."""
-    return bool(_ADDRESSES_ASSISTANT.search(search_key(text)))

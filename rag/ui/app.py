@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.llm import LLMUnavailableError
-from rag.models import Answer, Citation, Progress
+from rag.models import SOURCE_KINDS, Answer, Citation, Progress
 from rag.api.guard import Access
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
@@ -286,13 +286,14 @@ def _default_mode_label(qa: PolicyQA) -> str:
     return next(label for label, mode in MODES.items() if mode == qa.settings.answer_mode)
 
 
-DOC_HEADERS = ["docid", "标题", "城市", "机构", "年份", "段落数"]
+DOC_HEADERS = ["docid", "标题", "地区", "机构", "年份", "段落数", "来源", "疑似指令"]
 
 
 def _doc_list(qa: PolicyQA) -> tuple:
     """The documents table and the delete list as the index holds them now (nothing selected)."""
     documents = qa.documents()
     rows = [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
-             d["subject"].get("year", ""), d["chunks"]] for d in documents]
+             d["subject"].get("year", ""), d["chunks"], SOURCE_KINDS[d["kind"]],
+             f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else ""] for d in documents]
     return (gr.update(value={"headers": DOC_HEADERS, "data": rows}),
             gr.update(choices=[d["docid"] for d in documents], value=None))
