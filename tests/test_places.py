@@ -79,3 +79,8 @@ def test_a_documents_place_of_any_level(title: str, text: str, city: str | None)
 ])
 def test_follow_ups_keep_places_of_any_level(previous: str, follow_up: str, standalone: str) -> None:
     assert standalone_question(follow_up, [previous]).question == standalone
+
+
+def test_a_person_pronoun_is_left_alone_never_glued_to_the_place() -> None:
+    asked = standalone_question("他是在哪一天讲话的？", ["静海区区长在2023年法治政府建设会议上讲话了吗？"])
+    assert not asked.rewritten and asked.question == "他是在哪一天讲话的？"

@@ -22,6 +22,8 @@ from rag.text.question import WHICH_CITY, analyze_question
 _ELLIPSIS = re.compile(r"^(?:那么?|那在|换成|改成|还有|再问一下)?(?P<x>[^，,。？?]{1,20}?)(?:的呢|呢|又如何|如何|怎么样|的情况呢)[？?。]*$")
 #: A place referred to, not named, e.g. "该市", "这个城市", "当地", "这座城市".
 _PLACE_PRONOUN = re.compile(r"该(?:市|县|区|省|自治区|州|旗|镇|乡|街道|地)|此市|本市|这个(?:城市|市|县|区|省)|这座城市|那个城市|当地")
+#: A person referred to, not named ("他", "她们"): the rules leave such a follow-up as it is.
+_PERSON_PRONOUN = re.compile(r"[他她](?:们)?(?!人|国|乡|方)")
 #: Asking where the previous answer came from, e.g. "出处在哪一段？", "原文在哪里？", "依据是什么？".
 _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答案|回答|数据|数字|说法)?的?(?:出处|来源|原文|依据|出自)"
                           r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?")
@@ -116,6 +118,8 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         return None  # a topic alone ("行政复议呢"): too open to guess
     if q.places or "place" in q.kinds:
         return None  # names its own place, or asks which place: a new question
+    if _PERSON_PRONOUN.search(key):
+        return None  # "他是在哪一天讲话的？": about a person the rules cannot name; never "某市他…"
     if _PLACE_PRONOUN.search(key) and prev.places:
         city = _place_in(prev_key, prev.places[0])
         out = _PLACE_PRONOUN.sub(city, key, count=1)
