@@ -198,10 +198,6 @@ def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
         if _NOUN.match(flag) and word not in PHRASING_WORDS:
             head = word
     predicate = tuple(w for w, _ in words[end:] if len(w) > 1 and not _phrasing(w) and not w.isdigit())
-    if not predicate:  # the verb stands before the count: "全年共制定…规范性文件多少件" made them, not 清理
-        before = posseg(_CLAUSE_END.split(key[:unit.start()])[-1])
-        verbs = [w for w, flag in before if flag == "v" and len(w) > 1 and not _phrasing(w)]
-        predicate = tuple(verbs[-1:])
     if not head and end == 0 and unit.group(1) in "人名位":
         return "", predicate  # "多少人考过了…": the classifier counts the people, a verb follows
     if not head:  # no noun jieba recognises ("调解组织" is tagged a verb): the run up to a stop word
