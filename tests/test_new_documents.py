@@ -43,6 +43,11 @@ def test_a_report_answers_for_its_year_and_the_year_before_not_for_others() -> N
     assert "35.2万吨" in _answer("清水县2022年粮食总产量是多少万吨？", [looks_back]).answer
     assert _answer("清水县2021年粮食总产量是多少万吨？", [looks_back]).refused
     assert _answer("清水县2024年粮食总产量是多少万吨？", [looks_back]).refused
+    # an annual report is titled with the year it reports on: it does not speak for the year before
+    annual = _passage(1, "全年共办理行政复议案件128件。", "x-2023.txt", "清水县2023年度法治政府建设情况报告",
+                      city="清水县", year="2023")
+    assert "128件" in _answer("清水县2023年办理行政复议案件多少件？", [annual]).answer
+    assert _answer("清水县2022年办理行政复议案件多少件？", [annual]).refused
 
 
 def test_a_heading_that_asks_the_question_is_no_answer() -> None:

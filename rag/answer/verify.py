@@ -433,7 +433,7 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     its document's place, so a Suzhou report's "全市化解纠纷8850件" is never an answer about Taicang,
     and a district's "全区…" never answers for the city around it (静海区's report is not 天津市's),
     however the title reads ("天津市静海区…"). A year: the sentence names it, or the document is of
-    that year or of the next (a report looks back on the year before) and the sentence names no
+    that year (or the next year's work report, which looks back on it) and the sentence names no
     other year; a document of another year answers only where the sentence itself says which year."""
     city = passage.metadata.get("city", "")
     heading = " ".join([passage.hit.title, " ".join(passage.hit.chunk.section)])
@@ -605,15 +605,22 @@ def fits_answer_type(question: Question, sentence_key: str) -> bool:
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
     """True when the passages (with their titles, sections, city and year) name every term, a year
-    counting as named by a document of the following year too (a report looks back on the year before)."""
+    counting as named by the next year's work report too (it looks back on the year before)."""
     context = "\n".join(p.context for p in passages)
     return all(contains(context, t) or (t.isdigit() and any(_looks_back_on(p, t) for p in passages)) for t in terms)
 
 
+#: Reports given at the start of a year about the year before: a 2024 政府工作报告 reviews 2023 (an
+#: annual 法治政府建设情况报告 or 统计公报 is titled with the year it reports on).
+_REVIEWS_LAST_YEAR = re.compile(r"政府工作报告|施政报告")
+
+
 def _looks_back_on(passage: Passage, year: str) -> bool:
-    """A document of ``year`` or of the year after it (its annual report, its work report)."""
+    """A document of ``year``, or a work report of the year after it."""
     own = passage.metadata.get("year", "")
-    return own.isdigit() and int(own) - int(year) in (0, 1)
+    if not own.isdigit():
+        return False
+    return int(own) == int(year) or (int(own) == int(year) + 1 and bool(_REVIEWS_LAST_YEAR.search(search_key(passage.hit.title))))
 
 
 def refusal(question: Question, passages: Sequence[Passage], mode: str) -> Answer:
