@@ -84,3 +84,9 @@ def test_follow_ups_keep_places_of_any_level(previous: str, follow_up: str, stan
 def test_a_person_pronoun_is_left_alone_never_glued_to_the_place() -> None:
     asked = standalone_question("他是在哪一天讲话的？", ["静海区区长在2023年法治政府建设会议上讲话了吗？"])
     assert not asked.rewritten and asked.question == "他是在哪一天讲话的？"
+
+
+def test_the_year_before_or_after_the_one_asked() -> None:
+    assert standalone_question("上一年呢？", ["静海区2023年办理行政复议案件多少件？"]).question == "静海区2022年办理行政复议案件多少件？"
+    assert standalone_question("次年呢？", ["中江县2022年粮食总产量是多少？"]).question == "中江县2023年粮食总产量是多少？"
+    assert not standalone_question("上一年呢？", ["静海区办理行政复议案件多少件？"]).rewritten

@@ -22,6 +22,9 @@ from rag.text.question import WHICH_CITY, analyze_question
 _ELLIPSIS = re.compile(r"^(?:那么?|那在|换成|改成|还有|再问一下)?(?P<x>[^，,。？?]{1,20}?)(?:的呢|呢|又如何|如何|怎么样|的情况呢)[？?。]*$")
 #: A place referred to, not named, e.g. "该市", "这个城市", "当地", "这座城市".
 _PLACE_PRONOUN = re.compile(r"该(?:市|县|区|省|自治区|州|旗|镇|乡|街道|地)|此市|本市|这个(?:城市|市|县|区|省)|这座城市|那个城市|当地")
+#: A year named by where it stands from the one asked about: "上一年呢？" after a question about 2023.
+_RELATIVE_YEAR = {w: -1 for w in ("上一年", "前一年", "上年", "去年", "头一年", "上一年度")} | {
+    w: 1 for w in ("下一年", "后一年", "次年", "第二年", "下一年度")}
 #: A person referred to, not named ("他", "她们"): the rules leave such a follow-up as it is.
 _PERSON_PRONOUN = re.compile(r"[他她](?:们)?(?!人|国|乡|方)")
 #: Asking where the previous answer came from, e.g. "出处在哪一段？", "原文在哪里？", "依据是什么？".
@@ -101,6 +104,9 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         return previous
     q = analyze_question(text)
     prev_key = search_key(previous)
+    if (m := _ELLIPSIS.match(key)) and not q.kinds and (shift := _RELATIVE_YEAR.get(m.group("x").strip("的 "))):
+        # "上一年呢？": the year before the one asked about (nothing to count from: left alone)
+        return _replace_years(prev_key, prev, str(int(prev.years[0]) + shift)) if prev.years else None
     if (m := _ELLIPSIS.match(key)) and not q.kinds:
         x = m.group("x")
         xq = analyze_question(x)
