@@ -121,3 +121,11 @@ def test_a_refusal_names_the_check_that_stood_in_the_way() -> None:
         assert answer.refused and answer.refused_by == check, (question, answer.refused_by)
         assert answer.reason and all("\u4e00" <= ch <= "\u9fff" or not ch.isalpha() for ch in answer.reason)
     assert _answer("静海区2023年办理行政复议案件多少件？", [DISTRICT]).reason is None
+
+
+def test_a_date_written_as_web_pages_write_it_and_a_threshold_in_the_unit() -> None:
+    page = _passage(1, "发布时间：2023-02-08\n在职职工总数30人（含）以下的企业暂免征收残疾人就业保障金。", "jd.txt",
+                    "嘉定区人民政府2022年度法治政府建设情况报告", city="嘉定区", year="2022")
+    assert "2023-02-08" in _answer("嘉定区人民政府2022年度法治政府建设情况报告的发布日期是？", [page]).answer
+    assert Q("嘉定区在职职工总数多少人以下的企业暂免征收残疾人保障金？").counted == ""
+    assert "30人" in _answer("嘉定区在职职工总数多少人以下的企业暂免征收残疾人保障金？", [page]).answer

@@ -377,7 +377,10 @@ def bare_doc_number(sentence: str) -> bool:
 
 
 #: A full date a document is signed with, e.g. "2016年5月28日".
-_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日")
+_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日"
+                        r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
+#: The label a page puts before its date: "发布时间：", "印发日期:".
+_DATE_LABEL = re.compile(r"(?:发布|印发|成文|公布|更新)?(?:时间|日期)\s*[:：]?")
 
 
 def own_doc_numbers(text: str) -> list[str]:
@@ -394,7 +397,7 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
     if "docno" in question.kinds and (_only(key, DOC_NUMBER) or (
             title and DOC_NUMBER.search(key) and folded(title)[0] in folded(sentence)[0])):
         return True
-    return "date" in question.kinds and _only(key, _FULL_DATE)
+    return "date" in question.kinds and _only(_DATE_LABEL.sub("", key), _FULL_DATE)
 
 
 def _only(sentence: str, pattern: re.Pattern) -> bool:
@@ -460,7 +463,8 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
 _QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]*\s*(?:年|月|日))|[零〇一二三四五六七八九十百千万两]+[个项件名次条家批人户元份类期所座倍]")
 _CHINESE_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
 _HAS_PERCENT = re.compile(r"\d\s*[%％]|百分之")
-HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年")
+HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年"
+                      r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
 
 
 def _counts_in(text: str, unit: str, noun: str) -> bool:
@@ -521,7 +525,8 @@ _ASKS_YEAR = re.compile(r"哪一?年|哪个年份|什么年份|哪个(?:财政)?
 _YEAR_STATED = re.compile(r"(?:19|20)\d{2}\s*年|[〇零一二三四五六七八九]{4}年")
 #: A question for the day itself, and a day a sentence states ("5月28日", "五月二十八日").
 _ASKS_DAY = re.compile(r"日期|哪一?天|几号|哪日|何日")
-_DAY_STATED = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}[日号]")
+_DAY_STATED = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}[日号]"
+                         r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")  # 2023-02-08 as web pages date them
 #: Spaces a text layer puts beside figures ("到 2020 年"): not there for what a sentence states.
 _DIGIT_SPACE = re.compile(r"(?<=\d)[ \t\u3000]+(?=\S)|(?<=\S)[ \t\u3000]+(?=\d)")
 #: A document title in a sentence, e.g. 《苏州市法治化营商环境建设指数评估报告（2022年）》.

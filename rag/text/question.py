@@ -70,6 +70,8 @@ ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?
                   r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员(?!会))")
 #: "多少名" → 名: the counting classifier asked for.
 _COUNT_OF = re.compile(r"(?:多少|(?<!哪)几)([人名位件起宗个项次场份条家户类种期批元])")
+#: A threshold right after the asked unit: "多少人以下", "几天以内", "多少万元以上".
+_THRESHOLD = re.compile(r"(?:（含）|\(含\))?(?:以下|以上|以内|之内|左右)")
 #: What a count question counts: the words right after "多少个" ("多少个调解组织" -> 调解组织).
 _COUNTED_NOUN = re.compile(r"[\u4e00-\u9fff“”]{2,12}?(?=[的是有和、，,？?吗呢]|$)")
 #: An administrative level: 市级, 镇一级, 县级市, 街道级 (a figure of one level is no answer for another).
@@ -188,6 +190,8 @@ def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
     (调解人员 → 人员); the predicate begins with the first other verb, preposition or particle
     (多少个重大行政决策事项放到网上运行了 → 事项, (放到, 网上, 运行))."""
     clause = _CLAUSE_END.split(key[unit.end():], maxsplit=1)[0]
+    if _THRESHOLD.match(clause):
+        return "", ()  # "多少人以下的企业": a threshold in the unit itself, not a count of what follows
     words = posseg(clause.rsplit("的", 1)[-1])
     head, end = "", len(words)
     for i, (word, flag) in enumerate(words):
