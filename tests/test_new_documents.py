@@ -129,3 +129,19 @@ def test_a_date_written_as_web_pages_write_it_and_a_threshold_in_the_unit() -> N
     assert "2023-02-08" in _answer("嘉定区人民政府2022年度法治政府建设情况报告的发布日期是？", [page]).answer
     assert Q("嘉定区在职职工总数多少人以下的企业暂免征收残疾人保障金？").counted == ""
     assert "30人" in _answer("嘉定区在职职工总数多少人以下的企业暂免征收残疾人保障金？", [page]).answer
+
+
+def test_a_per_head_figure_is_no_total() -> None:
+    bulletin = _passage(1, "全县实现生产总值（GDP）951435万元。按常住人口计算人均地区生产总值为74331元。", "yh.txt",
+                        "2022年云和县国民经济和社会发展统计公报", city="云和县", year="2022")
+    answer = _answer("云和县2022年全年地区生产总值是多少？", [bulletin])
+    assert "74331" not in answer.answer
+    assert "74331元" in _answer("云和县2022年人均地区生产总值是多少？", [bulletin]).answer
+
+
+def test_a_sentence_naming_another_year_is_about_that_year() -> None:
+    bulletin = _passage(1, "初步核算，全县实现生产总值951435万元。最终计算2021年全县生产总值现价总量为972846万元。", "yh.txt",
+                        "2022年云和县国民经济和社会发展统计公报", city="云和县", year="2022")
+    answer = _answer("云和县2022年全年生产总值是多少？", [bulletin])
+    assert "951435万元" in answer.answer and "972846" not in answer.answer
+    assert "972846万元" in _answer("云和县2021年全年生产总值是多少？", [bulletin]).answer

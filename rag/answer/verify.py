@@ -444,11 +444,12 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
         if contains(sentence, term):
             continue
         if term.isdigit():
-            if contains(heading, term):
+            if _YEAR_STATED.search(_DIGIT_SPACE.sub("", search_key(sentence))):
+                return False  # the sentence is about the year it names
+            if contains(" ".join(passage.hit.chunk.section), term):
                 continue  # "三、2024年工作计划": its section is about that year
-            if _YEAR_STATED.search(sentence) or (passage.metadata.get("year", "").isdigit()
-                                                 and not _looks_back_on(passage, term)):
-                return False  # the sentence is about the year it names, or its document's
+            if passage.metadata.get("year", "").isdigit() and not _looks_back_on(passage, term):
+                return False  # about its document's year
         elif city:
             if not (contains(city, term) or (contains(heading, term) and not lies_within(city, term))):
                 return False
@@ -557,6 +558,20 @@ def _at_level(question: Question, key: str, plain: str) -> bool:
     return not levels or bool(levels & set(question.levels))
 
 
+def _total_not_per_head(question: Question, key: str, plain: str) -> bool:
+    """"地区生产总值是多少" is not answered by "人均地区生产总值为74331元": the longest of the question's
+    words the sentence holds must stand at least once without 人均 before it."""
+    held = sorted((w for w in question.content_words if len(w) >= 3 and w in key), key=len, reverse=True)
+    if not held:
+        return True
+    def per_head(at: int) -> bool:  # 人均 before the word, or before the question's words before it (人均地区生产总值)
+        while (w := next((w for w in question.content_words if w and key.endswith(w, 0, at)), None)) is not None:
+            at -= len(w)
+        return key.endswith("人均", 0, at)
+
+    return any(not per_head(m.start()) for m in re.finditer(re.escape(held[0]), key))
+
+
 def _single(question: Question) -> bool:
     return not question.compound
 
@@ -574,6 +589,8 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("level", lambda q: bool(q.levels), _at_level, "文件中的数字不是所问那一级的"),
     Check("rate", lambda q: _single(q) and "rate" in q.kinds, lambda q, k, p: bool(_HAS_PERCENT.search(p)),
           "文件中有相关段落，但没有给出比例或百分比"),
+    Check("per-head", lambda q: "count" in q.kinds and "人均" not in q.key, _total_not_per_head,
+          "文件中只有人均数，没有总数"),
     Check("unit", lambda q: _single(q) and bool(q.unit), lambda q, k, p: _counts_in(p, q.unit, q.counted),
           "文件中有相关段落，但没有给出所问事项的数量"),
     # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam, "272人

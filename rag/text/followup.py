@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rag.text.normalize import search_key, to_traditional
 from rag.text.places import Gazetteer, Mention, places_in
-from rag.text.question import WHICH_CITY, analyze_question
+from rag.text.question import ASKS, WHICH_CITY, analyze_question
 
 #: An elliptical follow-up: a new place, year or topic and nothing else, e.g. "那太仓呢？",
 #: "太仓市的呢", "2022年呢？", "换成常熟市呢", "那么如皋又如何？".
@@ -121,7 +121,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
             out = _replace_years(out, prev, xq.years[0])
         if place or xq.years:
             return out
-        return None  # a topic alone ("行政复议呢"): too open to guess
+        return _same_ask(x, prev_key, prev)  # a topic alone ("城镇化率呢"): asked the same way, same place and year
     if q.places or "place" in q.kinds:
         return None  # names its own place, or asks which place: a new question
     if _PERSON_PRONOUN.search(key):
@@ -135,6 +135,18 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         city = _place_in(prev_key, prev.places[0])
         return _with_year(city + key, q, prev)
     return None
+
+
+def _same_ask(topic: str, prev_key: str, prev) -> str | None:
+    """"城镇化率呢？" after "云和县2022年末常住人口是多少？": the topic asked as the previous question
+    asked, of its place and year ("云和县2022年城镇化率是多少？"); a rate is asked "是多少", whatever
+    the unit before. Without a place to keep it is too open to guess."""
+    ask = ASKS.search(prev_key)
+    if not prev.places or ask is None:
+        return None
+    tail = "是多少?" if re.search(r"(?:率|比例|比重|占比)$", topic) else prev_key[ask.start():]
+    year = f"{prev.years[0]}年" if prev.years else ""
+    return _place_in(prev_key, prev.places[0]) + year + topic.strip("的 ") + tail
 
 
 def _bare_place(x: str) -> str | None:

@@ -34,7 +34,7 @@ _STATED_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:[%％]|[个项件名�
 #: A date (with its month) that a question states, e.g. "在2020年8月获得了什么称号", "截至11月".
 _STATED_DATE = re.compile(r"(?:\d{4}年)?(?<!\d)\d{1,2}月(?:\d{1,2}日)?")
 #: A word that makes a clause ask something ("A多少件，B多少份？" asks twice).
-_ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
+ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
 #: Not a question on its own: a name and "呢", e.g. "那常熟呢？", "2022年的呢" (a follow-up).
 _ELLIPTICAL = re.compile(r"^(?:那么?|还有)?[^，,。？?]{1,12}?(?:的)?呢[？?。]*$")
 
@@ -123,7 +123,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)),
         content_words=words,
         phrasing_words=phrasing,
-        elliptical=bool(_ELLIPTICAL.match(key)) and not _ASKS.search(key),
+        elliptical=bool(_ELLIPTICAL.match(key)) and not ASKS.search(key),
     )
 
 
@@ -213,6 +213,6 @@ def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
 def _split(text: str) -> list[str]:
     """Clauses of a compound question, when at least two of them ask something of their own."""
     parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", text) if p.strip()]
-    if len(parts) < 2 or sum(bool(_ASKS.search(search_key(p))) for p in parts) < 2:
+    if len(parts) < 2 or sum(bool(ASKS.search(search_key(p))) for p in parts) < 2:
         return [text]
     return parts
