@@ -23,7 +23,7 @@ from rag.ingest import DIRECTIVE_EXAMPLE_KEY, DIRECTIVES_KEY, Ingestor, ReaderPo
 from rag.ingest.view import PageViewer
 from rag.models import Answer, Document, Hit, Progress
 from rag.retrieve import Filters, Retriever
-from rag.models import UPLOAD_PREFIX, Answer, Hit, source_kind
+from rag.models import UPLOAD_PREFIX, source_kind
 from rag.uploads import UploadFolder, UploadRefused, upload_docid
 
 

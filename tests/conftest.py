@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,7 +40,7 @@ def _guarded_connect(self: socket.socket, address):  # type: ignore[no-untyped-d
 
 
 #: Fixtures that load real models, build real indexes or start real servers/browsers.
-HEAVY_FIXTURES = {"e5", "use", "docs_index", "live_server", "llm_chain", "milvus_server"}
+HEAVY_FIXTURES = {"e5", "use", "docs_index", "live_server", "llm_chain", "milvus_server", "chromium"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -232,3 +233,21 @@ def milvus_checked(request) -> None:
     server = request.config.stash.get(_MILVUS, None)
     if server is not None:
         server.ensure()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (it never downloads a browser), one for the session."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()

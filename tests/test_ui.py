@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -10,26 +9,18 @@ import pytest
 
 from tests.conftest import ROOT, TIANCHANG_Q
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "eval" / "runs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def page(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1300, "height": 950})
-        _login(page, live_server.base, "test-key")
-        page.dialogs = []
-        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-        yield page
-        browser.close()
+def page(live_server, chromium):
+    context = chromium.new_context(viewport={"width": 1300, "height": 950})
+    page = context.new_page()
+    _login(page, live_server.base, "test-key")
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()
 
 
 def _login(page, base: str, key: str) -> None:

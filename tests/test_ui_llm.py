@@ -3,13 +3,12 @@ draft): people see progress, then only the verified answer, never the draft."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import TIANCHANG_Q, copy_index, start_server
 from tests.fake_llm import GatedLLMServer
-from tests.test_ui import CHROMIUM
 from tests.test_verified_only import INVENTED
 
 #: Records every text #pq-chat shows, however briefly (a draft replaced a moment later included).
@@ -18,17 +17,12 @@ RECORD = """() => { window.__seen = []; const chat = document.querySelector('#pq
     {subtree: true, childList: true, characterData: true}); }"""
 
 
-def test_the_ui_shows_progress_never_the_draft(docs_index, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
+def test_the_ui_shows_progress_never_the_draft(docs_index, chromium, tmp_path: Path) -> None:
     fake = GatedLLMServer(INVENTED)
     base, stop = start_server(copy_index(docs_index, tmp_path, answer_mode="llm", llm_url=fake.url))
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page()
+        with contextlib.closing(chromium.new_context()) as context:
+            page = context.new_page()
             page.goto(f"{base}/ui/")
             page.wait_for_selector("#pq-chat")
             page.evaluate(RECORD)
@@ -41,7 +35,6 @@ def test_the_ui_shows_progress_never_the_draft(docs_index, tmp_path: Path) -> No
             page.wait_for_selector("#pq-citations label", timeout=120_000)
             seen = "\n".join(page.evaluate("window.__seen"))
             final = page.inner_text("#pq-chat")
-            browser.close()
     finally:
         stop()
         fake.close()

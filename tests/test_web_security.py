@@ -4,7 +4,6 @@ over real HTTP on loopback and in a real browser (Debian's Chromium) with a real
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,6 @@ import pytest
 from tests.conftest import copy_index, free_port, start_server
 
 WRITE = {"Authorization": "Bearer write-key"}
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -188,18 +186,6 @@ def test_hide_paths_keeps_names_routes_and_urls() -> None:
 
 # -- in the browser ---------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
 
 
 def _signed_in(chromium, base: str):
