@@ -21,9 +21,8 @@ from rag.feedback import FeedbackLog
 from rag.index.build import IndexStats, remove_documents, set_subject, update_index
 from rag.ingest import DIRECTIVE_EXAMPLE_KEY, DIRECTIVES_KEY, Ingestor, ReaderPool
 from rag.ingest.view import PageViewer
-from rag.models import Answer, Document, Hit, Progress
+from rag.models import UPLOAD_PREFIX, Answer, Document, Hit, Progress, source_kind
 from rag.retrieve import Filters, Retriever
-from rag.models import UPLOAD_PREFIX, source_kind
 from rag.uploads import UploadFolder, UploadRefused, upload_docid
 
 
