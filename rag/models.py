@@ -89,6 +89,8 @@ class Question(Record):
     kinds: tuple[AnswerKind, ...] = ()
     unit: str = Field("", description="The counting classifier asked for: 多少名 → 名.")
     counted: str = Field("", description="Head of what is counted: 多少个调解组织 → 组织.")
+    counted_phrase: str = Field("", description="What is counted, named before the count: 全年共制定市政府行政"
+                                "规范性文件多少件 → 市政府行政规范性文件 (it must stand by the count that answers).")
     predicate: tuple[str, ...] = Field(default=(), description="What a count question says of the counted "
                                        "thing: 多少个事项放到网上运行了 → 放到, 网上, 运行.")
     roles: tuple[str, ...] = Field(default=(), description="Roles asked for: 市委书记.")

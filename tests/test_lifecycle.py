@@ -60,10 +60,10 @@ def test_index_children_end_with_it(signum: int, tmp_path: Path) -> None:
 
 @SIGNALS
 def test_ask_llm_children_end_with_it(signum: int, docs_index) -> None:
-    """Killed while the model writes (its first piece is out): the model process ends too."""
+    """Killed while the model works (the CLI shows 正在核对原文…, never the draft): the model process ends too."""
     proc = policyqa("ask", TIANCHANG_Q, "--mode", "llm", "--index", str(docs_index.index_dir))
-    run_and_kill(proc, signum, lambda text: "生成中" in text and children_named(proc, "local model"),
-                 "the model was writing")
+    run_and_kill(proc, signum, lambda text: "正在核对原文" in text and children_named(proc, "local model"),
+                 "the model was at work")
 
 
 @SIGNALS

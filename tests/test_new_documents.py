@@ -145,3 +145,14 @@ def test_a_sentence_naming_another_year_is_about_that_year() -> None:
     answer = _answer("云和县2022年全年生产总值是多少？", [bulletin])
     assert "951435万元" in answer.answer and "972846" not in answer.answer
     assert "972846万元" in _answer("云和县2021年全年生产总值是多少？", [bulletin]).answer
+
+
+def test_a_count_stands_by_what_the_question_counts_named_before_the_count() -> None:
+    assert Q("如皋市全年共制定市政府行政规范性文件多少件？").counted_phrase == "市政府行政规范性文件"
+    assert Q("天长市行政执法证考试有多少人通过？").counted_phrase == ""  # people are counted
+    other = _passage(1, "今年共清理市政府、市政府办公室规范性文件75 件，统一公开行政规范性文件 130 件。", "rg.txt",
+                     "如皋市2023年法治政府建设情况报告", city="如皋市", year="2023")
+    assert _answer("如皋市全年共制定市政府行政规范性文件多少件？", [other]).refused_by == "counted"
+    asked = _passage(1, "全年共制定市政府行政规范性文件15件，市政府部门行政规范性文件40件。", "sz.txt",
+                     "苏州市2023年法治政府建设情况报告", city="苏州市", year="2023")
+    assert "15件" in _answer("苏州市政府全年出台的行政规范性文件有几件？", [asked]).answer

@@ -572,6 +572,20 @@ def _total_not_per_head(question: Question, key: str, plain: str) -> bool:
     return any(not per_head(m.start()) for m in re.finditer(re.escape(held[0]), key))
 
 
+def _count_of_phrase(question: Question, key: str, plain: str) -> bool:
+    """A count in the asked unit stands by what the question counts, every word of it next to the
+    count (in any order, others between): "75件" of "市政府、市政府办公室规范性文件" does not count the
+    "市政府行政规范性文件" asked about; "49名司法行政干警" counts the 干警."""
+    phrase = question.counted_phrase
+    words = [w for w, _ in posseg(phrase) if len(w) > 1] or [phrase]
+
+    def names_it(window: str) -> bool:
+        return all(found(w, window) for w in words)
+
+    return any(names_it(plain[max(0, m.start() - len(phrase) - 10):m.start()])
+               or names_it(plain[m.end():m.end() + len(phrase) + 20]) for m in _unit_counts(plain, question.unit))
+
+
 def _single(question: Question) -> bool:
     return not question.compound
 
@@ -591,6 +605,8 @@ KIND_CHECKS: tuple[Check, ...] = (
           "文件中有相关段落，但没有给出比例或百分比"),
     Check("per-head", lambda q: "count" in q.kinds and "人均" not in q.key, _total_not_per_head,
           "文件中只有人均数，没有总数"),
+    Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
+          "文件中的数字数的是另一类事项"),
     Check("unit", lambda q: _single(q) and bool(q.unit), lambda q, k, p: _counts_in(p, q.unit, q.counted),
           "文件中有相关段落，但没有给出所问事项的数量"),
     # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam, "272人

@@ -106,6 +106,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
     words, phrasing = _words(key, places + years)
     unit = _COUNT_OF.search(key)
     counted, predicate = _counted_noun(key, unit) if unit else ("", ())
+    phrase = _counted_before(key, unit) if unit and not counted else ""
     return Question(
         text=text,
         key=key,
@@ -116,6 +117,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         kinds=_kinds(key),
         unit=unit.group(1) if unit else "",
         counted=counted,
+        counted_phrase=phrase,
         predicate=predicate,
         roles=tuple(dict.fromkeys(m.group(0) for m in ROLE.finditer(key))),
         levels=tuple(dict.fromkeys(m.group(1) for m in ADMIN_LEVEL.finditer(key))),
@@ -208,6 +210,26 @@ def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
         m = _COUNTED_NOUN.match(key, unit.end())
         head = m.group(0) if m else ""
     return head.strip("“”")[-2:], predicate
+
+
+#: Words between what is counted and the count: "…文件有几件", "…干警共有几名".
+_COPULA = frozenset("有 共有 共 一共 总共 合计 共计 是 为".split())
+_PHRASE_NOUN = frozenset("n nz vn j l ng".split())
+
+
+def _counted_before(key: str, unit: re.Match) -> str:
+    """The noun phrase right before the count when nothing after it names what is counted
+    ("全年共制定市政府行政规范性文件多少件" → 市政府行政规范性文件; "在编在职干警共有几名" → 干警)."""
+    words = posseg(_CLAUSE_END.split(key[:unit.start()])[-1])
+    while words and words[-1][0] in _COPULA:
+        words.pop()
+    run: list[str] = []
+    while words and words[-1][1] in _PHRASE_NOUN and words[-1][0] not in PHRASING_WORDS:
+        run.insert(0, words.pop()[0])
+    phrase = "".join(run)
+    if unit.group(1) in "人名位" and not re.search(r"[员警师生者户工]$", phrase):
+        return ""  # "行政执法证考试有多少人通过": people are counted, the phrase is the topic
+    return phrase if len(phrase) >= 2 else ""
 
 
 def _split(text: str) -> list[str]:
