@@ -189,12 +189,24 @@ def test_the_packaged_model_judges_support_by_meaning(llm_chain: AnswerChain) ->
     assert not answer.refused and "98.6%" in answer.answer + "".join(c.quote for c in answer.citations)
 
 
+def test_a_topic_alone_is_asked_of_the_conversations_place_in_both_modes(llm_chain: AnswerChain) -> None:
+    """"直接纠错率呢？" names a new topic, not a place or year: it is asked as the previous question
+    asked, of its place and year, and the answer is checked against that standalone question."""
+    history = ["常熟市2015—2019年行政复议机关共受理行政复议案件多少件？"]
+    for mode in ("llm", "extractive"):
+        answer = llm_chain.ask("直接纠错率呢？", mode=mode, history=history,
+                               history_answers=["2015—2019年，行政复议机关共受理行政复议案件313件，复议直接纠错率7.9%。[1]"])
+        assert answer.understood_as and "常熟" in answer.understood_as and "纠错率" in answer.understood_as
+        assert not answer.refused and "7.9%" in answer.answer + "".join(c.quote for c in answer.citations)
+
+
 def test_the_model_rewrites_a_follow_up_the_rules_cannot(llm_chain: AnswerChain) -> None:
-    """"直接纠错率呢？" names a new topic, not a place or year: the rules leave it, the model makes it
-    standalone, and the answer is checked against that standalone question."""
-    answer = llm_chain.ask("直接纠错率呢？", history=["常熟市2015—2019年行政复议机关共受理行政复议案件多少件？"],
+    """"同比呢？" points back at the previous figure: the rules leave it; in LLM mode the model may make
+    it standalone, and a rewrite is kept only with the conversation's place (never another's)."""
+    history = ["常熟市2015—2019年行政复议机关共受理行政复议案件多少件？"]
+    answer = llm_chain.ask("同比呢？", history=history,
                            history_answers=["2015—2019年，行政复议机关共受理行政复议案件313件，复议直接纠错率7.9%。[1]"])
-    assert answer.understood_as and "常熟" in answer.understood_as and "纠错率" in answer.understood_as
-    assert not answer.refused and "7.9%" in answer.answer + "".join(c.quote for c in answer.citations)
-    # extractive mode never asks the model: the bare follow-up asks nothing on its own
-    assert llm_chain.ask("直接纠错率呢？", mode="extractive", history=["常熟市行政复议案件多少件？"]).refused
+    if answer.understood_as:
+        assert "常熟" in answer.understood_as and "同比" in answer.understood_as
+    assert all(c.docid == "changshu-2020.txt" for c in answer.citations)
+    assert llm_chain.ask("同比呢？", mode="extractive", history=history).understood_as is None

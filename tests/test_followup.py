@@ -30,6 +30,7 @@ def test_follow_ups_inherit_place_year_and_topic(follow_up: str, standalone: str
     "天长市何时被评为全国法治政府建设示范市？",        # names its own place: a new topic
     "哪个城市打造了“亭满意”营商环境品牌？",            # asks which place
     "那太仓的法律顾问呢？",                            # another place and another topic: not the old question
+    "同比呢？",                                        # points back at the previous figure: for the model
 ])
 def test_new_questions_are_not_polluted_by_history(question: str) -> None:
     got = S(question, [SUZHOU])

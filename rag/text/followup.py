@@ -142,8 +142,8 @@ def _same_ask(topic: str, prev_key: str, prev) -> str | None:
     asked, of its place and year ("云和县2022年城镇化率是多少？"); a rate is asked "是多少", whatever
     the unit before. Without a place to keep it is too open to guess."""
     ask = ASKS.search(prev_key)
-    if not prev.places or ask is None:
-        return None
+    if not prev.places or ask is None or _POINTS_BACK.search(topic):
+        return None  # "同比呢", "这个比例呢" point back at the previous figure: not a topic of their own
     tail = "是多少?" if re.search(r"(?:率|比例|比重|占比)$", topic) else prev_key[ask.start():]
     year = f"{prev.years[0]}年" if prev.years else ""
     return _place_in(prev_key, prev.places[0]) + year + topic.strip("的 ") + tail
