@@ -93,6 +93,7 @@ def test_offset_invariant_bundled_docs(seeds: dict[str, Document]) -> None:
     assert _check_invariant(list(seeds.values())) > 50
 
 
+@pytest.mark.full  # the whole of two shared corpora: ~18 s, not the fast tier
 @pytest.mark.parametrize("corpus", ["ncp", "drcd"])
 def test_offset_invariant_shared_corpora(corpus: str) -> None:
     docs = _docs(shared_path("bench", corpus, "corpus.jsonl"))
@@ -100,6 +101,7 @@ def test_offset_invariant_shared_corpora(corpus: str) -> None:
     assert _check_invariant(docs) > len(docs)
 
 
+@pytest.mark.full  # a sample of 63,668 news articles: ~25 s
 def test_offset_invariant_news_sample() -> None:
     import gzip
     import json
