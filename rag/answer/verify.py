@@ -196,11 +196,10 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         city = next((by_n[n].metadata.get("city") for n in used if by_n[n].metadata.get("city")), None)
         if city and not contains("".join(t for t, _ in kept), short_of(city)):
             answer = to_script_of(question, f"{city}：") + answer
-    if _ASKS_DOCUMENT_YEAR.search(question.key) and not _YEAR_STATED.search(
-            _DIGIT_SPACE.sub("", search_key("".join(t for t, _ in kept)))):
+    if _ASKS_DOCUMENT_YEAR.search(question.key) and not _states_year("".join(t for t, _ in kept)):
         # "哪个年度的报告说…": a sentence that names no year answers through its document, named first
         source = by_n[used[0]]
-        if _YEAR_STATED.search(search_key(source.hit.title)):
+        if _states_year(source.hit.title):
             answer = f"《{source.hit.title}》：" + answer
         elif year := source.metadata.get("year"):
             answer = to_script_of(question, f"（{year}年的文件）") + answer
@@ -354,8 +353,8 @@ def non_answer(question: Question, passages: Sequence[Passage], sentences: str) 
 
 
 def labelled(sentence_key: str, context_key: str) -> str:
-    """A document number stands for the document it numbers: "京政办发〔2016〕12号" says what the
-    title around it says, so a 文号 question is matched against both."""
+    """A line that labels its document (see stands_for_document: its number, its date) says what the
+    title around it says, so the question is matched against both."""
     return sentence_key + "\n" + context_key
 
 
@@ -367,13 +366,7 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
         return False
     if key in titles or any(len(key) >= 8 and key in t for t in titles):
         return True
-    return bare_doc_number(key)
-
-
-def bare_doc_number(sentence: str) -> bool:
-    """A line that is a document number and little else ("京政办发〔2016〕12号"): a document's own
-    number, where a sentence citing another's ("根据…（粤府〔2021〕13号）…") says more."""
-    return _only(sentence, DOC_NUMBER)
+    return _only(key, DOC_NUMBER)  # a bare number: a document's own, where a citing sentence says more
 
 
 #: A full date a document is signed with, e.g. "2016年5月28日".
@@ -398,6 +391,11 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
             title and DOC_NUMBER.search(key) and folded(title)[0] in folded(sentence)[0])):
         return True
     return "date" in question.kinds and _only(_DATE_LABEL.sub("", key), _FULL_DATE)
+
+
+def _states_year(text: str) -> bool:
+    """Whether ``text`` names a year ("2023年", "二〇二三年", "2020 年" as a text layer spaces it)."""
+    return bool(_YEAR_STATED.search(_DIGIT_SPACE.sub("", search_key(text))))
 
 
 def _only(sentence: str, pattern: re.Pattern) -> bool:
@@ -444,7 +442,7 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
         if contains(sentence, term):
             continue
         if term.isdigit():
-            if _YEAR_STATED.search(_DIGIT_SPACE.sub("", search_key(sentence))):
+            if _states_year(sentence):
                 return False  # the sentence is about the year it names
             if contains(" ".join(passage.hit.chunk.section), term):
                 continue  # "三、2024年工作计划": its section is about that year
