@@ -31,6 +31,21 @@ def source_kind(docid: str) -> str:
     return "upload" if docid.startswith(UPLOAD_PREFIX) else "library"
 
 
+class Principal(Record):
+    """Who is asking, as the server's guard established it: a program holding a key (a service
+    account), a person signed in at /login, or everyone on a server without keys. Every face (API,
+    UI, CLI) hands it down with the question, so what a reader may see is decided in one place."""
+
+    name: str = Field(description="Stable id for the audit trail: 'key:<8 hex of the key's sha256>', "
+                                  "'local' on a server without keys.")
+    role: Literal["read", "write"] = Field(description="'write' may add and remove documents.")
+    groups: frozenset[str] = Field(frozenset(), description="Departments the asker belongs to.")
+
+
+#: The asker on a server without keys (and in the CLI): full access.
+LOCAL = Principal(name="local", role="write")
+
+
 class Document(Record):
     """A normalised source document. ``text`` is what quotes are later verified against."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.api import guard
-from rag.api.guard import LoginThrottle, Sessions, safe_next, same_origin
+from rag.api.guard import Keys, LoginThrottle, Sessions, safe_next, same_origin
+from rag.models import Principal
 
 
 class Clock:
@@ -19,15 +20,23 @@ class Clock:
 def test_sessions_expire_are_revoked_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
     sessions = Sessions(60, clock=clock)
-    a, b = sessions.create("write"), sessions.create("read")
-    assert a != b and len(a) >= 40 and sessions.role(a) == "write" and sessions.role(b) == "read"
+    writer, reader = Principal(name="w", role="write"), Principal(name="r", role="read")
+    a, b = sessions.create(writer), sessions.create(reader)
+    assert a != b and len(a) >= 40 and sessions.principal(a) == writer and sessions.principal(b) == reader
     sessions.revoke(b)
-    assert sessions.role(b) is None
+    assert sessions.principal(b) is None
     clock.now += 61
-    assert sessions.role(a) is None
+    assert sessions.principal(a) is None
     monkeypatch.setattr(guard, "MAX_SESSIONS", 3)
-    tokens = [sessions.create("read") for _ in range(5)]
-    assert [sessions.role(t) for t in tokens] == [None, None, "read", "read", "read"]
+    tokens = [sessions.create(reader) for _ in range(5)]
+    assert [sessions.principal(t) for t in tokens] == [None, None, reader, reader, reader]
+
+
+def test_keys_stand_for_service_accounts_named_without_the_key() -> None:
+    keys = Keys(write=["w-secret"], read=["r-secret"])
+    writer, reader = keys.principal_of_key("w-secret"), keys.principal_of_key("r-secret")
+    assert writer.role == "write" and reader.role == "read" and keys.principal_of_key("nope") is None
+    assert writer.name.startswith("key:") and writer.name != reader.name and "secret" not in writer.name
 
 
 def test_login_throttle_counts_per_address_within_the_window(monkeypatch: pytest.MonkeyPatch) -> None:

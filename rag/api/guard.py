@@ -9,7 +9,7 @@ alike), so no route can be added that it does not see. It does two things before
   ``/login`` page (people in a browser). Open without a key: ``/healthz``, ``/login``, and the API
   description (``/docs``, ``/openapi.json``), which holds no documents.
 * **Sessions.** ``/login`` hands a browser a random session id (HttpOnly, SameSite=Strict) that the
-  server maps to the key's role until it expires (``POLICYQA_SESSION_HOURS``) or ``/logout`` revokes
+  server maps to the key's :class:`~rag.models.Principal` until it expires (``POLICYQA_SESSION_HOURS``) or ``/logout`` revokes
   it; the key itself, or anything derived from it, never sits in a cookie. Wrong keys are throttled
   per client address (``POLICYQA_LOGIN_MAX_FAILURES`` per ``POLICYQA_LOGIN_WINDOW_S``: 429 beyond).
 * **Cross-site writes.** SameSite does not separate ports of one host, so every request that a
@@ -30,10 +30,11 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from hashlib import sha256
+
+from rag.models import LOCAL, Principal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-Role = Literal["read", "write"]
 COOKIE = "policyqa_session"
 OPEN_PATHS = ("/healthz", "/login", "/logout", "/docs", "/openapi.json", "/favicon.ico")
 OPEN_PREFIXES = ("/docs-assets/",)
@@ -53,30 +54,31 @@ class BodyTooLarge(Exception):
 
 
 class Keys:
-    """The configured keys and the role each grants."""
+    """The configured keys and the principal (service account) each stands for."""
 
     def __init__(self, write: list[str], read: list[str]) -> None:
-        self._roles: dict[str, Role] = {k: "read" for k in read} | {k: "write" for k in write}
+        self._principals: dict[str, Principal] = \
+            {k: _key_principal(k, "read") for k in read} | {k: _key_principal(k, "write") for k in write}
 
     @property
     def enabled(self) -> bool:
-        return bool(self._roles)
+        return bool(self._principals)
 
-    def role_of_key(self, key: str) -> Role | None:
-        return _lookup(self._roles, key)
+    def principal_of_key(self, key: str) -> Principal | None:
+        return _lookup(self._principals, key)
 
 
 class Sessions:
-    """Server-side login sessions: a random id per sign-in, the role it grants and when it ends.
+    """Server-side login sessions: a random id per sign-in, who signed in and when it ends.
     Thread-safe (the UI's event handlers ask from worker threads)."""
 
     def __init__(self, lifetime_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.lifetime_s = lifetime_s
         self._clock = clock
-        self._live: OrderedDict[str, tuple[Role, float]] = OrderedDict()
+        self._live: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def create(self, role: Role) -> str:
+    def create(self, principal: Principal) -> str:
         token = secrets.token_urlsafe(32)
         now = self._clock()
         with self._lock:
@@ -84,10 +86,10 @@ class Sessions:
                 del self._live[old]
             while len(self._live) >= MAX_SESSIONS:
                 self._live.popitem(last=False)
-            self._live[token] = (role, now + self.lifetime_s)
+            self._live[token] = (principal, now + self.lifetime_s)
         return token
 
-    def role(self, token: str) -> Role | None:
+    def principal(self, token: str) -> Principal | None:
         with self._lock:
             entry = self._live.get(token)
             if entry is None:
@@ -103,7 +105,7 @@ class Sessions:
 
 
 class Access:
-    """Who a request is: a key header (programs) or a session cookie (people), and the role it grants."""
+    """Who a request is: a key header (programs) or a session cookie (people)."""
 
     def __init__(self, keys: Keys, sessions: Sessions) -> None:
         self.keys = keys
@@ -113,15 +115,16 @@ class Access:
     def enabled(self) -> bool:
         return self.keys.enabled
 
-    def role(self, headers: dict[str, str], cookies: dict[str, str]) -> Role | None:
-        """The role a request's credentials grant (``write`` for everyone when no keys are set)."""
+    def principal(self, headers: dict[str, str], cookies: dict[str, str]) -> Principal | None:
+        """Who a request's credentials stand for (:data:`~rag.models.LOCAL` when no keys are set),
+        None when they stand for no one."""
         if not self.enabled:
-            return "write"
+            return LOCAL
         key = _key_header(headers)
         if key:
-            return self.keys.role_of_key(key)
+            return self.keys.principal_of_key(key)
         token = cookies.get(COOKIE, "")
-        return self.sessions.role(token) if token else None
+        return self.sessions.principal(token) if token else None
 
 
 def access_for(settings) -> Access:
@@ -134,10 +137,15 @@ def _key_header(headers: dict[str, str]) -> str:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
 
 
-def _lookup(table: dict[str, Role], given: str) -> Role | None:
-    for candidate, role in table.items():  # compare every one in constant time
+def _key_principal(key: str, role: str) -> Principal:
+    """A key's service account, named by a digest of the key so the audit trail never holds it."""
+    return Principal(name="key:" + sha256(key.encode("utf-8")).hexdigest()[:8], role=role)
+
+
+def _lookup(table: dict[str, Principal], given: str) -> Principal | None:
+    for candidate, principal in table.items():  # compare every one in constant time
         if hmac.compare_digest(candidate.encode("utf-8"), given.encode("utf-8")):
-            return role
+            return principal
     return None
 
 
@@ -260,8 +268,8 @@ class Guard:
         if scope["type"] == "http" and path == "/login":
             return await self._login_page(send, safe_next(_next(scope)) or "", "")
         if not (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)):
-            role = self.access.role(headers, cookies)
-            if role is None:
+            principal = self.access.principal(headers, cookies)
+            if principal is None:
                 if scope["type"] == "http" and method == "GET" and "text/html" in headers.get("accept", ""):
                     target = quote(path + ("?" + scope["query_string"].decode() if scope.get("query_string") else ""))
                     return await self._respond(send, 303, [(b"location", f"/login?next={target}".encode())], b"")
@@ -276,11 +284,11 @@ class Guard:
                 if scope["type"] != "http":
                     return await send({"type": "websocket.close", "code": 4403})
                 return await self._respond(send, *_cross_site())
-            if role == "read" and is_write(method, path):
+            if principal.role == "read" and is_write(method, path):
                 return await self._respond(send, *_json(
                     403, "forbidden", "this key may ask and search but not add or remove documents",
                     "该密钥只能提问和检索，不能上传或删除文件"))
-            scope.setdefault("state", {})["role"] = role
+            scope.setdefault("state", {})["principal"] = principal
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         await self._limited(scope, receive, send)
@@ -347,12 +355,12 @@ class Guard:
         form = parse_qs(body.decode("utf-8", "replace"))
         key = (form.get("key") or [""])[0]
         target = safe_next((form.get("next") or [""])[0]) or self.ui_path or "/docs"
-        role = self.access.keys.role_of_key(key)
-        if role is None:
+        principal = self.access.keys.principal_of_key(key)
+        if principal is None:
             self.throttle.failed(client)
             return await self._login_page(send, target, '<p class="err">密钥不正确，请重新输入。</p>', status=401)
         self.throttle.succeeded(client)
-        token = self.access.sessions.create(role)
+        token = self.access.sessions.create(principal)
         await self._respond(send, 303, [(b"location", quote(target, safe="/?&=%#:;,+@!$'()*~").encode()),
                                         (b"set-cookie", _cookie(token, scope, int(self.access.sessions.lifetime_s)))], b"")
 

@@ -257,7 +257,8 @@ def _may_write(access: Access, request: gr.Request | None) -> bool:
         return True
     if request is None:
         return False
-    return access.role(dict(request.headers), dict(request.cookies)) == "write"
+    principal = access.principal(dict(request.headers), dict(request.cookies))
+    return principal is not None and principal.role == "write"
 
 
 def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
