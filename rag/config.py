@@ -73,11 +73,15 @@ class Settings(BaseSettings):
     embed_threads: int | None = Field(None, ge=1, description="Threads for the packaged embedders.")
     answer_mode: str = Field("extractive", pattern="^(llm|extractive)$",
                              description="'llm' generates with citations; 'extractive' quotes source sentences.")
-    support_judge: Literal["off", "llm", "always"] = Field(
-        "llm", description="When a sentence passes every check but covers too few of the question's words, "
-        "let the local LLM judge whether it answers by meaning (~1 s, only for such questions): 'llm' in LLM "
-        "mode, 'always' in extractive mode too (loads the model), 'off' never.",
+    reader: Literal["off", "llm", "always"] = Field(
+        "llm", description="When no sentence covers enough of the question's words, the local LLM reads the "
+        "candidates that pass every check, numbered, and picks the one that answers by meaning, or none "
+        "(one forward pass, no generation): 'llm' in LLM mode, 'always' in extractive mode too (loads the "
+        "model), 'off' never.",
     )
+    reader_margin: float = Field(2.0, description="How far the chosen sentence's number must lead \"0\" (none).")
+    reader_candidates: int = Field(5, ge=1, le=9, description="Sentences the reader sees at most.")
+    reader_sentence_chars: int = Field(120, ge=20, le=1000, description="Characters of each sentence it sees.")
     answer_passages: int = Field(4, ge=1, le=10, description="Passages retrieved for the LLM (it is shown those "
                                  "that cover the question best, within llm_prompt_chars; the verifier reads all).")
     llm_passage_chars: int = Field(

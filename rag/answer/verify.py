@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
+from rag.text.frontmatter import DATE_LABEL, DOC_NUMBER, FULL_DATE
 from rag.text.places import lies_within, short_of
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
@@ -44,7 +45,7 @@ class Draft:
     quotes: tuple[tuple[int, str], ...]
     #: the sentences come from documents that give different figures or dates for what was asked
     conflict: bool = False
-    #: the support judge found the sentence answers the question by meaning, where too few of the
+    #: the reader found the sentence answers the question by meaning, where too few of the
     #: question's words are in it (every other check still applies)
     judged: bool = False
 
@@ -338,10 +339,6 @@ def _without(question: Question, kind: str) -> Question:
     return question.model_copy(update={"kinds": tuple(k for k in question.kinds if k != kind)})
 
 
-#: A document number as offices write it: 京政办发〔2016〕8号, 湘办发[2016]41号, 国办发（2016）19号.
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[（(【［]\s*(?:19|20)\d{2}\s*[〕\]）)】］]\s*\d{1,4}\s*号")
-
-
 def non_answer(question: Question, passages: Sequence[Passage], sentences: str) -> bool:
     """Whether the supporting sentences only look like an answer, whatever they hold: a question
     (a heading that repeats what was asked: "三、如何申请延期缴纳税款？"), the document's own title
@@ -369,13 +366,6 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
     return _only(key, DOC_NUMBER)  # a bare number: a document's own, where a citing sentence says more
 
 
-#: A full date a document is signed with, e.g. "2016年5月28日".
-_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日"
-                        r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
-#: The label a page puts before its date: "发布时间：", "印发日期:".
-_DATE_LABEL = re.compile(r"(?:发布|印发|成文|公布|更新)?(?:时间|日期)\s*[:：]?")
-
-
 def own_doc_numbers(text: str) -> list[str]:
     """The document numbers a text gives that are not another document's: "《…的通知》（国办发〔2016〕
     19号）" cites the number of the title it follows."""
@@ -390,7 +380,7 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
     if "docno" in question.kinds and (_only(key, DOC_NUMBER) or (
             title and DOC_NUMBER.search(key) and folded(title)[0] in folded(sentence)[0])):
         return True
-    return "date" in question.kinds and _only(_DATE_LABEL.sub("", key), _FULL_DATE)
+    return "date" in question.kinds and _only(DATE_LABEL.sub("", key), FULL_DATE)
 
 
 def _states_year(text: str) -> bool:
