@@ -39,7 +39,8 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
         return Draft(sentences=tuple((s, (n,)) for n, s in pairs), quotes=tuple(pairs))
     candidates = _candidates(question, passages)
     chosen_list = _draft_one(question, candidates, max_sentences, _docids(passages))
-    if not chosen_list and reader is not None and (by_meaning := _read(question, candidates, reader)):
+    if not chosen_list and reader is not None and (
+            by_meaning := _read(question, _candidates(question, passages, by_meaning=True), reader)):
         return Draft(sentences=((by_meaning[1], (by_meaning[0],)),), quotes=(by_meaning,), judged=True)
     rivals = _rivals(chosen_list, question, candidates, passages) if len(chosen_list) == 1 else []
     if rivals:
@@ -64,9 +65,10 @@ def _docids(passages: Sequence[Passage]) -> dict[int, str]:
     return {p.n: p.hit.chunk.docid for p in passages}
 
 
-def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
+def _candidates(question: Question, passages: Sequence[Passage], by_meaning: bool = False) -> list[tuple]:
     """(rank, offset, n, sentence, key, context key) of every sentence and heading that gives the
-    kind of answer asked, about the asked subject."""
+    kind of answer asked, about the asked subject (``by_meaning``: for the reader, which judges
+    what the checks of wording judge by words)."""
     terms = question.subject_terms
     candidates = []
     for rank, p in enumerate(passages):
@@ -81,7 +83,7 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
         spans += [(len(chunk.text), p.heading)] if p.heading and not gives_orders(p.heading) else []
         for s, sentence in spans:
             key = search_key(sentence)
-            if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms):
+            if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms, by_meaning):
                 continue
             if stands_for_document(question, sentence, p.hit.title):
                 key = labelled(key, context_key)  # its number or date says what its title says
