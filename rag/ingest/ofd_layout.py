@@ -1,0 +1,165 @@
+"""An OFD page's text in reading order, from where its characters stand.
+
+OFD keeps no reading order: a page is a set of text objects (``TextObject``: a ``Boundary`` box,
+an optional ``CTM``, a font ``Size``), each holding ``TextCode`` runs that place their first
+character at ``X``/``Y`` (the baseline, relative to the box) and each next one ``DeltaX``/``DeltaY``
+further (``"g 5 4.2"`` is five steps of 4.2). Producers write a line per object, a character per
+object, or a paragraph per object, in any order. So every character is placed on the page first
+(a :class:`Glyph` with its box, in mm, y down), then characters are grouped into visual rows by
+their height, a row split into runs where a gap wider than a character opens (table cells,
+columns), and the runs put in reading order as OCR lines are (:func:`rag.ingest.ocr.reading_order`:
+a left column before a right one, a paragraph break at a wide gap or an indent). The page view
+takes the characters in the same order, so a quote of the text finds its characters' boxes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+from rag.ingest.ocr import Line, page_text, reading_order
+from rag.ingest.ofd_package import PagePart, children, descendants, numbers
+
+_ASCENT, _DESCENT = 0.86, 0.14  # of the font size, above and below the baseline
+_CELL_GAP = 1.0  # a gap wider than this many font sizes splits a row into runs
+_MAX_STEP = 1.5  # a step to the next character wider than this many font sizes jumps over a gap
+_WORD_GAP = 0.25  # a gap this wide between two Latin letters is a space no glyph spells
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One character where it stands (mm, y down) and how it is drawn."""
+
+    char: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    size: float
+    color: tuple[int, int, int] = (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Run(Line):
+    """A run of characters on one row, as an OCR line is, with its glyphs (only the ones that are
+    not whitespace: the page view matches the text's non-space characters one for one)."""
+
+    glyphs: tuple[Glyph, ...] = ()
+
+
+def steps(value: str | None) -> list[float]:
+    """The offsets of a DeltaX/DeltaY attribute, ``g N D`` expanded to N times D."""
+    tokens = (value or "").split()
+    out: list[float] = []
+    i = 0
+    try:
+        while i < len(tokens):
+            if tokens[i] == "g" and i + 2 < len(tokens):
+                out.extend([float(tokens[i + 2])] * min(int(tokens[i + 1]), 100_000))
+                i += 3
+            else:
+                out.append(float(tokens[i]))
+                i += 1
+    except ValueError:
+        pass  # the offsets read so far stand; the rest fall back to the font's advance
+    return out
+
+
+def _advance(char: str, size: float) -> float:
+    return size if unicodedata.east_asian_width(char) in ("W", "F") else size / 2
+
+
+def _color(obj: etree._Element) -> tuple[int, int, int]:
+    fill = children(obj, "FillColor")
+    value = [int(v) for v in numbers(fill[0].get("Value"))[:3] if 0 <= v <= 255] if fill else []
+    return (value[0], value[1], value[2]) if len(value) == 3 else (0, 0, 0)
+
+
+def text_glyphs(obj: etree._Element) -> Iterator[Glyph]:
+    """The characters of one TextObject, placed on the page."""
+    box = numbers(obj.get("Boundary"))
+    if len(box) < 2:
+        return
+    size = (numbers(obj.get("Size")) or [3.5])[0] or 3.5
+    a, b, c, d, e, f = ctm if len(ctm := numbers(obj.get("CTM"))) == 6 else (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    scale = abs(a * d - b * c) ** 0.5 or 1.0
+    color = _color(obj)
+    x = y = 0.0
+    for code in children(obj, "TextCode"):
+        x = (numbers(code.get("X")) or [x])[0]
+        y = (numbers(code.get("Y")) or [y])[0]
+        dx, dy = steps(code.get("DeltaX")), steps(code.get("DeltaY"))
+        for i, char in enumerate(code.text or ""):
+            step = dx[i] if i < len(dx) else 0.0
+            # the box spans the step to the next character (letter-spacing is no gap), unless the
+            # step jumps (to the next table cell, in one TextCode): then the character's own width
+            width = step if 0 < step <= _MAX_STEP * size else _advance(char, size)
+            corners = [(x, y - _ASCENT * size), (x + width, y - _ASCENT * size), (x, y + _DESCENT * size),
+                       (x + width, y + _DESCENT * size)]
+            xs = [a * px + c * py + e + box[0] for px, py in corners]
+            ys = [b * px + d * py + f + box[1] for px, py in corners]
+            yield Glyph(char, min(xs), min(ys), max(xs), max(ys), size * scale, color)
+            x += step if i < len(dx) else width
+            y += dy[i] if i < len(dy) else 0.0
+
+
+def glyphs(part: PagePart) -> list[Glyph]:
+    """Every character of the page, templates' included, in the order the page draws them."""
+    return [g for layer in part.layers for obj in descendants(layer, "TextObject") for g in text_glyphs(obj)]
+
+
+def _rows(glyph_list: Iterable[Glyph]) -> list[list[Glyph]]:
+    """Characters whose vertical centre falls inside the row so far form one row, left to right."""
+    rows: list[list[Glyph]] = []
+    bounds: list[tuple[float, float]] = []
+    for g in sorted(glyph_list, key=lambda g: ((g.y0 + g.y1) / 2, g.x0)):
+        centre = (g.y0 + g.y1) / 2
+        if rows and bounds[-1][0] <= centre <= bounds[-1][1]:
+            rows[-1].append(g)
+            bounds[-1] = (min(bounds[-1][0], g.y0), max(bounds[-1][1], g.y1))
+        else:
+            rows.append([g])
+            bounds.append((g.y0, g.y1))
+    return [sorted(r, key=lambda g: g.x0) for r in rows]
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def runs(glyph_list: Iterable[Glyph]) -> list[Run]:
+    """The page's rows split into runs at gaps wider than a character (table cells, columns)."""
+    out: list[Run] = []
+    for row in _rows(glyph_list):
+        start = 0
+        for i in range(1, len(row) + 1):
+            if i == len(row) or row[i].x0 - row[i - 1].x1 > _CELL_GAP * max(row[i].size, row[i - 1].size):
+                out.extend(_run(row[start:i]))
+                start = i
+    return out
+
+
+def _run(row: list[Glyph]) -> list[Run]:
+    text = []
+    for prev, g in zip([None, *row], row):
+        if prev is not None and _latin(prev.char) and _latin(g.char) and g.x0 - prev.x1 > _WORD_GAP * g.size:
+            text.append(" ")
+        text.append(g.char)
+    kept = tuple(g for g in row if not g.char.isspace())
+    if not kept:
+        return []
+    return [Run("".join(text).strip(), min(g.x0 for g in kept), min(g.y0 for g in kept), max(g.x1 for g in kept),
+                max(g.y1 for g in kept), kept)]
+
+
+def text_of(part: PagePart) -> str:
+    """The page's text in reading order (a line per row, a blank line where a paragraph begins)."""
+    return page_text(runs(glyphs(part)), part.width)
+
+
+def reading_glyphs(part: PagePart) -> list[Glyph]:
+    """The page's non-space characters in the order :func:`text_of` puts them in."""
+    return [g for row in reading_order(runs(glyphs(part)), part.width) for run in row for g in run.glyphs]
