@@ -58,9 +58,9 @@ class OfdLoader(Loader):
         silent = [n for n in empty if not any(b.startswith(f"page {n} ") for b in broken)]
         warnings = tuple(broken) + notes
         if silent:
-            pages_named = page_ranges(silent)
-            warnings += (f"{len(silent)} of {count} pages have no readable text (pages {pages_named}); their "
-                         f"content is missing (第{pages_named}页没有可读文字)",)
+            named = page_ranges(silent)
+            warnings += (f"{len(silent)} of {count} pages have no readable text (pages {named}); their content is "
+                         f"missing (第{named}页没有可读文字)"),
         metadata = {"format": "ofd", "pages": str(count)}
         if scanned:
             metadata["ocr"] = ",".join(map(str, scanned))

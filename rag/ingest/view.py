@@ -190,14 +190,21 @@ def quote_indexes(chars: str, quote: str) -> list[int]:
 
 
 def _fragment_spans(key: str, wanted: str) -> list[tuple[int, int]]:
-    """Where pieces of the quote stand when it is not found whole (a quote across a page break)."""
-    spans = []
-    for i in range(0, max(len(wanted) - _FRAGMENT + 1, 1), _FRAGMENT):
+    """Where pieces of the quote stand when it is not found whole (a quote across a page break):
+    runs of at least two pieces that follow each other on the page as in the quote, so one piece
+    a page shares by chance with the quote ("天长市202" of another year) is not marked."""
+    spans: list[tuple[int, int]] = []
+    run: list[tuple[int, int]] = []
+    for i in range(0, len(wanted) - _FRAGMENT + 1, _FRAGMENT):
         piece = wanted[i:i + _FRAGMENT]
+        if run and key.startswith(piece, run[-1][1]):
+            run.append((run[-1][1], run[-1][1] + _FRAGMENT))
+            continue
+        if len(run) >= 2:
+            spans.extend(run)
         at = key.find(piece)
-        if len(piece) == _FRAGMENT and at >= 0:
-            spans.append((at, at + len(piece)))
-    return spans
+        run = [(at, at + _FRAGMENT)] if at >= 0 else []
+    return spans + (run if len(run) >= 2 else [])
 
 
 def ocr_boxes(lines, quote: str) -> list[Box]:

@@ -1,0 +1,169 @@
+"""OFD files (GB/T 33190-2016): text in reading order with its pages, scans through OCR, the page
+view with the quote highlighted, and every kind of bad OFD named with nothing else lost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.ingest import Ingestor, ingest_file
+from rag.ingest.ofd_layout import reading_glyphs, steps, text_of
+from rag.ingest.ofd_package import PagePart, parse_xml
+from rag.ingest.view import PageRequest, page_png
+from tests.files import LIMITS, PARA, check_in_original
+from tests.ofd_files import HEADER, NS, Scan, bad_ofds, ofd_file, ofd_parts, write_zip
+from tests.test_ocr import highlighted
+
+PAGE1 = [PARA, ["项目", "数量"], ["调解", "8850件"]]
+FACT2 = "天长市2021年共办理行政复议案件312件，其中纠错率为百分之十二，较上年下降三个百分点。"
+PAGE2 = [FACT2, "其他事项另行通知，请各单位认真贯彻落实。"]
+FACT3 = "天长市2022年组织开展法治宣传活动共计186场次。"
+SCAN3 = Scan(("各乡镇、各部门要加强普法宣传工作。", FACT3))
+
+
+def _page(*objects: str, width: float = 210) -> PagePart:
+    layer = parse_xml(Path("t.ofd"), "Content.xml", f'<ofd:Layer {NS}>{"".join(objects)}</ofd:Layer>'.encode())
+    return PagePart(1, width, 297, (layer,), ())
+
+
+def _obj(x: float, y: float, text: str, size: float = 4.0, delta: str | None = None, ctm: str = "") -> str:
+    delta = delta if delta is not None else (f"g {len(text) - 1} {size}" if len(text) > 1 else "")
+    return (f'<ofd:TextObject ID="1" Boundary="{x} {y} 200 {size * 2}" Size="{size}"'
+            + (f' CTM="{ctm}"' if ctm else "") + f'><ofd:TextCode X="0" Y="{size}" DeltaX="{delta}">{text}'
+            "</ofd:TextCode></ofd:TextObject>")
+
+
+def test_steps_expand_the_standards_compressed_form() -> None:
+    assert steps("g 3 4.2 1 2.5") == [4.2, 4.2, 4.2, 1.0, 2.5]
+    assert steps(None) == [] and steps("1 x 2") == [1.0]
+
+
+def test_reading_order_from_where_characters_stand() -> None:
+    left = ["左栏第一行的文字内容写在这里共十九个字", "左栏第二行的文字内容写在这里共十九个字", "左栏第三行的文字内容写在这里共十九个字"]
+    right = ["右栏第一行的文字内容写在这里共十九个字", "右栏第二行的文字内容写在这里共十九个字", "右栏第三行的文字内容写在这里共十九个字"]
+    objects = [_obj(110, 60 + 8 * i, t) for i, t in enumerate(right)][::-1] + \
+              [_obj(20, 60 + 8 * i, t) for i, t in enumerate(left)]
+    objects += [_obj(60 + 4 * i, 30, ch) for i, ch in reversed(list(enumerate("关于印发通知的说明")))]  # a glyph each
+    objects.append(_obj(20, 95, "全宽" * 21))  # a full-width line closes the columns' band
+    objects.append(_obj(20, 103, "项目数量", delta="4 40 4"))  # a table row in one TextCode: a jump to the cell
+    objects.append(_obj(20, 111, "字号八的缩放文字", size=8, ctm="0.5 0 0 0.5 0 0"))  # drawn at size 4
+    objects += [_obj(20, 119, "PolicyQA", delta="g 7 2"), _obj(37.5, 119, "OFD", delta="g 2 2")]  # a word gap
+    text = text_of(_page(*objects))
+    lines = [ln for ln in text.split("\n") if ln]
+    assert lines[0] == "关于印发通知的说明"
+    assert lines[1:7] == left + right  # the left column before the right, each top to bottom
+    assert lines[7:] == ["全宽" * 21, "项目 数量", "字号八的缩放文字", "PolicyQA OFD"]
+    glyphs = reading_glyphs(_page(*objects))
+    assert "".join(g.char for g in glyphs) == "".join(text.split())  # the page view's order is the text's
+    scaled = next(g for g in glyphs if g.char == "缩")  # 4 steps of 8 in the object, halved by its CTM
+    assert scaled.size == pytest.approx(4.0) and scaled.x0 == pytest.approx(20 + 4 * 8 * 0.5)
+
+
+def test_text_pages_are_read_with_their_pages_title_and_no_running_lines(tmp_path: Path) -> None:
+    path = ofd_file(tmp_path / "通知.ofd", [PAGE1, PAGE2], title="关于法治政府建设的通知")
+    (doc,) = ingest_file(path, path.name, LIMITS).documents
+    assert doc.title == "关于法治政府建设的通知" and doc.metadata["pages"] == "2" and "ocr" not in doc.metadata
+    starts = [int(s) for s in doc.metadata["page_starts"].split(",")]
+    assert len(starts) == 2 and doc.text.index("312件") > starts[1] > doc.text.index("8850件")
+    assert FACT2 in doc.text and "调解 8850件" in doc.text
+    assert HEADER not in doc.text and "- 1 -" not in doc.text  # the template's header and page numbers go
+
+
+def test_page_view_draws_an_ofd_page_and_boxes_the_quote(tmp_path: Path) -> None:
+    path = ofd_file(tmp_path / "a.ofd", [PAGE1, PAGE2])
+    png = page_png(PageRequest(str(path), 2, "共办理行政复议案件312件", False, 200, None), LIMITS)
+    assert png.startswith(b"\x89PNG") and _marked(png, path, 2) > 300
+    assert _marked(page_png(PageRequest(str(path), 1, "共办理行政复议案件312件", False, 200, None), LIMITS), path, 1) == 0
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    assert image.width <= 1100 and image.height <= 3300
+    capped = Settings(render_max_pixels=1_000_000).ingest_limits()
+    small = Image.open(io.BytesIO(page_png(PageRequest(str(path), 2, "", False, 200, None), capped)))
+    assert small.width * small.height <= 1_000_000 * 1.01 < image.width * image.height
+
+
+def _marked(png: bytes, path: Path, page: int) -> int:
+    """Highlight pixels beyond the page's own red ones (the template's red 文件 header)."""
+    return highlighted(png) - highlighted(page_png(PageRequest(str(path), page, "", False, 200, None), LIMITS))
+
+
+def test_bad_ofds_are_named_and_a_missing_page_costs_only_that_page(tmp_path: Path) -> None:
+    expected = bad_ofds(tmp_path, [PAGE1, PAGE2])
+    with Ingestor(LIMITS) as ingestor:
+        results = {name: ingestor.ingest_file(tmp_path / name, name) for name in expected}
+    for name, word in expected.items():
+        result = results[name]
+        if word is None:
+            assert result.ok, (name, result.errors)
+        else:
+            (err,) = result.errors
+            assert not result.documents and name in str(err) and word.lower() in str(err).lower(), (name, err)
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in err.problem), err  # said in Chinese too
+    (doc,) = results["missing-page.ofd"].documents
+    assert "8850件" in doc.text and "312件" not in doc.text
+    assert any("page 2 of 2 cannot be read" in w and "Page_1/Content.xml" in w for w in doc.warnings), doc.warnings
+
+
+def test_an_xml_bomb_fails_fast_and_paths_stay_inside_the_document(tmp_path: Path) -> None:
+    from tests.ofd_files import BOMB
+
+    parts = ofd_parts([PAGE1])
+    bomb = write_zip(tmp_path / "bomb.ofd", {**parts, "OFD.xml": BOMB.encode()})
+    started = time.process_time()
+    (err,) = ingest_file(bomb, bomb.name, LIMITS).errors
+    assert "XML bomb" in err.problem and time.process_time() - started < 5  # not a billion laughs expanded
+    escape = parts["Doc_0/Document.xml"].replace(b"Pages/Page_0/Content.xml", b"../../../etc/passwd")
+    (err,) = ingest_file(write_zip(tmp_path / "escape.ofd", {**parts, "Doc_0/Document.xml": escape}), "e.ofd",
+                         LIMITS).errors
+    assert "outside its document's folder" in err.problem
+    outside = parts["OFD.xml"].replace(b"Doc_0/Document.xml", b"../Doc_0/Document.xml")
+    (err,) = ingest_file(write_zip(tmp_path / "root.ofd", {**parts, "OFD.xml": outside}), "r.ofd", LIMITS).errors
+    assert "outside" in err.problem
+
+
+def test_the_archive_limits_hold_for_ofd(tmp_path: Path) -> None:
+    path = ofd_file(tmp_path / "a.ofd", [PAGE1])
+    (err,) = ingest_file(path, path.name, Settings(ingest_archive_max_members=3).ingest_limits()).errors
+    assert "members" in err.problem
+    big = write_zip(tmp_path / "big.ofd", {**ofd_parts([PAGE1]), "Doc_0/Res/pad.bin": b"\0" * (4 << 20)})
+    (err,) = ingest_file(big, big.name, LIMITS).errors
+    assert "zip bomb" in err.problem
+
+
+@pytest.mark.full
+def test_an_ofd_is_indexed_and_answered_with_its_page_and_the_page_view(tmp_path: Path, use) -> None:
+    """Two text pages and a scanned one, through the real pipeline (packaged model, OCR, extractive)."""
+    from rag.index.build import update_index
+    from rag.service import PolicyQA
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    ofd_file(corpus / "天长通知.ofd", [PAGE1, PAGE2, SCAN3])
+    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3", answer_mode="extractive")
+    stats = update_index(settings, [corpus], use)
+    assert stats.files_failed == 0, stats.errors
+    qa = PolicyQA(settings)
+    try:
+        doc = qa.document("天长通知.ofd")
+        assert doc.metadata["ocr"] == "3" and doc.metadata["pages"] == "3"
+        answer = qa.ask("天长市2021年办理了多少件行政复议案件？")
+        assert not answer.refused and "312件" in answer.answer
+        cited = answer.citations[0]
+        assert (cited.docid, cited.page) == ("天长通知.ofd", 2) and doc.text[cited.start:cited.end] == cited.quote
+        red = {n: highlighted(qa.page_image("天长通知.ofd", n)) for n in (1, 2)}  # the red header, unquoted
+        assert highlighted(qa.page_image("天长通知.ofd", 2, cited.start, cited.end)) - red[2] > 300
+        assert highlighted(qa.page_image("天长通知.ofd", 1, cited.start, cited.end)) - red[1] == 0
+        scanned = qa.ask("天长市2022年开展了多少场法治宣传活动？")
+        assert not scanned.refused and "186场次" in scanned.answer and scanned.citations[0].page == 3
+        c = scanned.citations[0]
+        assert highlighted(qa.page_image("天长通知.ofd", 3, c.start, c.end)) > 200  # OCR lines, from the cache
+        # each quote where it stands in the text read from the file again (page 3 from the OCR cache)
+        assert check_in_original([cited.model_dump(), c.model_dump()], corpus, settings.ingest_limits()) == 2
+    finally:
+        qa.close()
