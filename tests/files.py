@@ -183,6 +183,18 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
     }
 
 
+def indexed(corpus: Path, index: Path, embedder, **settings):
+    """``(settings, PolicyQA)`` over ``corpus`` indexed into ``index`` with ``embedder`` (every file
+    read, or the test fails); the caller closes the PolicyQA."""
+    from rag.index.build import update_index
+    from rag.service import PolicyQA
+
+    built = Settings(index_dir=index, **settings)
+    stats = update_index(built, [corpus], embedder)
+    assert stats.files_failed == 0, stats.errors
+    return built, PolicyQA(built)
+
+
 def fold_for_eye(text: str) -> str:
     """What a person compares by eye: widths, script, composed accents, zero-width marks and
     whitespace aside."""

@@ -13,7 +13,7 @@ from rag.ingest import Ingestor, ingest_file
 from rag.ingest.ofd_layout import reading_glyphs, steps, text_of
 from rag.ingest.ofd_package import PagePart, parse_xml
 from rag.ingest.view import PageRequest, page_png
-from tests.files import LIMITS, PARA, check_in_original
+from tests.files import LIMITS, PARA, check_in_original, indexed
 from tests.ofd_files import HEADER, NS, Scan, bad_ofds, ofd_file, ofd_parts, write_zip
 from tests.test_ocr import highlighted
 
@@ -139,16 +139,10 @@ def test_the_archive_limits_hold_for_ofd(tmp_path: Path) -> None:
 @pytest.mark.full
 def test_an_ofd_is_indexed_and_answered_with_its_page_and_the_page_view(tmp_path: Path, use) -> None:
     """Two text pages and a scanned one, through the real pipeline (packaged model, OCR, extractive)."""
-    from rag.index.build import update_index
-    from rag.service import PolicyQA
-
     corpus = tmp_path / "docs"
     corpus.mkdir()
     ofd_file(corpus / "天长通知.ofd", [PAGE1, PAGE2, SCAN3])
-    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3", answer_mode="extractive")
-    stats = update_index(settings, [corpus], use)
-    assert stats.files_failed == 0, stats.errors
-    qa = PolicyQA(settings)
+    settings, qa = indexed(corpus, tmp_path / "index", use, embedding_model="use-m3", answer_mode="extractive")
     try:
         doc = qa.document("天长通知.ofd")
         assert doc.metadata["ocr"] == "3" and doc.metadata["pages"] == "3"
