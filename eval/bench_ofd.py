@@ -64,8 +64,9 @@ def main() -> None:
         started = time.perf_counter()
         page_png(PageRequest(str(path), 2, doc.text[2000:2040], False, 200, None), limits)
         view = time.perf_counter() - started
+        size_kb = path.stat().st_size // 1024
     chars = len(raw.text)
-    print(f"{args.pages} pages, {chars} characters ({chars // args.pages}/page), {path.stat().st_size // 1024} KB")
+    print(f"{args.pages} pages, {chars} characters ({chars // args.pages}/page), {size_kb} KB")
     print(f"loader alone: {args.pages / min(loader):.0f} pages/s (best of {args.repeat})")
     print(f"whole read (ingest_file): {args.pages / min(whole):.0f} pages/s (best of {args.repeat})")
     print(f"page view, one page drawn with the quote boxed: {view:.2f} s")

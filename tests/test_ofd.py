@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.ingest import Ingestor, ingest_file
+from rag.ingest import ingest_file
 from rag.ingest.ofd_layout import reading_glyphs, steps, text_of
 from rag.ingest.ofd_package import PagePart, parse_xml
 from rag.ingest.view import PageRequest, page_png
@@ -95,8 +95,7 @@ def _marked(png: bytes, path: Path, page: int) -> int:
 
 def test_bad_ofds_are_named_and_a_missing_page_costs_only_that_page(tmp_path: Path) -> None:
     expected = bad_ofds(tmp_path, [PAGE1, PAGE2])
-    with Ingestor(LIMITS) as ingestor:
-        results = {name: ingestor.ingest_file(tmp_path / name, name) for name in expected}
+    results = {name: ingest_file(tmp_path / name, name, LIMITS) for name in expected}  # (isolated: the mess folder)
     for name, word in expected.items():
         result = results[name]
         if word is None:

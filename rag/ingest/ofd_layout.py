@@ -86,6 +86,8 @@ def text_glyphs(obj: etree._Element) -> Iterator[Glyph]:
     size = (numbers(obj.get("Size")) or [3.5])[0] or 3.5
     a, b, c, d, e, f = ctm if len(ctm := numbers(obj.get("CTM"))) == 6 else (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
     scale = abs(a * d - b * c) ** 0.5 or 1.0
+    plain = (a, b, c, d) == (1.0, 0.0, 0.0, 1.0)
+    ox, oy = box[0] + e, box[1] + f
     color = _color(obj)
     x = y = 0.0
     for code in children(obj, "TextCode"):
@@ -97,11 +99,13 @@ def text_glyphs(obj: etree._Element) -> Iterator[Glyph]:
             # the box spans the step to the next character (letter-spacing is no gap), unless the
             # step jumps (to the next table cell, in one TextCode): then the character's own width
             width = step if 0 < step <= _MAX_STEP * size else _advance(char, size)
-            corners = [(x, y - _ASCENT * size), (x + width, y - _ASCENT * size), (x, y + _DESCENT * size),
-                       (x + width, y + _DESCENT * size)]
-            xs = [a * px + c * py + e + box[0] for px, py in corners]
-            ys = [b * px + d * py + f + box[1] for px, py in corners]
-            yield Glyph(char, min(xs), min(ys), max(xs), max(ys), size * scale, color)
+            top, bottom = y - _ASCENT * size, y + _DESCENT * size
+            if plain:  # most objects: no CTM, or one that only moves
+                yield Glyph(char, x + ox, top + oy, x + width + ox, bottom + oy, size, color)
+            else:
+                xs = [a * px + c * py + ox for px in (x, x + width) for py in (top, bottom)]
+                ys = [b * px + d * py + oy for px in (x, x + width) for py in (top, bottom)]
+                yield Glyph(char, min(xs), min(ys), max(xs), max(ys), size * scale, color)
             x += step if i < len(dx) else width
             y += dy[i] if i < len(dy) else 0.0
 

@@ -110,6 +110,7 @@ class OfdPackage:
             if res.text and res.text.strip():
                 self._read_res(self._inside(self._root, res.text.strip()))
         self._templates = {t.get("ID"): t.get("BaseLoc", "") for t in children(common, "TemplatePage")}
+        self._template_layers: dict[str, list[etree._Element]] = {}
         pages = children(document, "Pages")
         #: where each page's Content.xml is (as the document names it, "" if it names none), in page order
         self.pages = [p.get("BaseLoc", "") for p in (children(pages[0], "Page") if pages else [])]
@@ -191,14 +192,24 @@ class OfdPackage:
         _, _, w, h = _box(area[0]) if area else self._default_box
         layers: list[etree._Element] = []
         for template in children(page, "Template"):
-            base = self._templates.get(template.get("TemplateID"))
-            if base:
-                try:
-                    layers.extend(children(self._xml(self._inside(self._root, base), whole_file=False), "Content"))
-                except PageUnreadable as exc:  # a template is decoration (headers, seals): the page still reads
-                    self._warn(f"page {number}'s template: {exc}")
+            layers.extend(self._template(template.get("TemplateID", "")))
         layers.extend(children(page, "Content"))
         return PagePart(number, w, h, tuple(layers), tuple(self._images(layers)))
+
+    def _template(self, template_id: str) -> list[etree._Element]:
+        """The content layers of a template (parsed once for all the pages that use it). A template
+        is decoration (a red header, a seal's frame): one that cannot be read is warned about once,
+        and the pages still read."""
+        if template_id not in self._template_layers:
+            base = self._templates.get(template_id)
+            layers: list[etree._Element] = []
+            if base:
+                try:
+                    layers = children(self._xml(self._inside(self._root, base), whole_file=False), "Content")
+                except PageUnreadable as exc:
+                    self._warn(f"a template cannot be read: {exc}; its text (a header, a footer) is missing")
+            self._template_layers[template_id] = layers
+        return self._template_layers[template_id]
 
     def _images(self, layers: list[etree._Element]) -> Iterator[Placed]:
         for layer in layers:
