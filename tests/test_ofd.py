@@ -109,6 +109,20 @@ def test_bad_ofds_are_named_and_a_missing_page_costs_only_that_page(tmp_path: Pa
     assert any("page 2 of 2 cannot be read" in w and "Page_1/Content.xml" in w for w in doc.warnings), doc.warnings
 
 
+def test_a_page_that_cannot_be_read_is_no_page_view_and_an_oversized_scan_is_that_pages_warning(tmp_path: Path) -> None:
+    from rag.ingest.view import PageNotAvailable
+
+    bad_ofds(tmp_path, [PAGE1, PAGE2])
+    with pytest.raises(PageNotAvailable, match="page 2 cannot be drawn.*missing"):
+        page_png(PageRequest(str(tmp_path / "missing-page.ofd"), 2, "", False, 200, None), LIMITS)
+    with pytest.raises(PageNotAvailable, match="has 2 pages, not 3"):
+        page_png(PageRequest(str(tmp_path / "good.ofd"), 3, "", False, 200, None), LIMITS)
+    path = ofd_file(tmp_path / "scan.ofd", [PAGE1, SCAN3])
+    (doc,) = ingest_file(path, path.name, Settings(ingest_image_max_pixels=1_000_000).ingest_limits()).documents
+    assert "8850件" in doc.text and "ocr" not in doc.metadata
+    assert any("page 2 of 2" in w and "1654x2339 pixels, over the limit" in w for w in doc.warnings), doc.warnings
+
+
 def test_an_xml_bomb_fails_fast_and_paths_stay_inside_the_document(tmp_path: Path) -> None:
     from tests.ofd_files import BOMB
 
