@@ -32,7 +32,8 @@ class OfdLoader(Loader):
         with open_ofd(path, limits) as package:
             count = len(package.pages)
             if count > limits.pdf_max_pages:
-                raise IngestError(path, f"the OFD has {count} pages, over the limit of {limits.pdf_max_pages}",
+                raise IngestError(path, f"the OFD has {count} pages, over the limit of {limits.pdf_max_pages} "
+                                  "(页数超过上限)",
                                   "Split it, or raise POLICYQA_INGEST_PDF_MAX_PAGES if it is genuine")
             if not count:
                 raise IngestError(path, "the OFD has no pages (OFD 文件没有页面)",

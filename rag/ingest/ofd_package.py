@@ -98,7 +98,7 @@ class OfdPackage:
         if not doc_root:
             raise IngestError(path, "not an OFD document: OFD.xml names no DocRoot (OFD.xml 缺少文档入口)", _RESAVE)
         self._root = self._inside("", doc_root, posixpath.dirname(doc_root.lstrip("/")))
-        self.doc_dir = posixpath.dirname(self._root)
+        self._doc_dir = posixpath.dirname(self._root)
         info = children(body[0], "DocInfo")
         self.title = (child_text(info[0], "Title") or None) if info else None
         document = self._xml(self._root, whole_file=True)
@@ -123,7 +123,7 @@ class OfdPackage:
         loc = loc.strip().replace("\\", "/")
         base = "" if loc.startswith("/") else posixpath.dirname(referrer)
         member = posixpath.normpath(posixpath.join(base, loc.lstrip("/")))
-        folder = self.doc_dir if doc_dir is None else doc_dir
+        folder = self._doc_dir if doc_dir is None else doc_dir
         if member.startswith("../") or member == ".." or (folder and not member.startswith(folder + "/")):
             raise IngestError(self.path, f"a part refers to '{loc}', outside its document's folder "
                               "(路径越出文档目录); the file is damaged or crafted", _RESAVE)
