@@ -93,6 +93,22 @@ def _marked(png: bytes, path: Path, page: int) -> int:
     return highlighted(png) - highlighted(page_png(PageRequest(str(path), page, "", False, 200, None), LIMITS))
 
 
+def test_a_huge_page_and_a_huge_image_box_are_drawn_within_the_cap(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    parts = ofd_parts([PAGE1, SCAN3])
+    huge = parts["Doc_0/Pages/Page_0/Content.xml"].replace(b"0 0 210 297", b"0 0 250000 250000")  # 250 m square
+    scan = parts["Doc_0/Pages/Page_1/Content.xml"].replace(b'Boundary="0 0 210 297"', b'Boundary="-5e6 -5e6 1e7 1e7"')
+    path = write_zip(tmp_path / "huge.ofd", {**parts, "Doc_0/Pages/Page_0/Content.xml": huge,
+                                             "Doc_0/Pages/Page_1/Content.xml": scan})
+    for page in (1, 2):
+        started = time.process_time()
+        image = Image.open(io.BytesIO(page_png(PageRequest(str(path), page, "", False, 200, None), LIMITS)))
+        assert image.width <= 1100 and image.height <= 3300 and time.process_time() - started < 10
+
+
 def test_bad_ofds_are_named_and_a_missing_page_costs_only_that_page(tmp_path: Path) -> None:
     expected = bad_ofds(tmp_path, [PAGE1, PAGE2])
     results = {name: ingest_file(tmp_path / name, name, LIMITS) for name in expected}  # (isolated: the mess folder)
