@@ -11,7 +11,7 @@ import pytest
 from rag.config import Settings
 from rag.ingest import ingest_file
 from rag.ingest.ofd_layout import reading_glyphs, steps, text_of
-from rag.ingest.ofd_package import PagePart, parse_xml
+from rag.ingest.ofd_package import IDENTITY, PagePart, parse_xml
 from rag.ingest.view import PageRequest, page_png
 from tests.files import LIMITS, PARA, check_in_original, indexed
 from tests.ofd_files import HEADER, NS, Scan, bad_ofds, ofd_file, ofd_parts, write_zip
@@ -26,7 +26,7 @@ SCAN3 = Scan(("各乡镇、各部门要加强普法宣传工作。", FACT3))
 
 def _page(*objects: str, width: float = 210) -> PagePart:
     layer = parse_xml(Path("t.ofd"), "Content.xml", f'<ofd:Layer {NS}>{"".join(objects)}</ofd:Layer>'.encode())
-    return PagePart(1, width, 297, (layer,), ())
+    return PagePart(1, width, 297, ((layer, IDENTITY),), ())
 
 
 def _obj(x: float, y: float, text: str, size: float = 4.0, delta: str | None = None, ctm: str = "") -> str:
@@ -60,6 +60,55 @@ def test_reading_order_from_where_characters_stand() -> None:
     assert "".join(g.char for g in glyphs) == "".join(text.split())  # the page view's order is the text's
     scaled = next(g for g in glyphs if g.char == "缩")  # 4 steps of 8 in the object, halved by its CTM
     assert scaled.size == pytest.approx(4.0) and scaled.x0 == pytest.approx(20 + 4 * 8 * 0.5)
+
+
+def _unit_page(parts: dict[str, bytes], page: int, unit: bytes, drawn: str) -> dict[str, bytes]:
+    """``parts`` with graphic unit 77 (of ``unit``'s content) declared and page ``page`` drawing it by
+    ``drawn`` (and no template)."""
+    res = parts["Doc_0/DocumentRes.xml"].replace(
+        b"</ofd:MultiMedias>", b'</ofd:MultiMedias><ofd:CompositeGraphicUnits><ofd:CompositeGraphicUnit ID="77" '
+        b'Width="210" Height="297"><ofd:Content>' + unit + b"</ofd:Content></ofd:CompositeGraphicUnit>"
+        b"</ofd:CompositeGraphicUnits>")
+    member = f"Doc_0/Pages/Page_{page - 1}/Content.xml"
+    head = parts[member].partition(b"<ofd:Content>")[0].replace(b'<ofd:Template TemplateID="2" ZOrder="Background"/>', b"")
+    return {**parts, "Doc_0/DocumentRes.xml": res,
+            member: head + b'<ofd:Content><ofd:Layer ID="9">' + drawn.encode() + b"</ofd:Layer></ofd:Content></ofd:Page>"}
+
+
+def test_what_converters_seals_and_windows_tools_write(tmp_path: Path) -> None:
+    """Text inside a graphic unit drawn by a CompositeObject (PDF converters), a diagonal
+    watermark across the rows, a template named in another case, a unit that draws itself."""
+    from rag.ingest.ofd_package import open_ofd
+
+    parts = ofd_parts([PAGE1, PAGE2])
+    layer = parts["Doc_0/Pages/Page_1/Content.xml"].split(b'Type="Body">')[1].split(b"</ofd:Layer>")[0]
+    half = write_zip(tmp_path / "unit.ofd", _unit_page(parts, 2, layer, '<ofd:CompositeObject ID="78" '
+                                                       'Boundary="0 0 105 148.5" CTM="0.5 0 0 0.5 0 0" ResourceID="77"/>'))
+    with open_ofd(half, LIMITS) as package:
+        placed = reading_glyphs(package.page(2))
+    original = reading_glyphs(_page(layer.decode()))  # the same objects straight on the page
+    assert "".join(g.char for g in placed) == "".join(g.char for g in original)
+    assert placed[0].x0 == pytest.approx(original[0].x0 / 2) and placed[0].y1 == pytest.approx(original[0].y1 / 2)
+    (doc,) = ingest_file(half, half.name, LIMITS).documents
+    assert FACT2 in doc.text and doc.text.index(FACT2) > doc.text.index("8850件")
+
+    mark = ('<ofd:TextObject ID="99" Boundary="30 200 200 200" CTM="0.7071 -0.7071 0.7071 0.7071 0 0" Size="12">'
+            '<ofd:TextCode X="0" Y="12" DeltaX="g 7 12">仅供内部参考使用</ofd:TextCode></ofd:TextObject>')
+    page1 = parts["Doc_0/Pages/Page_0/Content.xml"].replace(b"</ofd:Layer>", mark.encode() + b"</ofd:Layer>")
+    document = parts["Doc_0/Document.xml"].replace(b"Tpls/Tpl_0/Content.xml", b"TPLS/TPL_0/CONTENT.XML")
+    marked = write_zip(tmp_path / "mark.ofd", {**parts, "Doc_0/Pages/Page_0/Content.xml": page1,
+                                               "Doc_0/Document.xml": document})
+    with open_ofd(marked, LIMITS) as package:
+        page = package.page(1)
+        text = text_of(page)
+        assert not package.warnings
+    assert PARA in "".join(text.split("\n")) and text.endswith("\n\n仅供内部参考使用") and text.startswith(HEADER)
+    assert "".join(g.char for g in reading_glyphs(page)) == "".join(text.split())  # the view reads it so too
+
+    drawn = '<ofd:CompositeObject ID="79" Boundary="0 0 10 10" ResourceID="77"/>'
+    loop = write_zip(tmp_path / "loop.ofd", _unit_page(parts, 2, drawn.encode() * 200, drawn))
+    (doc,) = ingest_file(loop, loop.name, LIMITS).documents
+    assert "8850件" in doc.text and any("draw more than 20,000 graphic units" in w for w in doc.warnings)
 
 
 def test_text_pages_are_read_with_their_pages_title_and_no_running_lines(tmp_path: Path) -> None:

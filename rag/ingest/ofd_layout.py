@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from rag.ingest.ocr import Line, page_text, reading_order
-from rag.ingest.ofd_package import PagePart, children, descendants, numbers
+from rag.ingest.ofd_package import IDENTITY, Affine, PagePart, children, compose, descendants, numbers, placement
 
 _ASCENT, _DESCENT = 0.86, 0.14  # of the font size, above and below the baseline
 _CELL_GAP = 1.0  # a gap wider than this many font sizes splits a row into runs
@@ -78,16 +78,13 @@ def _color(obj: etree._Element) -> tuple[int, int, int]:
     return (value[0], value[1], value[2]) if len(value) == 3 else (0, 0, 0)
 
 
-def text_glyphs(obj: etree._Element) -> Iterator[Glyph]:
-    """The characters of one TextObject, placed on the page."""
-    box = numbers(obj.get("Boundary"))
-    if len(box) < 2:
-        return
+def text_glyphs(obj: etree._Element, outer: Affine = IDENTITY) -> Iterator[Glyph]:
+    """The characters of one TextObject placed on the page (``outer``: from the coordinates of the
+    layer it stands in to the page's, for a graphic unit's content)."""
     size = (numbers(obj.get("Size")) or [3.5])[0] or 3.5
-    a, b, c, d, e, f = ctm if len(ctm := numbers(obj.get("CTM"))) == 6 else (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-    scale = abs(a * d - b * c) ** 0.5 or 1.0
+    a, b, c, d, ox, oy = compose(outer, placement(obj))
     plain = (a, b, c, d) == (1.0, 0.0, 0.0, 1.0)
-    ox, oy = box[0] + e, box[1] + f
+    scale = abs(a * d - b * c) ** 0.5 or 1.0
     color = _color(obj)
     x = y = 0.0
     for code in children(obj, "TextCode"):
@@ -110,9 +107,31 @@ def text_glyphs(obj: etree._Element) -> Iterator[Glyph]:
             y += dy[i] if i < len(dy) else 0.0
 
 
+def _turned(obj: etree._Element, outer: Affine) -> bool:
+    """Whether the object's text is rotated or skewed on the page (a diagonal watermark, a seal's
+    ring): its characters do not stand in rows, so they are read as a line of their own."""
+    a, b, c, d, _, _ = compose(outer, placement(obj))
+    return abs(b) > 1e-3 * abs(a) + 1e-9 or abs(c) > 1e-3 * abs(d) + 1e-9
+
+
+def _objects(part: PagePart) -> Iterator[tuple[etree._Element, Affine]]:
+    return ((obj, outer) for layer, outer in part.layers for obj in descendants(layer, "TextObject"))
+
+
 def glyphs(part: PagePart) -> list[Glyph]:
-    """Every character of the page, templates' included, in the order the page draws them."""
-    return [g for layer in part.layers for obj in descendants(layer, "TextObject") for g in text_glyphs(obj)]
+    """Every character of the page, templates' and graphic units' included, in drawing order."""
+    return [g for obj, outer in _objects(part) for g in text_glyphs(obj, outer)]
+
+
+def _upright_and_turned(part: PagePart) -> tuple[list[Glyph], list[list[Glyph]]]:
+    upright: list[Glyph] = []
+    turned: list[list[Glyph]] = []
+    for obj, outer in _objects(part):
+        if _turned(obj, outer):
+            turned.append([g for g in text_glyphs(obj, outer) if not g.char.isspace()])
+        else:
+            upright.extend(text_glyphs(obj, outer))
+    return upright, [t for t in turned if t]
 
 
 def _rows(glyph_list: Iterable[Glyph]) -> list[list[Glyph]]:
@@ -160,10 +179,15 @@ def _run(row: list[Glyph]) -> list[Run]:
 
 
 def text_of(part: PagePart) -> str:
-    """The page's text in reading order (a line per row, a blank line where a paragraph begins)."""
-    return page_text(runs(glyphs(part)), part.width)
+    """The page's text in reading order (a line per row, a blank line where a paragraph begins),
+    then the text of each rotated object as a paragraph of its own."""
+    upright, turned = _upright_and_turned(part)
+    text = page_text(runs(upright), part.width)
+    return "\n\n".join([text, *("".join(g.char for g in t) for t in turned)]) if turned else text
 
 
 def reading_glyphs(part: PagePart) -> list[Glyph]:
     """The page's non-space characters in the order :func:`text_of` puts them in."""
-    return [g for row in reading_order(runs(glyphs(part)), part.width) for run in row for g in run.glyphs]
+    upright, turned = _upright_and_turned(part)
+    ordered = [g for row in reading_order(runs(upright), part.width) for run in row for g in run.glyphs]
+    return ordered + [g for t in turned for g in t]

@@ -44,15 +44,40 @@ class Placed:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
+#: An affine map (a, b, c, d, e, f): (x, y) -> (a x + c y + e, b x + d y + f), as OFD's CTM.
+Affine = tuple[float, float, float, float, float, float]
+IDENTITY: Affine = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_MAX_NESTING = 4  # composite objects inside composite units, at most this deep
+_MAX_DRAWN = 20_000  # graphic units one page may draw
+
+
+def compose(outer: Affine, inner: Affine) -> Affine:
+    """``outer`` after ``inner``."""
+    a, b, c, d, e, f = outer
+    a2, b2, c2, d2, e2, f2 = inner
+    return (a * a2 + c * b2, b * a2 + d * b2, a * c2 + c * d2, b * c2 + d * d2, a * e2 + c * f2 + e, b * e2 + d * f2 + f)
+
+
+def placement(obj: etree._Element) -> Affine:
+    """Where an object's own coordinates land on its parent: its CTM, then its Boundary's origin."""
+    box = numbers(obj.get("Boundary"))
+    ctm = numbers(obj.get("CTM"))
+    a, b, c, d, e, f = ctm if len(ctm) == 6 else IDENTITY
+    x, y = (box[0], box[1]) if len(box) >= 2 else (0.0, 0.0)
+    return (a, b, c, d, e + x, f + y)
+
+
 @dataclass(frozen=True)
 class PagePart:
-    """What a page holds for reading and drawing: its size (mm), its text objects and template
-    layers (as XML elements, in drawing order) and its images."""
+    """What a page holds for reading and drawing: its size (mm), its content layers (templates'
+    first, as XML elements in drawing order) each with the map from its coordinates to the page's
+    (the identity for a layer, a CompositeObject's placement for the content of the graphic unit
+    it draws), and its images."""
 
     number: int
     width: float
     height: float
-    layers: tuple[etree._Element, ...]
+    layers: tuple[tuple[etree._Element, Affine], ...]
     images: tuple[Placed, ...]
 
 
@@ -90,6 +115,9 @@ class OfdPackage:
         self._zip = archive
         self._limits = limits
         self._names = {n.lstrip("/"): n for n in archive.namelist()}
+        # producers on Windows name parts in any case ("TPLS/Tpl_0" for Tpls/Tpl_0): a name not found
+        # as written is looked up again folded
+        self._folded = {n.lower(): full for n, full in self._names.items()}
         #: what could not be read but does not stop the pages (a missing resource file or template)
         self.warnings: list[str] = []
         root = self._xml("OFD.xml", whole_file=True)
@@ -106,6 +134,7 @@ class OfdPackage:
         area = children(common, "PageArea")
         self._default_box = _box(area[0]) if area else _A4
         self._media: dict[str, str] = {}
+        self._units: dict[str, etree._Element] = {}  # composite graphic units (VectorG) by ID
         for res in [*children(common, "PublicRes"), *children(common, "DocumentRes")]:
             if res.text and res.text.strip():
                 self._read_res(self._inside(self._root, res.text.strip()))
@@ -131,7 +160,7 @@ class OfdPackage:
 
     def read(self, member: str) -> bytes:
         """A member's bytes, read with the per-member cap (a member may lie about its size)."""
-        name = self._names.get(member)
+        name = self._names.get(member) or self._folded.get(member.lower())
         if name is None:
             raise KeyError(member)
         cap = int(self._limits.archive_max_member_mb * 1024 * 1024)
@@ -167,6 +196,9 @@ class OfdPackage:
             self._warn(f"resource file: {exc}; images it declares are not read")
             return
         base = res.get("BaseLoc", "")
+        for unit in descendants(res, "CompositeGraphicUnit"):
+            if unit.get("ID"):
+                self._units[unit.get("ID")] = unit
         for media in descendants(res, "MultiMedia"):
             file = child_text(media, "MediaFile")
             if file and media.get("ID"):
@@ -194,7 +226,27 @@ class OfdPackage:
         for template in children(page, "Template"):
             layers.extend(self._template(template.get("TemplateID", "")))
         layers.extend(children(page, "Content"))
-        return PagePart(number, w, h, tuple(layers), tuple(self._images(layers)))
+        placed = [(layer, IDENTITY) for layer in layers]
+        for n, drawn in enumerate(self._composites(layers, IDENTITY, 1)):
+            if n >= _MAX_DRAWN:  # units drawing units drawing units: a page of 100^4 copies is refused
+                raise PageUnreadable(f"its composite objects draw more than {_MAX_DRAWN:,} graphic units")
+            placed.append(drawn)
+        return PagePart(number, w, h, tuple(placed), tuple(self._images(layers)))
+
+    def _composites(self, layers: list[etree._Element], outer: Affine,
+                    depth: int) -> Iterator[tuple[etree._Element, Affine]]:
+        """The contents of the graphic units the CompositeObjects of ``layers`` draw (converters from
+        PDF put a page's text there), each with its map to the page; nested at most _MAX_NESTING deep."""
+        if depth > _MAX_NESTING:
+            return
+        for obj in (o for layer in layers for o in descendants(layer, "CompositeObject")):
+            unit = self._units.get(obj.get("ResourceID", ""))
+            if unit is None:
+                continue
+            at = compose(outer, placement(obj))
+            contents = children(unit, "Content")
+            yield from ((content, at) for content in contents)
+            yield from self._composites(contents, at, depth + 1)
 
     def _template(self, template_id: str) -> list[etree._Element]:
         """The content layers of a template (parsed once for all the pages that use it). A template
