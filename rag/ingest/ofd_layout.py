@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from lxml import etree
 
 from rag.ingest.ocr import Line, page_text, reading_order
-from rag.ingest.ofd_package import IDENTITY, Affine, PagePart, children, compose, descendants, numbers, placement
+from rag.ingest.ofd_package import (
+    IDENTITY,
+    Affine,
+    PagePart,
+    children,
+    compose,
+    descendants,
+    numbers,
+    placement,
+)
 
 _ASCENT, _DESCENT = 0.86, 0.14  # of the font size, above and below the baseline
 _CELL_GAP = 1.0  # a gap wider than this many font sizes splits a row into runs
