@@ -188,6 +188,20 @@ def test_a_page_that_cannot_be_read_is_no_page_view_and_an_oversized_scan_is_tha
     assert any("page 2 of 2" in w and "1654x2339 pixels, over the limit" in w for w in doc.warnings), doc.warnings
 
 
+def test_an_ofd_without_text_says_why(tmp_path: Path) -> None:
+    parts = ofd_parts([PAGE1])
+    drawing = parts["Doc_0/Pages/Page_0/Content.xml"].split(b"<ofd:Content>")[0] + (
+        b'<ofd:Content><ofd:Layer ID="9"><ofd:PathObject ID="10" Boundary="10 10 50 50"><ofd:AbbreviatedData>'
+        b"M 0 0 L 50 0 L 50 50 C</ofd:AbbreviatedData></ofd:PathObject></ofd:Layer></ofd:Content></ofd:Page>")
+    outlines = write_zip(tmp_path / "outlines.ofd", {**parts, "Doc_0/Pages/Page_0/Content.xml": drawing,
+                                                     "Doc_0/Tpls/Tpl_0/Content.xml": b"<ofd:Page " + NS.encode() + b"/>"})
+    (err,) = ingest_file(outlines, outlines.name, LIMITS).errors
+    assert "no images: only drawings, and text drawn as outlines is not read" in err.problem
+    scan = ofd_file(tmp_path / "scan.ofd", [SCAN3])
+    (err,) = ingest_file(scan, scan.name, Settings(ocr=False).ingest_limits()).errors
+    assert "OCR is off" in err.problem and "Turn OCR on" in err.remedy
+
+
 def test_an_xml_bomb_fails_fast_and_paths_stay_inside_the_document(tmp_path: Path) -> None:
     from tests.ofd_files import BOMB
 

@@ -38,24 +38,20 @@ class OfdLoader(Loader):
             if not count:
                 raise IngestError(path, "the OFD has no pages (OFD 文件没有页面)",
                                   "Check the file; export it again from its source application")
-            pages, broken, scanned = [], [], []
+            pages, broken, scanned, imaged = [], [], [], 0
             for number in range(1, count + 1):
                 try:
                     part = package.page(number)
+                    imaged += bool(part.images)
                     pages.append(_page_text(package, part, limits, scanned))
                 except PageUnreadable as exc:
-                    log.warning("%s: page %d of %d cannot be read: %s", path.name, number, count, exc)
                     broken.append(f"page {number} of {count} cannot be read: {exc} (第{number}页无法读取)")
                     pages.append("")
             title = package.title
             notes = tuple(package.warnings)
         empty = [i + 1 for i, text in enumerate(pages) if len(text.strip()) < MIN_PAGE_CHARS]
         if len(empty) == count:
-            raise IngestError(path, f"no readable text on any of its {count} page(s)"
-                              + (f" ({'; '.join(broken)})" if broken else "")
-                              + ("" if limits.ocr else "; OCR is off (POLICYQA_OCR=false)"),
-                              "Check that the scan is readable (upright, 200-300 dpi)" if limits.ocr
-                              else "Turn OCR on, or export the document with its text")
+            raise _no_text(path, count, broken, imaged, limits)
         silent = [n for n in empty if not any(b.startswith(f"page {n} ") for b in broken)]
         warnings = tuple(broken) + notes
         if silent:
@@ -67,6 +63,21 @@ class OfdLoader(Loader):
             metadata["ocr"] = ",".join(map(str, scanned))
         yield RawDocument(docid=docid, source=str(path), text="\n".join(pages), content_hash=sha256(data),
                           title=title, metadata=metadata, warnings=warnings, pages=tuple(pages))
+
+
+def _no_text(path: Path, count: int, broken: list[str], imaged: int, limits: IngestLimits) -> IngestError:
+    """The error for an OFD none of whose pages has text, saying why: pages that could not be read,
+    scans OCR could not read (or was off for), or pages of vector drawings only (text as outlines)."""
+    why = f" ({'; '.join(broken)})" if broken else ""
+    if not imaged:
+        return IngestError(path, f"no text on any of its {count} page(s) (under {MIN_PAGE_CHARS} characters each) and "
+                           f"no images: only drawings, and text drawn as outlines is not read{why} (页面中没有文字)",
+                           "Export it again with its text (not as outlines), or scan it and add the scan")
+    if not limits.ocr:
+        return IngestError(path, f"no readable text on any of its {count} page(s), and OCR is off "
+                           f"(POLICYQA_OCR=false){why} (没有可读文字)", "Turn OCR on, or export the document with its text")
+    return IngestError(path, f"no readable text on any of its {count} page(s): OCR found none on its images{why} "
+                       "(没有可读文字)", "Check that the scan is readable (upright, 200-300 dpi)")
 
 
 def _page_text(package: OfdPackage, part: PagePart, limits: IngestLimits, scanned: list[int]) -> str:
