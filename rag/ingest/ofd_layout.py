@@ -8,8 +8,11 @@ object, or a paragraph per object, in any order. So every character is placed on
 (a :class:`Glyph` with its box, in mm, y down), then characters are grouped into visual rows by
 their height, a row split into runs where a gap wider than a character opens (table cells,
 columns), and the runs put in reading order as OCR lines are (:func:`rag.ingest.ocr.reading_order`:
-a left column before a right one, a paragraph break at a wide gap or an indent). The page view
-takes the characters in the same order, so a quote of the text finds its characters' boxes.
+a left column before a right one, a paragraph break at a wide gap or an indent). Text inside a
+graphic unit that a ``CompositeObject`` draws is placed through that object's map too. Rotated or
+skewed text (a diagonal watermark, a seal's ring) stands in no row: each such object is read as a
+paragraph of its own after the page's text. The page view takes the characters in the same order,
+so a quote of the text finds its characters' boxes.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ def glyphs(part: PagePart) -> list[Glyph]:
 
 
 def _upright_and_turned(part: PagePart) -> tuple[list[Glyph], list[list[Glyph]]]:
+    """The characters that stand in rows, and those of each rotated object (spaces left out)."""
     upright: list[Glyph] = []
     turned: list[list[Glyph]] = []
     for obj, outer in _objects(part):
