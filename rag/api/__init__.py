@@ -213,7 +213,8 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                   "add and remove documents).")
     app.state.qa = qa
     mount_docs(app)
-    app.add_middleware(RouteLimits, keyed=bool(settings.api_key_list or settings.read_key_list), rules=[
+    app.add_middleware(RouteLimits, keyed=bool(settings.api_key_list or settings.read_key_list or settings.oidc_issuer),
+                       rules=[
         RouteRule("POST", "/v1/feedback", settings.feedback_max_kb * 1024, settings.feedback_per_minute)])
     app.state.access = access_for(settings)  # the UI mounted later checks roles against the same sessions
     app.add_middleware(Guard, access=app.state.access,
@@ -282,6 +283,13 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         return {"status": "ok", "documents": counts["documents"], "chunks": counts["chunks"],
                 "embedded_chunks": counts["embedded_chunks"], "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
                 "llm": qa.chain.llm_health()}
+
+    @app.get("/v1/me")
+    def me(request: Request) -> dict:
+        """Who the server takes this request to be: the key's service account, the person signed in
+        (``oidc:<sub>`` with the provider's groups), or ``local`` on a server without keys."""
+        principal = request.state.principal
+        return {"name": principal.name, "role": principal.role, "groups": sorted(principal.groups)}
 
     @app.post("/v1/answer", responses=STREAMABLE)
     async def answer(body: AnswerRequest):
