@@ -192,8 +192,8 @@ class PendingLogins:
     def put(self, state: str, pending: Pending) -> None:
         with self._lock:
             now = self._clock()
-            for old in [s for s, p in self._live.items() if p.ends <= now]:
-                del self._live[old]
+            while self._live and next(iter(self._live.values())).ends <= now:  # all live equally long:
+                self._live.popitem(last=False)  # the expired ones are the oldest
             while len(self._live) >= MAX_PENDING:
                 self._live.popitem(last=False)
             self._live[state] = pending
