@@ -19,6 +19,8 @@ from rag.api.guard import Access, Keys, Sessions, access_for
 from rag.api.oidc import OIDC, MAX_PENDING, OIDCConfig, Pending, PendingLogins, SignInError, looks_like_jwt, \
     principal_from_claims
 from rag.config import Settings
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet, OctKey
 from tests.conftest import copy_index, start_server
 
 CLIENT = "policyqa"
@@ -83,6 +85,64 @@ def test_a_token_shaped_bearer_is_never_tried_as_a_key() -> None:
     access = Access(keys, Sessions(60), OIDC(_config()))
     assert access.principal({"authorization": f"Bearer {token}"}, {}) is None
     assert Access(keys, Sessions(60)).principal({"authorization": f"Bearer {token}"}, {}) is not None  # no provider
+
+
+class _Served(OIDC):
+    """The relying party against a key set held in the test (fast tier; the real provider is below):
+    counts how often the keys are fetched."""
+
+    def __init__(self, config: OIDCConfig, keys: list, clock=time.time) -> None:
+        super().__init__(config, clock)
+        self.served, self.fetches = keys, 0
+
+    async def _get_json(self, url: str) -> dict:
+        if url.endswith("/.well-known/openid-configuration"):
+            return {"issuer": self.config.issuer, "authorization_endpoint": "a", "token_endpoint": "t",
+                    "jwks_uri": "jwks"}
+        self.fetches += 1
+        return KeySet(self.served).as_dict()
+
+
+def _signed(key, kid: str | None = None, **claims) -> str:
+    header = {"alg": "ES256"} | ({"kid": kid} if kid else {})
+    body = {"iss": "http://localhost:9", "sub": "alice", "aud": CLIENT, "exp": int(time.time()) + 300} | claims
+    return jwt.encode(header, body, key)
+
+
+def test_bearer_claims_are_checked_and_only_public_key_signatures_count() -> None:
+    key = ECKey.generate_key("P-256", parameters={"kid": "k1"})
+    oidc = _Served(_config(oidc_audiences="policyqa-api"), [key])
+
+    def check(token: str):
+        return asyncio.run(oidc.bearer_principal(token))
+
+    assert check(_signed(key, "k1")).name == "oidc:alice"
+    assert check(_signed(key, "k1", aud="policyqa-api")).name == "oidc:alice"
+    assert check(_signed(key, "k1", aud="account", azp=CLIENT)).name == "oidc:alice"  # Keycloak's shape
+    for bad in (_signed(key, "k1", aud="another-app"), _signed(key, "k1", iss="http://localhost:8"),
+                _signed(key, "k1", exp=None), _signed(key, "k1", sub=""),
+                _signed(ECKey.generate_key("P-256", parameters={"kid": "k1"}), "k1"),
+                jwt.encode({"alg": "HS256"}, {"iss": "http://localhost:9", "sub": "a", "aud": CLIENT,
+                                              "exp": int(time.time()) + 300}, OctKey.import_key("s" * 32))):
+        with pytest.raises(SignInError):
+            check(bad)
+
+
+def test_keys_are_fetched_again_for_a_new_key_id_and_at_most_once_a_minute() -> None:
+    now = [1000.0]
+    old, new = (ECKey.generate_key("P-256", parameters={"kid": k}) for k in ("old", "new"))
+    oidc = _Served(_config(), [old], clock=lambda: now[0])
+    assert asyncio.run(oidc.bearer_principal(_signed(old, "old", exp=2000))) and oidc.fetches == 1
+    now[0] += 61
+    oidc.served = [new]  # the provider rotates its key
+    assert asyncio.run(oidc.bearer_principal(_signed(new, "new", exp=2000))) and oidc.fetches == 2
+    for i in range(5):  # made-up key ids within the minute of that fetch: no more fetches
+        with pytest.raises(SignInError):
+            asyncio.run(oidc.bearer_principal(_signed(old, f"made-up-{i}", exp=2000)))
+    assert oidc.fetches == 2
+    now[0] += 61
+    oidc.served = [old]  # rotated back; a token naming no key id is tried against the fresh keys
+    assert asyncio.run(oidc.bearer_principal(_signed(old, exp=2000))) and oidc.fetches == 3
 
 
 # -- a real provider --------------------------------------------------------------------------------

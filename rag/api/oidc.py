@@ -234,10 +234,11 @@ class OIDC:
                     self._metadata = meta
         return self._metadata
 
-    async def keys_for(self, kid: str | None) -> KeySet:
-        """The provider's keys, fetched again when they do not hold ``kid`` (rate-limited)."""
+    async def keys_for(self, kid: str | None, stale: KeySet | None = None) -> KeySet:
+        """The provider's keys, fetched again when they do not hold ``kid`` or are ``stale`` (a
+        token without a key id failed against them), at most once per JWKS_MIN_REFRESH_S."""
         keys = self._keys
-        if keys is not None and (kid is None or any(k.kid == kid for k in keys)):
+        if keys is not None and keys is not stale and (kid is None or any(k.kid == kid for k in keys)):
             return keys
         meta = await self.metadata()
         async with self._fetch_lock:
@@ -343,15 +344,25 @@ class OIDC:
 
     async def _verified(self, token: str) -> jwt.Token:
         """``token`` decoded once its signature checks out against the provider's keys."""
-        keys = await self.keys_for(_kid(token))
-        try:
-            decoded = jwt.decode(token, keys, algorithms=list(ALGORITHMS))
-        except JoseError as exc:
-            raise SignInError(f"the token's signature does not verify: {exc}", "令牌签名无效") from exc
+        kid = _kid(token)
+        keys = await self.keys_for(kid)
+        decoded = _decode(token, keys)
+        if decoded is None and kid is None:  # no key id to look up: perhaps the keys were rotated
+            fresh = await self.keys_for(None, stale=keys)
+            decoded = _decode(token, fresh) if fresh is not keys else None
+        if decoded is None:
+            raise SignInError("the token's signature does not verify against the provider's keys", "令牌签名无效")
         sub = decoded.claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise SignInError("the token names no subject (sub)", "令牌缺少用户标识")
         return decoded
+
+
+def _decode(token: str, keys: KeySet) -> jwt.Token | None:
+    try:
+        return jwt.decode(token, keys, algorithms=list(ALGORITHMS))
+    except JoseError:
+        return None
 
 
 def _digest(value: str) -> str:
