@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from rag.ingest.limits import IngestLimits
 
 
+def _comma_list(text: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class Settings(BaseSettings):
     """Runtime settings; every field can be set as ``POLICYQA_<NAME>``."""
 
@@ -217,19 +222,19 @@ class Settings(BaseSettings):
 
     @property
     def api_key_list(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        return _comma_list(self.api_keys)
 
     @property
     def read_key_list(self) -> list[str]:
-        return [k.strip() for k in self.read_keys.split(",") if k.strip()]
+        return _comma_list(self.read_keys)
 
     @property
     def oidc_write_group_list(self) -> list[str]:
-        return [g.strip() for g in self.oidc_write_groups.split(",") if g.strip()]
+        return _comma_list(self.oidc_write_groups)
 
     @property
     def oidc_audience_list(self) -> list[str]:
-        return [a.strip() for a in self.oidc_audiences.split(",") if a.strip()]
+        return _comma_list(self.oidc_audiences)
 
     @property
     def feedback_file(self) -> Path:

@@ -14,13 +14,21 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
-from rag.api.guard import Access, Keys, Sessions, access_for
-from rag.api.oidc import OIDC, MAX_PENDING, OIDCConfig, Pending, PendingLogins, SignInError, looks_like_jwt, \
-    principal_from_claims
-from rag.config import Settings
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey
+
+from rag.api.guard import Access, Keys, Sessions, access_for
+from rag.api.oidc import (
+    MAX_PENDING,
+    OIDC,
+    OIDCConfig,
+    Pending,
+    PendingLogins,
+    SignInError,
+    looks_like_jwt,
+    principal_from_claims,
+)
+from rag.config import Settings
 from tests.conftest import copy_index, start_server
 
 CLIENT = "policyqa"
@@ -235,13 +243,13 @@ def test_a_sign_in_gives_a_session_with_the_claimed_groups_and_logout_ends_it(si
         assert signed_in.status_code == 200 and 'url=/v1/me' in signed_in.text
         assert "policyqa_oidc=;" in ";".join(signed_in.headers.get_list("set-cookie"))  # the binding is spent
         cookie = alice.cookies["policyqa_session"]
-        assert "HttpOnly; SameSite=Strict" in [c for c in signed_in.headers.get_list("set-cookie")
-                                               if c.startswith("policyqa_session=")][0]
+        assert "HttpOnly; SameSite=Strict" in next(c for c in signed_in.headers.get_list("set-cookie")
+                                               if c.startswith("policyqa_session="))
         assert alice.get("/v1/me").json() == {"name": "oidc:alice", "role": "write", "groups": ["editors", "法制科"]}
 
         bob.get(_follow_to_callback(bob, "bob"))
         assert bob.get("/v1/me").json() == {"name": "oidc:bob", "role": "read", "groups": ["服务大厅"]}
-        upload = bob.post("/v1/documents", files={"file": ("a.txt", "x".encode())}, headers={"origin": site.base})
+        upload = bob.post("/v1/documents", files={"file": ("a.txt", b"x")}, headers={"origin": site.base})
         assert upload.status_code == 403, upload.text  # read role: no writes
 
         # the callback again (a replayed state and code): refused, and no new session
@@ -300,7 +308,7 @@ def test_a_browser_signs_in_through_the_provider_and_out(chromium, site) -> None
     page.goto(site.base + "/ui/")
     assert "/login" in page.url
     page.get_by_text("统一身份认证登录").click()
-    page.wait_for_url(f"http://localhost:*/oauth2/authorize*")
+    page.wait_for_url("http://localhost:*/oauth2/authorize*")
     page.fill("input[name=sub]", "alice")
     page.get_by_role("button", name="Authorize").click()
     page.wait_for_url(site.base + "/ui/**")

@@ -37,11 +37,19 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from hashlib import sha256
-
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from rag.api.oidc import (BINDING_COOKIE, CALLBACK_PATH, OIDC, PENDING_TTL_S, START_PATH, OIDCConfig,
-                          ProviderUnavailable, SignInError, looks_like_jwt)
+from rag.api.oidc import (
+    BINDING_COOKIE,
+    CALLBACK_PATH,
+    OIDC,
+    PENDING_TTL_S,
+    START_PATH,
+    OIDCConfig,
+    ProviderUnavailable,
+    SignInError,
+    looks_like_jwt,
+)
 from rag.models import LOCAL, Principal
 
 log = logging.getLogger(__name__)
