@@ -242,7 +242,10 @@ def test_a_sign_in_gives_a_session_with_the_claimed_groups_and_logout_ends_it(si
         signed_in = alice.get(callback)
         assert signed_in.status_code == 200 and 'url=/v1/me' in signed_in.text
         assert "policyqa_oidc=;" in ";".join(signed_in.headers.get_list("set-cookie"))  # the binding is spent
+        first = alice.cookies["policyqa_session"]
+        alice.get(_follow_to_callback(alice, "alice"))  # signing in again ends the session before
         cookie = alice.cookies["policyqa_session"]
+        assert cookie != first and httpx.get(site.base + "/v1/me", cookies={"policyqa_session": first}).status_code == 401
         assert "HttpOnly; SameSite=Strict" in next(c for c in signed_in.headers.get_list("set-cookie")
                                                if c.startswith("policyqa_session="))
         assert alice.get("/v1/me").json() == {"name": "oidc:alice", "role": "write", "groups": ["editors", "法制科"]}

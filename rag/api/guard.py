@@ -439,7 +439,7 @@ class Guard:
                             page)
 
     async def _oidc_start(self, scope: Scope, send: Send, headers: dict[str, str], _: dict[str, str]) -> None:
-        """Off to the provider, with this flow's binding cookie (see :data:`_binding_cookie`)."""
+        """Off to the provider, with this flow's binding cookie (see :func:`_binding_cookie`)."""
         target = safe_next(_next(scope)) or self.ui_path or "/docs"
         oidc = self.access.oidc
         redirect_uri = oidc.config.redirect_uri or f"{scope.get('scheme', 'http')}://{headers.get('host', '')}{CALLBACK_PATH}"
@@ -461,6 +461,7 @@ class Guard:
             status = 503 if isinstance(exc, ProviderUnavailable) else 400
             return await self._login_page(send, "", f'<p class="err">{html.escape(exc.message_zh)}</p>',
                                           status=status, extra_headers=spent)
+        self.access.sessions.revoke(cookies.get(COOKIE, ""))  # a session this browser had before ends
         token = self.access.sessions.create(principal)
         location = html.escape(quote(target, safe="/?&=%#:;,+@!$'()*~"))
         await self._respond(send, 200, [
