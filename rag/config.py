@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     oidc_redirect_uri: str = Field("", description="The callback URL registered at the provider, e.g. "
                                    "https://policyqa.example.gov.cn/login/oidc/callback; empty: built from the "
                                    "request's host (set it behind a reverse proxy).")
+    oidc_provider_logout: bool = Field(True, description="/logout also ends the person's session at the provider "
+                                       "(RP-initiated logout, when it offers one), then returns to /login: register "
+                                       "https://<this server>/login as a post-logout redirect URI there. Off: only "
+                                       "PolicyQA's session ends (on a shared computer the next sign-in may need no password).")
     oidc_leeway_s: float = Field(60.0, ge=0, le=600, description="Clock skew tolerated on token expiry and issue times.")
     oidc_timeout_s: float = Field(10.0, gt=0, le=120, description="Longest wait for the provider (discovery, keys, "
                                   "code exchange).")

@@ -106,7 +106,7 @@ class _Served(OIDC):
     async def _get_json(self, url: str) -> dict:
         if url.endswith("/.well-known/openid-configuration"):
             return {"issuer": self.config.issuer, "authorization_endpoint": "a", "token_endpoint": "t",
-                    "jwks_uri": "jwks"}
+                    "jwks_uri": "jwks", "end_session_endpoint": "http://localhost:9/logout?realm=city"}
         self.fetches += 1
         return KeySet(self.served).as_dict()
 
@@ -151,6 +151,17 @@ def test_keys_are_fetched_again_for_a_new_key_id_and_at_most_once_a_minute() -> 
     now[0] += 61
     oidc.served = [old]  # rotated back; a token naming no key id is tried against the fresh keys
     assert asyncio.run(oidc.bearer_principal(_signed(old, exp=2000))) and oidc.fetches == 3
+
+
+def test_logout_goes_on_to_the_provider_only_for_people_it_signed_in() -> None:
+    person = principal_from_claims({"sub": "alice"}, _config())
+    oidc = _Served(_config(), [])
+    url = asyncio.run(oidc.logout_url(person, "https://policyqa.example.gov.cn/login"))
+    assert url.startswith("http://localhost:9/logout?realm=city&") and parse_qs(urlsplit(url).query) == {
+        "realm": ["city"], "client_id": [CLIENT], "post_logout_redirect_uri": ["https://policyqa.example.gov.cn/login"]}
+    service = Keys(write=["k"], read=[]).principal_of_key("k")
+    assert asyncio.run(oidc.logout_url(service, "/login")) is None
+    assert asyncio.run(_Served(_config(oidc_provider_logout=False), []).logout_url(person, "/login")) is None
 
 
 # -- a real provider --------------------------------------------------------------------------------
@@ -235,7 +246,7 @@ def site(tmp_path_factory, docs_index, e5, provider):
     stop()
 
 
-def test_a_sign_in_gives_a_session_with_the_claimed_groups_and_logout_ends_it(site) -> None:
+def test_a_sign_in_gives_a_session_with_the_claimed_groups_and_logout_ends_it(site, provider) -> None:
     with httpx.Client(base_url=site.base) as alice, httpx.Client(base_url=site.base) as bob:
         assert "统一身份认证登录" in alice.get("/login").text and "访问密钥" in alice.get("/login").text
         callback = _follow_to_callback(alice, "alice")
@@ -259,7 +270,9 @@ def test_a_sign_in_gives_a_session_with_the_claimed_groups_and_logout_ends_it(si
         replayed = httpx.get(callback, cookies={"policyqa_oidc": "whatever"})
         assert replayed.status_code == 400 and "policyqa_session=" not in replayed.headers.get("set-cookie", "")
 
-        alice.get("/logout")
+        out = alice.get("/logout")  # on to the provider's logout, which returns to /login
+        assert out.status_code == 303 and out.headers["location"].startswith(provider.issuer + "/oauth2/end_session?")
+        assert parse_qs(urlsplit(out.headers["location"]).query)["post_logout_redirect_uri"] == [site.base + "/login"]
         assert httpx.get(site.base + "/v1/me", cookies={"policyqa_session": cookie}).status_code == 401
         assert bob.get("/v1/me").status_code == 200
 
@@ -320,7 +333,8 @@ def test_a_browser_signs_in_through_the_provider_and_out(chromium, site) -> None
     cookie = next(c for c in context.cookies() if c["name"] == "policyqa_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     page.goto(site.base + "/logout")
-    assert "/login" in page.url
+    page.get_by_role("button", name="End session").click()  # the provider's own logout
+    page.wait_for_url(site.base + "/login")
     page.goto(site.base + "/v1/me")
     assert page.url.startswith(site.base + "/login?next=")  # signed out: back to the login page
     context.close()

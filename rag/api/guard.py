@@ -311,8 +311,7 @@ class Guard:
                 return await self._respond(send, *_cross_site())
             return await self._login(scope, receive, send, headers)
         if scope["type"] == "http" and path == "/logout":
-            self.access.sessions.revoke(cookies.get(COOKIE, ""))
-            return await self._respond(send, 303, [(b"location", b"/login"), (b"set-cookie", _cookie("", scope, 0))], b"")
+            return await self._logout(scope, send, headers, cookies)
         if scope["type"] == "http" and path == "/login":
             return await self._login_page(send, safe_next(_next(scope)) or "", "")
         if scope["type"] == "http" and self.access.oidc is not None and path in (START_PATH, CALLBACK_PATH):
@@ -438,11 +437,30 @@ class Guard:
         await self._respond(send, status, [(b"content-type", b"text/html; charset=utf-8"), *(extra_headers or [])],
                             page)
 
+    async def _logout(self, scope: Scope, send: Send, headers: dict[str, str], cookies: dict[str, str]) -> None:
+        """Ends the session; someone who signed in through the provider goes on to its logout."""
+        token = cookies.get(COOKIE, "")
+        principal = self.access.sessions.principal(token) if token else None
+        self.access.sessions.revoke(token)
+        target = "/login"
+        if principal is not None and self.access.oidc is not None:
+            target = await self.access.oidc.logout_url(principal, self._own_url(scope, headers, "/login")) or target
+        await self._respond(send, 303, [(b"location", target.encode("latin-1")), (b"set-cookie", _cookie("", scope, 0))],
+                            b"")
+
+    def _own_url(self, scope: Scope, headers: dict[str, str], path: str) -> str:
+        """``path`` on this server as the provider must name it (the configured redirect URI's
+        origin, else the request's)."""
+        configured = urlsplit(self.access.oidc.config.redirect_uri)
+        if configured.netloc:
+            return f"{configured.scheme}://{configured.netloc}{path}"
+        return f"{scope.get('scheme', 'http')}://{headers.get('host', '')}{path}"
+
     async def _oidc_start(self, scope: Scope, send: Send, headers: dict[str, str], _: dict[str, str]) -> None:
         """Off to the provider, with this flow's binding cookie (see :func:`_binding_cookie`)."""
         target = safe_next(_next(scope)) or self.ui_path or "/docs"
         oidc = self.access.oidc
-        redirect_uri = oidc.config.redirect_uri or f"{scope.get('scheme', 'http')}://{headers.get('host', '')}{CALLBACK_PATH}"
+        redirect_uri = oidc.config.redirect_uri or self._own_url(scope, headers, CALLBACK_PATH)
         try:
             url, binding = await oidc.start(redirect_uri, target)
         except ProviderUnavailable as exc:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from hashlib import sha256
 from ipaddress import ip_address
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.common.errors import AuthlibBaseError
@@ -53,6 +53,8 @@ from rag.models import Principal
 
 log = logging.getLogger(__name__)
 
+#: How the names of people signed in through the provider begin (the rest is the provider's ``sub``).
+NAME_PREFIX = "oidc:"
 START_PATH = "/login/oidc"
 CALLBACK_PATH = "/login/oidc/callback"
 #: The cookie that binds a sign-in in progress to the browser that started it (see the guard).
@@ -98,6 +100,7 @@ class OIDCConfig:
     write_groups: frozenset[str]
     audiences: frozenset[str]
     redirect_uri: str
+    provider_logout: bool
     leeway_s: int
     timeout_s: float
 
@@ -118,7 +121,8 @@ class OIDCConfig:
                    scopes=" ".join(["openid"] + [s for s in scopes if s != "openid"]),
                    groups_claim=settings.oidc_groups_claim, write_groups=frozenset(settings.oidc_write_group_list),
                    audiences=frozenset([settings.oidc_client_id, *settings.oidc_audience_list]),
-                   redirect_uri=settings.oidc_redirect_uri, leeway_s=int(settings.oidc_leeway_s),
+                   redirect_uri=settings.oidc_redirect_uri, provider_logout=settings.oidc_provider_logout,
+                   leeway_s=int(settings.oidc_leeway_s),
                    timeout_s=settings.oidc_timeout_s)
 
 
@@ -141,7 +145,7 @@ def _loopback(host: str) -> bool:
 def principal_from_claims(claims: dict[str, Any], config: OIDCConfig) -> Principal:
     """The asker a validated token stands for."""
     groups = frozenset(_groups(claims, config.groups_claim))
-    return Principal(name=f"oidc:{claims['sub']}", role="write" if groups & config.write_groups else "read",
+    return Principal(name=NAME_PREFIX + claims["sub"], role="write" if groups & config.write_groups else "read",
                      groups=groups)
 
 
@@ -317,6 +321,22 @@ class OIDC:
         except JoseError as exc:
             raise SignInError(f"the ID token is not valid: {exc}", "身份令牌无效，请重新登录") from exc
         return principal_from_claims(claims, self.config), pending.next
+
+    async def logout_url(self, principal: Principal, after: str) -> str | None:
+        """Where to send the browser of ``principal`` (whose PolicyQA session has just ended) so the
+        provider ends its session too and then sends it to ``after``; None when that is not wanted
+        or not offered, or the provider cannot be reached (logging out here must still work)."""
+        if not (self.config.provider_logout and principal.name.startswith(NAME_PREFIX)):
+            return None
+        try:
+            endpoint = (await self.metadata()).get("end_session_endpoint")
+        except ProviderUnavailable as exc:
+            log.warning("signed out here only: %s", exc)
+            return None
+        if not isinstance(endpoint, str):
+            return None
+        query = urlencode({"client_id": self.config.client_id, "post_logout_redirect_uri": after})
+        return endpoint + ("&" if "?" in endpoint else "?") + query
 
     def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
         method = "client_secret_basic" if self.config.client_secret else "none"
