@@ -17,7 +17,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey
 
-from rag.api.guard import Access, Keys, Sessions, access_for
+from rag.api.guard import Access, Guard, Keys, LoginThrottle, Sessions, access_for
 from rag.api.oidc import (
     MAX_PENDING,
     OIDC,
@@ -162,6 +162,36 @@ def test_logout_goes_on_to_the_provider_only_for_people_it_signed_in() -> None:
     service = Keys(write=["k"], read=[]).principal_of_key("k")
     assert asyncio.run(oidc.logout_url(service, "/login")) is None
     assert asyncio.run(_Served(_config(oidc_provider_logout=False), []).logout_url(person, "/login")) is None
+
+
+def _guard(keys: list[str], oidc: bool):
+    """The guard around an app that says who it was handed, over ASGI (no server, no provider: the
+    issuer is a loopback port nothing listens on)."""
+    async def whoami(scope, receive, send):
+        body = json.dumps(scope.get("state", {}).get("principal", None) and scope["state"]["principal"].name)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+    access = Access(Keys(write=keys, read=[]), Sessions(60), OIDC(_config(oidc_timeout_s=5)) if oidc else None)
+    guard = Guard(whoami, access=access, throttle=LoginThrottle(5, 60), max_body_bytes=1024, ui_path="/ui")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=guard), base_url="http://127.0.0.1:8000")
+
+
+def test_the_login_page_offers_what_is_configured_and_an_unreachable_provider_is_a_503() -> None:
+    async def run() -> None:
+        async with _guard([], oidc=True) as oidc_only, _guard(["k"], oidc=False) as keys_only:
+            page = (await oidc_only.get("/login")).text
+            assert "统一身份认证登录" in page and 'name="key"' not in page
+            page = (await keys_only.get("/login")).text
+            assert "统一身份认证登录" not in page and 'name="key"' in page
+            start = await oidc_only.get("/login/oidc")
+            assert start.status_code == 503 and "暂时无法连接统一身份认证服务" in start.text
+            token = await oidc_only.get("/v1/me", headers={"Authorization": f"Bearer {_signed(ECKey.generate_key('P-256'))}"})
+            assert token.status_code == 503 and token.headers["retry-after"] == "10"
+            anonymous = await oidc_only.get("/v1/me")
+            assert anonymous.status_code == 401 and "identity provider" in anonymous.json()["error"]["message"]
+
+    asyncio.run(run())
 
 
 # -- a real provider --------------------------------------------------------------------------------

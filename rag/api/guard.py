@@ -335,6 +335,12 @@ class Guard:
                     return await self._respond(send, 303, [(b"location", f"/login?next={target}".encode())], b"")
                 if scope["type"] != "http":
                     return await send({"type": "websocket.close", "code": 4401})
+                if self.access.oidc is not None:
+                    return await self._respond(send, *_json(
+                        401, "unauthorized", "missing or wrong credentials: send 'Authorization: Bearer <the "
+                        "identity provider's token or an API key>', or sign in at /login",
+                        "缺少凭据或凭据错误，请在请求头中提供 Authorization: Bearer <统一身份认证令牌或 API 密钥>，或在 /login 登录",
+                        [(b"www-authenticate", b"Bearer")]))
                 return await self._respond(send, *_json(
                     401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'",
                     "缺少 API 密钥或密钥错误，请在请求头中提供 Authorization: Bearer <密钥>",
