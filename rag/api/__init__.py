@@ -180,6 +180,15 @@ MESSAGES_ZH = {
 }
 
 
+class WhoAmI(BaseModel):
+    """``GET /v1/me``: the asker the guard established for this request."""
+
+    name: str = Field(description="'key:<8 hex>' for an API key, 'oidc:<sub>' for someone signed in through the "
+                      "identity provider, 'local' on a server without keys.")
+    role: Literal["read", "write"]
+    groups: list[str] = Field(description="Departments, from the identity provider's groups claim (sorted).")
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -284,12 +293,12 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                 "embedded_chunks": counts["embedded_chunks"], "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
                 "llm": qa.chain.llm_health()}
 
-    @app.get("/v1/me")
-    def me(request: Request) -> dict:
+    @app.get("/v1/me", response_model=WhoAmI)
+    def me(request: Request) -> WhoAmI:
         """Who the server takes this request to be: the key's service account, the person signed in
         (``oidc:<sub>`` with the provider's groups), or ``local`` on a server without keys."""
         principal = request.state.principal
-        return {"name": principal.name, "role": principal.role, "groups": sorted(principal.groups)}
+        return WhoAmI(name=principal.name, role=principal.role, groups=sorted(principal.groups))
 
     @app.post("/v1/answer", responses=STREAMABLE)
     async def answer(body: AnswerRequest):
