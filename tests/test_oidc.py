@@ -184,6 +184,7 @@ def test_the_login_page_offers_what_is_configured_and_an_unreachable_provider_is
             assert "统一身份认证登录" in page and 'name="key"' not in page
             page = (await keys_only.get("/login")).text
             assert "统一身份认证登录" not in page and 'name="key"' in page
+            assert (await oidc_only.post("/login/oidc")).status_code == 401  # a sign-in starts with a GET only
             start = await oidc_only.get("/login/oidc")
             assert start.status_code == 503 and "暂时无法连接统一身份认证服务" in start.text
             token = await oidc_only.get("/v1/me", headers={"Authorization": f"Bearer {_signed(ECKey.generate_key('P-256'))}"})

@@ -314,7 +314,8 @@ class Guard:
             return await self._logout(scope, send, headers, cookies)
         if scope["type"] == "http" and path == "/login":
             return await self._login_page(send, safe_next(_next(scope)) or "", "")
-        if scope["type"] == "http" and self.access.oidc is not None and path in (START_PATH, CALLBACK_PATH):
+        if scope["type"] == "http" and method == "GET" and self.access.oidc is not None and \
+                path in (START_PATH, CALLBACK_PATH):
             return await (self._oidc_start if path == START_PATH else self._oidc_callback)(scope, send, headers, cookies)
         if not (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)):
             try:
