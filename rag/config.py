@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from rag.ingest.limits import IngestLimits
 
 
+def _comma_list(text: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class Settings(BaseSettings):
     """Runtime settings; every field can be set as ``POLICYQA_<NAME>``."""
 
@@ -129,6 +134,29 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(10, ge=1, le=1000, description="Wrong keys one client address may try on "
                                     "/login within login_window_s before it is answered 429 until the window passes.")
     login_window_s: float = Field(60.0, gt=0, le=86400)
+    oidc_issuer: str = Field("", description="The identity provider's issuer URL (OpenID Connect discovery at "
+                             "<issuer>/.well-known/openid-configuration); set, people sign in through it and API "
+                             "clients may send its JWTs as bearer tokens; empty: no identity provider. https, or "
+                             "http for a provider on this machine only.")
+    oidc_client_id: str = Field("", description="This server's client id at the provider (the audience of its tokens).")
+    oidc_client_secret: str = Field("", description="The client secret; empty for a public client (PKCE alone).")
+    oidc_scopes: str = Field("openid profile", description="Scopes asked for at sign-in (openid is always added).")
+    oidc_groups_claim: str = Field("groups", description="The claim naming the user's groups (departments); a dotted "
+                                   "path reads a nested claim (Keycloak roles: realm_access.roles).")
+    oidc_write_groups: str = Field("", description="Comma-separated groups whose members may add and remove "
+                                   "documents (role 'write'); everyone else signed in through the provider reads.")
+    oidc_audiences: str = Field("", description="Further comma-separated audiences accepted on API bearer tokens "
+                                "besides the client id (a token is also accepted when its azp is the client id).")
+    oidc_redirect_uri: str = Field("", description="The callback URL registered at the provider, e.g. "
+                                   "https://policyqa.example.gov.cn/login/oidc/callback; empty: built from the "
+                                   "request's host (set it behind a reverse proxy).")
+    oidc_provider_logout: bool = Field(True, description="/logout also ends the person's session at the provider "
+                                       "(RP-initiated logout, when it offers one), then returns to /login: register "
+                                       "https://<this server>/login as a post-logout redirect URI there. Off: only "
+                                       "PolicyQA's session ends (on a shared computer the next sign-in may need no password).")
+    oidc_leeway_s: float = Field(60.0, ge=0, le=600, description="Clock skew tolerated on token expiry and issue times.")
+    oidc_timeout_s: float = Field(10.0, gt=0, le=120, description="Longest wait for the provider (discovery, keys, "
+                                  "code exchange).")
     max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused (413).")
     history_turns: int = Field(
         6, ge=0, le=50, description="Earlier turns of a conversation a follow-up is read against: the last N "
@@ -202,11 +230,19 @@ class Settings(BaseSettings):
 
     @property
     def api_key_list(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        return _comma_list(self.api_keys)
 
     @property
     def read_key_list(self) -> list[str]:
-        return [k.strip() for k in self.read_keys.split(",") if k.strip()]
+        return _comma_list(self.read_keys)
+
+    @property
+    def oidc_write_group_list(self) -> list[str]:
+        return _comma_list(self.oidc_write_groups)
+
+    @property
+    def oidc_audience_list(self) -> list[str]:
+        return _comma_list(self.oidc_audiences)
 
     @property
     def feedback_file(self) -> Path:

@@ -208,7 +208,7 @@ def test_schemathesis_finds_no_server_errors_and_no_conformance_failures(live_se
     # every operation but DELETE (the fuzzer must not remove the shared server's documents) and
     # feedback (an Answer per example: slow to generate, and appended to the feedback log)
     paths = ("/v1/answer", "/v1/search", "/v1/chat/completions", "/v1/documents", "/v1/models", "/healthz",
-             "/v1/documents/{docid}/pages/{page}", "/v1/documents/{docid}/subject")
+             "/v1/documents/{docid}/pages/{page}", "/v1/documents/{docid}/subject", "/v1/me")
     for path in paths:
         for method in [m for m in schema[path] if m.upper() != "DELETE"]:
 
