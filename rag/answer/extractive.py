@@ -128,22 +128,18 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
     return chosen
 
 
-#: The least coverage of the question's words a sentence needs to be shown to the reader at all.
-_READER_FLOOR = 0.25
-
-
 def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[int, str] | None:
     """The candidate the reader finds answers the question by meaning, when no sentence covered
     enough of its words. Every candidate already gives the kind of answer asked about the asked
-    subject; the reader sees the best-covering ones, each once, best first."""
+    subject; the reader sees the best-covering ones, each once, best first (a paraphrase may share
+    no word with the question: "物价涨了多少" is answered by "居民消费价格比上年上涨1.9%")."""
     if question.compound or not candidates:
         return None
     words = question.content_words
     ranked = sorted(candidates, key=lambda c: (-coverage(words, c[4], c[5]), c[0], c[1]))
     shown: dict[str, int] = {}
-    for _, _, n, sentence, key, context_key in ranked:
-        if sentence not in shown and (not words or coverage(words, key, context_key) >= _READER_FLOOR):
-            shown[sentence] = n
+    for _, _, n, sentence, _, _ in ranked:
+        shown.setdefault(sentence, n)
     sentences = list(shown)[: reader.max_candidates]
     chosen = reader.choose(question, sentences)
     return None if chosen is None else (shown[sentences[chosen]], sentences[chosen])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
-from rag.text.frontmatter import DATE_LABEL, DOC_NUMBER, FULL_DATE, states_metadata
+from rag.text.frontmatter import DATE_LABEL, DOC_NUMBER, FULL_DATE, labels_document
 from rag.text.places import lies_within, short_of
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
@@ -367,7 +367,7 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
         return False
     if key in titles or any(len(key) >= 8 and key in t for t in titles):
         return True
-    if states_metadata(sentence):  # a dateline or a field of the page: the document's date, number, issuer
+    if labels_document(sentence):  # a dateline or a field of the page: the document's date, number, issuer
         return not {"date", "place", "person"} & set(question.kinds)
     return _only(key, DOC_NUMBER)  # a bare number: a document's own, where a citing sentence says more
 

@@ -32,9 +32,20 @@ METADATA_LABELS = ("成文日期", "发布日期", "发文日期", "印发日期
                    "公开方式", "公开范围")
 
 
+#: The longest line that is front matter: a sentence that mentions a date states something else.
+_LINE_MAX = 50
+
+
 def states_metadata(line: str) -> bool:
     """Whether a short line is a dateline, a document number or a labelled field (see the module
     docstring), not a heading."""
     key = re.sub(r"\s+", "", search_key(line))
-    return bool(FULL_DATE.search(key) or _MONTH_LINE.fullmatch(key) or DOC_NUMBER.fullmatch(key)
+    return len(key) <= _LINE_MAX and bool(FULL_DATE.search(key) or labels_document(line))
+
+
+def labels_document(line: str) -> bool:
+    """Whether a line only labels its document: a labelled field of the page (发布机构 …, 索引号 …) or
+    a bare dateline or document number, with nothing else said."""
+    key = re.sub(r"\s+", "", search_key(line)).strip("（）()—-。")
+    return bool(FULL_DATE.fullmatch(key) or _MONTH_LINE.fullmatch(key) or DOC_NUMBER.fullmatch(key)
                 or key.startswith(METADATA_LABELS))
