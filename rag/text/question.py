@@ -12,7 +12,7 @@ import re
 
 from rag.models import AnswerKind, Question
 from rag.text.normalize import search_key, to_simplified
-from rag.text.places import places_in
+from rag.text.places import lies_within, places_in
 from rag.text.words import posseg, tokenize
 
 #: A year the question names, e.g. "2023年", "2023" at the end.
@@ -102,10 +102,11 @@ def analyze_question(text: str) -> Question:
 
 def _analyze(text: str, inherit: Question | None = None) -> Question:
     key = search_key(text)
-    places, years = _places(key), _years(key)
+    named, years = _places(key), _years(key)
+    places = _innermost(named)
     if inherit is not None:
         places, years = places or inherit.places, years or inherit.years
-    words, phrasing = _words(key, places + years)
+    words, phrasing = _words(key, named + years)
     unit = _COUNT_OF.search(key)
     counted, predicate = _counted_noun(key, unit) if unit else ("", ())
     phrase = _counted_before(key, unit) if unit and not counted else ""
@@ -151,8 +152,20 @@ def _organisations(key: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _innermost(places: tuple[str, ...]) -> tuple[str, ...]:
+    """The places asked about: a place that holds another one named ("自贡市大安区") is only the
+    address of the inner one, which a district's document need not repeat."""
+    return tuple(p for p in places if not any(q != p and lies_within(q, p) for q in places))
+
+
+#: A year in Chinese numerals, as 施政报告 and official dates write it: "二零一五年", "二〇二三年".
+_CHINESE_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})年")
+_CHINESE_DIGITS = str.maketrans("〇○零一二三四五六七八九", "00012345678" + "9")
+
+
 def _years(key: str) -> tuple[str, ...]:
-    return tuple(sorted({m.group(1) for m in _YEAR.finditer(key)}))
+    written = {m.group(1).translate(_CHINESE_DIGITS) for m in _CHINESE_YEAR.finditer(key)}
+    return tuple(sorted({m.group(1) for m in _YEAR.finditer(key)} | {y for y in written if y[:2] in ("19", "20")}))
 
 
 def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
