@@ -23,6 +23,7 @@ from rag.ingest.limits import IngestLimits, check_file_size
 from rag.ingest.notes import ParserNotes
 from rag.ingest.ofd import OfdLoader
 from rag.ingest.pdf import PdfLoader
+from rag.ingest.spreadsheet import CsvLoader, XlsxLoader
 from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
@@ -35,7 +36,7 @@ from rag.text.offsets import Traced, edits_between
 log = logging.getLogger(__name__)
 
 LOADERS: tuple[Loader, ...] = (TextLoader(), MarkdownLoader(), HtmlLoader(), DocxLoader(), PdfLoader(),
-                               JsonlLoader(), ImageLoader(), OfdLoader())
+                               JsonlLoader(), ImageLoader(), OfdLoader(), XlsxLoader(), CsvLoader())
 SUPPORTED = tuple(ext for loader in LOADERS for ext in loader.extensions)
 
 __all__ = ["IngestError", "IngestLimits", "IngestResult", "Ingestor", "SUPPORTED", "build_document", "find_files",

@@ -31,6 +31,11 @@ class IngestLimits:
     ocr_cache_dir: str | None
     render_max_pixels: int  # pages rendered and images decoded are scaled down to this
     image_max_pixels: int  # larger images are refused unread
+    converter: str  # LibreOffice's soffice, for the formats rag.ingest.convert converts
+    convert_timeout_s: float
+    convert_max_memory_mb: int
+    convert_cache_dir: str
+    sheet_max_columns: int
 
 
 _ADVICE = "If the file is genuine, raise POLICYQA_INGEST_{} (see rag/config.py); otherwise remove it"
