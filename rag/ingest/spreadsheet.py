@@ -40,8 +40,7 @@ def load_workbook(path: Path, original: Path, docid: str, limits: IngestLimits, 
     the user gave (a .xls converted to ``path``)."""
     import openpyxl
 
-    _refuse_encrypted(path, original)
-    check_archive(path, limits)
+    check_archive(path, limits, original)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl/zipfile raise anything on a damaged package
@@ -145,20 +144,6 @@ def _title(titles: list[str], original: Path, sheet: str | None) -> str:
     workbook has several."""
     title = " ".join(titles) if titles else original.stem
     return f"{title}（{sheet}）" if sheet and sheet not in title else title
-
-
-def _refuse_encrypted(path: Path, original: Path) -> None:
-    """A password-protected .xlsx/.docx is an OLE2 container holding the encrypted package, not a zip."""
-    with path.open("rb") as f:
-        head = f.read(8)
-    if head == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        import msoffcrypto
-
-        with path.open("rb") as f:
-            encrypted = msoffcrypto.OfficeFile(f).is_encrypted()
-        if encrypted:
-            raise IngestError(original, "the file is protected with a password (encrypted)",
-                              "Save an unprotected copy (remove the password) and add that / 文件设有密码，请去除密码后另存再添加")
 
 
 class CsvLoader(Loader):
