@@ -176,7 +176,7 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
         "encrypted.pdf": "encrypted", "truncated.pdf": "PDF", "garbage.pdf": "PDF", "scanned.pdf": "OCR",
         "binary.txt": "not a text file", "nul-bytes.txt": "not a text file", "empty.txt": "empty",
         "blank.md": "no text", "binary.html": "not a text file", "notes.xyz": "unsupported",
-        "sheet.xlsx": "unsupported", "bad-lines.jsonl": "docid", "not-gzip.jsonl.gz": "parsed",
+        "sheet.xlsx": "spreadsheet", "bad-lines.jsonl": "docid", "not-gzip.jsonl.gz": "parsed",
         "cut.jsonl.gz": "parsed", "png-named.pdf": "not a PDF", "no-pages.pdf": "no pages",
         "only-nav.html": "no text", "many-members.docx": "members", "control-chars.txt": "not a text file",
         "pdf-bomb.pdf": "page",

@@ -103,18 +103,18 @@ def convert_files(paths: Iterable[Path], limits: IngestLimits) -> Iterator[tuple
         target = target_of(path)
         if target is None:
             continue
-        if binary is None:
-            yield str(path), not_installed(path)
-            continue
         data = path.read_bytes()
         content_hash = sha256(data)
         if cached(limits, content_hash, target).exists():
             yield str(path), None
             continue
         try:
-            _refuse(path, data)
+            _refuse(path, data)  # a file's own fault is named whether or not LibreOffice is there
         except IngestError as error:
             yield str(path), error
+            continue
+        if binary is None:
+            yield str(path), not_installed(path)
             continue
         groups.setdefault(target, []).append((path, content_hash))
     if not groups:

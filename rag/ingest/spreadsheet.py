@@ -167,7 +167,7 @@ class CsvLoader(Loader):
 
         found = 0
         for doc in blocks(table_lines(bounded()), docid, path, sha256(data), None,
-                          {"format": "csv", "encoding": encoding}):
+                          {"format": "csv", "encoding": encoding, "sheet": ""}):
             found += 1
             yield doc
         if not found:
