@@ -2,7 +2,8 @@
 
 A figure in a spreadsheet means nothing without its column's name and its row's subject, so every
 data row becomes one line that names both, and that line is what retrieval finds, the answer quotes
-and the verifier checks. The line starts with its row number in the sheet (``ROW_LABEL``), which
+and the verifier checks. A unit the header gives in brackets follows each figure
+(案件数（件） 57 → 案件数：57件). The line starts with its row number in the sheet (``ROW_LABEL``), which
 citations read back to show 第N行. What stands above the header is handled as offices lay tables
 out: title rows (one value across the table, usually a merged cell) become the table's title
 lines; a header with merged group cells ("案件数" over "民事" and "刑事") is two rows deep and the
@@ -24,6 +25,10 @@ _ROW_LABEL = re.compile(r"^第(\d{1,7})行：")
 #: Between one cell and the next in a row sentence (not ；, which ends a sentence for the verifier:
 #: "案件数：12；" alone would be a quote that no longer says which district it is about).
 _CELL_SEP, _LABEL_SEP, _END = "，", "：", "。"
+#: A unit a header names in brackets (案件数（件）, 金额(万元)): said after each figure of its column,
+#: where the verifier and the reader look for it ("57件").
+_UNIT = re.compile(r"[（(]\s*([^（）()\d\s]{1,4})\s*[）)]\s*$")
+_FIGURE = re.compile(r"^[-+]?[\d,]*\.?\d+$")
 #: How many leading rows may be titles before the header (a report's name, its unit, its date).
 _MAX_TITLE_ROWS = 4
 
@@ -111,6 +116,8 @@ def sentence(number: int, labels: Sequence[str], cells: Sequence[str]) -> str | 
         if not value:
             continue
         label = labels[i] if i < len(labels) and labels[i] else f"{column_letter(i + 1)}列"
+        if (unit := _UNIT.search(label)) and _FIGURE.match(value):  # 案件数（件） 57 → 案件数：57件
+            label, value = label[:unit.start()], value + unit.group(1)
         part = f"{label}{_LABEL_SEP}{value}"
         if not parts or parts[-1] != part:
             parts.append(part)
