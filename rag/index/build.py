@@ -23,8 +23,19 @@ import numpy as np
 from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.index import (STORE_FILE, IndexBusyError, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
-                       manifest_diffs, open_store, save_derived, write_manifest_file)
+from rag.index import (
+    STORE_FILE,
+    IndexBusyError,
+    build_derived,
+    check_manifest,
+    embed_hash,
+    embed_text,
+    expected_manifest,
+    manifest_diffs,
+    open_store,
+    save_derived,
+    write_manifest_file,
+)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
 from rag.ingest import IngestError, Ingestor, find_files

@@ -168,7 +168,8 @@ def _run(command: list[str], staged: list[tuple[Path, str, str]], stage: Path, t
     failed: set[int] = set()
     memory = limits.convert_max_memory_mb * 1024 * 1024
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True, preexec_fn=lambda: _limit_child(memory))
+                               start_new_session=True,  # in the converter (or reader) process, whose other
+                               preexec_fn=lambda: _limit_child(memory))  # noqa: PLW1509 - thread only waits in read()
     buffer, hung = b"", None
     try:
         while True:

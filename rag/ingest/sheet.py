@@ -27,7 +27,8 @@ _ROW_LABEL = re.compile(r"^第(\d{1,7})行：")
 _CELL_SEP, _LABEL_SEP, _END = "，", "：", "。"
 #: A unit a header names in brackets (案件数（件）, 金额(万元)): said after each figure of its column,
 #: where the verifier and the reader look for it ("57件").
-_UNIT = re.compile(r"[（(]\s*([^（）()\d\s]{1,4})\s*[）)]\s*$")
+_UNIT = re.compile(r"[（(]\s*((?:万|亿|千|百)?(?:人次|平方米|立方米|公里|千米|公顷|小时|千瓦时|千瓦|个百分点|"
+                   r"[人名位件起宗个项次场份条家户类种期批元吨亩天月年岁篇所座台辆套株米%％]))\s*[）)]\s*$")
 _FIGURE = re.compile(r"^[-+]?[\d,]*\.?\d+$")
 #: How many leading rows may be titles before the header (a report's name, its unit, its date).
 _MAX_TITLE_ROWS = 4
@@ -268,7 +269,9 @@ def _date_plan(fmt: str) -> tuple[tuple[str, bool | None], ...] | None:
 
 
 def _date_part(value: dt.date | dt.time, token: str, minute: bool) -> str:
-    get = lambda name: getattr(value, name, 0)  # noqa: E731 - a date has no hour, a time no year
+    def get(name: str) -> int:  # a date has no hour, a time no year
+        return getattr(value, name, 0)
+
     if minute:
         return f"{get('minute'):0{len(token)}d}"
     if token.startswith("y"):
