@@ -11,6 +11,7 @@ import time
 import uno
 from com.sun.star.beans import PropertyValue
 from com.sun.star.connection import NoConnectException
+from com.sun.star.lang import DisposedException
 
 
 def prop(name, value):
@@ -44,8 +45,8 @@ try:
     doc.close(True)
     try:
         desktop.terminate()
-    except Exception:  # the bridge goes down with the office
-        pass
+    except DisposedException:  # the bridge goes down with the office
+        office.wait(timeout=30)
 finally:
     try:
         office.wait(timeout=30)

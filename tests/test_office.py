@@ -208,7 +208,7 @@ def test_a_sheet_of_100000_rows_streams_in_bounded_memory(tmp_path: Path) -> Non
         ws.append([f"NO{i:06d}", f"区县{i % 300}", i % 97, f"备注文字{i}"])
     book.save(tmp_path / "big.xlsx")
     out = subprocess.run([sys.executable, "-c", _READ_BIG, str(tmp_path / "big.xlsx")], capture_output=True, text=True,
-                         timeout=900, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+                         check=False, timeout=900, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
     assert out.returncode == 0, out.stderr
     docs, rows, first, total, peak_mb = out.stdout.split()
     assert (int(docs), int(rows)) == (50, 100_000)  # documents of 2,000 rows, each sent as it is read

@@ -96,7 +96,7 @@ def office(tmp_path_factory):
     env = {**os.environ, "POLICYQA_INDEX_DIR": str(root / "index"), "POLICYQA_EMBEDDING_MODEL": "use-m3",
            "POLICYQA_CONVERT_CACHE_DIR": str(root / "converted")}
     run = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(folder)], env=env, capture_output=True,
-                         text=True, timeout=900, cwd=root)
+                         text=True, check=False, timeout=900, cwd=root)
     settings = Settings(index_dir=root / "index", embedding_model="use-m3", convert_cache_dir=root / "converted",
                         answer_mode="extractive")
     return SimpleNamespace(folder=folder, settings=settings, out=run.stdout + run.stderr, code=run.returncode,
