@@ -292,7 +292,9 @@ class Converter:
             for name, path in left.items():
                 self._errors[name] = IngestError(path, f"the converter process failed ({exc})",
                                                  "Try again; if it recurs, save the file as .docx/.xlsx")
-        log.info("converted %d file(s) with LibreOffice in %.1f s", len(todo), time.perf_counter() - started)
+        failed = sum(str(p) in self._errors for p in todo)
+        log.info("office files: %d converted by LibreOffice, %d not (named below), in %.1f s", len(todo) - failed,
+                 failed, time.perf_counter() - started)
 
     def error_for(self, path: Path) -> IngestError | None:
         """The reason ``path`` cannot be read, converting it first if no batch did; None when it
