@@ -216,3 +216,14 @@ def test_a_sheet_of_100000_rows_streams_in_bounded_memory(tmp_path: Path) -> Non
     # whole, the 100,000 rows' text normalised at once peaked at ~1.4 GB; streamed, the process stays
     # near what its imports take (~190 MB)
     assert int(peak_mb) < 400, peak_mb
+
+
+def test_a_cache_that_cannot_be_written_is_named_not_a_crash(tmp_path: Path, monkeypatch) -> None:
+    script, _ = _fake_soffice(tmp_path, monkeypatch)
+    (tmp_path / "not-a-folder").write_text("x", encoding="utf-8")
+    limits = LIMITS.__class__(**{**LIMITS.__dict__, "converter": str(script),
+                                 "convert_cache_dir": str(tmp_path / "not-a-folder" / "cache")})
+    path = docx_file(tmp_path / "通知.doc", ["铜梁区2023年受理行政复议案件128件。"], [["项目", "数量"], ["复议", "128件"]])
+    with Ingestor(limits) as ingestor:
+        error, = ingestor.ingest_file(path, path.name).errors
+    assert str(path) in str(error) and "POLICYQA_CONVERT_CACHE_DIR" in str(error)

@@ -292,6 +292,11 @@ class Converter:
             for name, path in left.items():
                 self._errors[name] = IngestError(path, f"the converter process failed ({exc})",
                                                  "Try again; if it recurs, save the file as .docx/.xlsx")
+        except (OSError, RuntimeError) as exc:  # the cache cannot be written, or every profile is in use
+            for name, path in left.items():
+                self._errors[name] = IngestError(path, f"it could not be converted ({type(exc).__name__}: {exc})",
+                                                 f"Check that {self.limits.convert_cache_dir} is writable (or set "
+                                                 "POLICYQA_CONVERT_CACHE_DIR) / 请检查转换缓存目录是否可写")
         failed = sum(str(p) in self._errors for p in todo)
         log.info("office files: %d converted by LibreOffice, %d not (named below), in %.1f s", len(todo) - failed,
                  failed, time.perf_counter() - started)
