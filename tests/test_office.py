@@ -227,3 +227,35 @@ def test_a_cache_that_cannot_be_written_is_named_not_a_crash(tmp_path: Path, mon
     with Ingestor(limits) as ingestor:
         error, = ingestor.ingest_file(path, path.name).errors
     assert str(path) in str(error) and "POLICYQA_CONVERT_CACHE_DIR" in str(error)
+
+
+_CONVERTING_CALLER = '''
+import sys
+from pathlib import Path
+from rag.config import Settings
+from rag.ingest import Ingestor
+limits = Settings(converter=sys.argv[1], convert_cache_dir=sys.argv[2]).ingest_limits()
+with Ingestor(limits) as ingestor:
+    ingestor.prepare([Path(sys.argv[3])])
+'''
+
+
+def test_libreoffice_ends_with_the_process_that_asked_for_the_conversion(tmp_path: Path, monkeypatch) -> None:
+    """The caller is SIGKILLed while a conversion hangs: the converter process and the office it
+    started (never the caller's child: the converter's) end too."""
+    import signal
+
+    from tests.procs import descendants, kill_and_check_children, wait_until
+
+    script, pids = _fake_soffice(tmp_path, monkeypatch)
+    (tmp_path / "hang.doc").write_bytes(b"HANG" + os.urandom(100))
+    caller = subprocess.Popen([sys.executable, "-c", _CONVERTING_CALLER, str(script), str(tmp_path / "cache"),
+                               str(tmp_path / "hang.doc")], env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    try:
+        wait_until(lambda: pids.exists() and pids.read_text().strip(), 120, "the office started", caller)
+        office = int(pids.read_text().split()[0])
+        assert office in descendants(caller.pid)
+        assert office in kill_and_check_children(caller, signal.SIGKILL)
+    finally:
+        caller.kill()
+        caller.wait()
