@@ -259,3 +259,22 @@ def test_libreoffice_ends_with_the_process_that_asked_for_the_conversion(tmp_pat
     finally:
         caller.kill()
         caller.wait()
+
+
+def test_copies_of_a_file_are_converted_once_and_each_read(tmp_path: Path, monkeypatch) -> None:
+    script, pids = _fake_soffice(tmp_path, monkeypatch)
+    limits = LIMITS.__class__(**{**LIMITS.__dict__, "converter": str(script), "convert_cache_dir": str(tmp_path / "c")})
+    folder = tmp_path / "in"
+    folder.mkdir()
+    docx_file(folder / "a.doc", ["铜梁区2023年受理行政复议案件128件。"], [["项目", "数量"], ["复议", "128件"]])
+    (folder / "a-copy.wps").write_bytes((folder / "a.doc").read_bytes())
+    (folder / "hang.doc").write_bytes(b"HANG" + os.urandom(10))
+    (folder / "hang-copy.doc").write_bytes((folder / "hang.doc").read_bytes())
+    docx_file(folder / "z.doc", ["潼南区2023年办理法律援助案件356件。"], [["项目", "数量"], ["援助", "356件"]])
+    limits = LIMITS.__class__(**{**limits.__dict__, "convert_timeout_s": 1.0})
+    with Ingestor(limits) as ingestor:
+        results = {Path(r.path).name: r for r in ingestor.ingest_paths([folder])}
+    assert results["a.doc"].ok and results["a-copy.wps"].ok and results["z.doc"].ok
+    for name in ("hang.doc", "hang-copy.doc"):
+        assert name in str(results[name].errors[0]) and "no progress" in str(results[name].errors[0])
+    assert len(pids.read_text().split()) == 2  # the hang stops the first run, a second does z.doc: no copy again

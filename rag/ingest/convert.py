@@ -99,6 +99,7 @@ def convert_files(paths: Iterable[Path], limits: IngestLimits) -> Iterator[tuple
     not, in the order they are finished."""
     binary = soffice(limits)
     groups: dict[str, list[tuple[Path, str]]] = {}
+    copies: dict[str, list[Path]] = {}  # by content hash: a file copied under other names is converted once
     for path in paths:
         target = target_of(path)
         if target is None:
@@ -116,13 +117,31 @@ def convert_files(paths: Iterable[Path], limits: IngestLimits) -> Iterator[tuple
         if binary is None:
             yield str(path), not_installed(path)
             continue
+        if content_hash in copies:
+            copies[content_hash].append(path)
+            continue
+        copies[content_hash] = [path]
         groups.setdefault(target, []).append((path, content_hash))
     if not groups:
         return
+    hashes = {str(path): content_hash for files in groups.values() for path, content_hash in files}
     with _profile(limits) as profile:
         for target, files in groups.items():
             while files:  # a file that hung is reported, and a fresh LibreOffice takes the rest
-                files = yield from _batch(binary, profile, target, files, limits)
+                files = yield from _with_copies(_batch(binary, profile, target, files, limits), hashes, copies)
+
+
+def _with_copies(results: Iterator[tuple[str, IngestError | None]], hashes: dict[str, str],
+                 copies: dict[str, list[Path]]):
+    """Each outcome, given to the file's copies too (their error then names each copy)."""
+    while True:
+        try:
+            name, error = next(results)
+        except StopIteration as stop:  # what the batch returns: the files it did not get to
+            return stop.value
+        for path in copies[hashes[name]]:
+            yield str(path), error if error is None or str(path) == name else \
+                IngestError(path, error.problem, error.remedy, error.notes)
 
 
 def _batch(binary: str, profile: Path, target: str, files: list[tuple[Path, str]],
@@ -142,10 +161,9 @@ def _batch(binary: str, profile: Path, target: str, files: list[tuple[Path, str]
                f"-env:UserInstallation={profile.as_uri()}", "--convert-to", target, "--outdir", str(stage / "out"),
                *(str(stage / "in" / name) for _, _, name in staged)]
     try:
-        for _ in range(2):  # a fresh profile makes the first run exit at once with 81
-            finished, hung = yield from _run(command, staged, stage, target, limits)
-            if finished != _RESTART:
-                break
+        finished, hung = yield from _run(command, staged, stage, target, limits, restart=True)
+        if finished == _RESTART:  # a fresh profile makes the first run exit at once with 81
+            finished, hung = yield from _run(command, staged, stage, target, limits, restart=False)
         if hung is not None:
             path = staged[hung][0]
             log.warning("%s: LibreOffice made no progress converting it for %g s; stopped", path, limits.convert_timeout_s)
@@ -159,7 +177,7 @@ def _batch(binary: str, profile: Path, target: str, files: list[tuple[Path, str]
 
 
 def _run(command: list[str], staged: list[tuple[Path, str, str]], stage: Path, target: str,
-         limits: IngestLimits):
+         limits: IngestLimits, restart: bool):
     """Run one LibreOffice process, yielding each file's outcome once the next file is under way
     (its output is then complete). Returns (exit code, or None after a hang; index of the file
     that hung, or None)."""
@@ -204,7 +222,7 @@ def _run(command: list[str], staged: list[tuple[Path, str, str]], stage: Path, t
         for i in range(reported, hung):
             yield _finish(staged[i], stage, target, limits)
         return None, hung
-    if code == _RESTART and taken == 0:
+    if code == _RESTART and taken == 0 and restart:
         return code, None
     for i in range(reported, len(staged)):
         yield _finish(staged[i], stage, target, limits, crashed=code if code < 0 else None)
