@@ -15,7 +15,7 @@ from rag.text.frontmatter import states_metadata
 from rag.text.normalize import CJK
 
 #: Bumped whenever the same stored text would be split differently; recorded in the index manifest.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # 3: a spreadsheet row (第N行：…) is a passage of its own
 
 # (pattern, level): a lower level is an outer section. 第X条 is an article: a leaf with its own label.
 _HEADINGS: tuple[tuple[re.Pattern[str], int], ...] = tuple(

@@ -378,7 +378,9 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
         return False
     if key in titles or any(len(key) >= 8 and key in t for t in titles):
         return True
-    if states_metadata(sentence):  # a dateline or a field of the page: the document's date, number, issuer
+    # a dateline or a field of the page: the document's date, number, issuer (a spreadsheet's row
+    # is labelled field by field but states its own facts: "…，结案率：95.5%，统计日期：2023年12月31日。")
+    if states_metadata(sentence) and row_of_line(sentence) is None:
         return not {"date", "place", "person"} & set(question.kinds)
     return _only(key, DOC_NUMBER)  # a bare number: a document's own, where a citing sentence says more
 
