@@ -100,7 +100,7 @@ def office(tmp_path_factory):
     settings = Settings(index_dir=root / "index", embedding_model="use-m3", convert_cache_dir=root / "converted",
                         answer_mode="extractive")
     return SimpleNamespace(folder=folder, settings=settings, out=run.stdout + run.stderr, code=run.returncode,
-                           root=root, made=made)
+                           root=root, made=made, env=env)
 
 
 def test_one_index_run_reads_every_format_and_names_every_bad_file(office) -> None:
@@ -168,3 +168,10 @@ def test_api_and_ui_uploads_convert_a_doc_and_name_a_protected_one(office, tmp_p
         assert "已收录为 uploads/统计.et" in _add_one(qa, upload_root / "统计.et", upload_root.resolve())
     finally:
         qa.close()
+
+
+def test_the_cli_shows_sheet_and_row(office) -> None:
+    run = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "大足区2023年的结案率是多少？"], env=office.env,
+                         capture_output=True, text=True, check=False, timeout=600, cwd=office.root)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "95.5%" in run.stdout and "汇总 第4行" in run.stdout, run.stdout
