@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.ingest.sheet import row_of_line
 from rag.models import Chunk, Document
 from rag.text.frontmatter import states_metadata
 from rag.text.normalize import CJK
 
 #: Bumped whenever the same stored text would be split differently; recorded in the index manifest.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"  # 3: a spreadsheet row (第N行：…) is a passage of its own
 
 # (pattern, level): a lower level is an outer section. 第X条 is an article: a leaf with its own label.
 _HEADINGS: tuple[tuple[re.Pattern[str], int], ...] = tuple(
@@ -157,10 +158,18 @@ def _strip(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def _merge_small(pieces: list[_Piece], text: str, min_chars: int, max_chars: int) -> list[_Piece]:
-    """Merge fragments shorter than ``min_chars`` into a neighbour of the same section."""
+    """Merge fragments shorter than ``min_chars`` into a neighbour of the same section. A
+    spreadsheet's row stays alone: each row names its own subject (区县：大足区), and a passage of
+    several rows would let one row's place vouch for another row's figure."""
     out: list[_Piece] = []
     carry: _Piece | None = None
     for piece in pieces:
+        if row_of_line(text[piece.start:piece.end]) is not None:  # a spreadsheet row: a passage of its own
+            if carry is not None:
+                out.append(carry)
+                carry = None
+            out.append(piece)
+            continue
         if carry is not None:
             if carry.section == piece.section and piece.end - carry.start <= max_chars:
                 piece = _Piece(carry.start, piece.end, piece.section)

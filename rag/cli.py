@@ -164,6 +164,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     chars = failed = 0
     started = time.perf_counter()
     with Ingestor(settings.ingest_limits()) as ingestor, Reporter() as progress:
+        ingestor.prepare([path for path, _ in files])  # .doc/.xls/… converted in one LibreOffice run
         for path, docid in progress.track(files, "reading files"):
             result = ingestor.ingest_file(path, docid)
             n_chunks, shown = 0, []
@@ -357,7 +358,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if answer.reason:
         console.print(f"    原因：{escape(answer.reason)}", highlight=False)
     for c in answer.citations:
-        page = f", 第{c.page}页" if c.page else ""
+        page = f", {c.location}" if c.location else ""
         console.print(f"[{c.n}] {c.title} · {c.section or '—'} ({c.chunk_id}, {c.start}-{c.end}{page})\n    「{c.quote}」", markup=False, highlight=False)
         if c.original is not None and c.original != c.quote:  # what to search the file itself for
             console.print(f"    原文件中写作（第{c.orig_start}–{c.orig_end}字）：「{c.original}」", markup=False, highlight=False)

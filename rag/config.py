@@ -197,6 +197,17 @@ class Settings(BaseSettings):
         "this, scaled down to fit: A3 at 300 dpi fits; a 100x100-inch page at 200 dpi would be 400 MP (1.6 GB).")
     ingest_image_max_pixels: int = Field(150_000_000, ge=1_000_000, description="Images (or TIFF pages) with more "
                                          "pixels are refused unread.")
+    converter: str = Field("soffice", description="LibreOffice's soffice (a command on PATH or a path): converts "
+                           ".doc .wps .rtf .odt to .docx and .xls .et .ods to .xlsx before they are read "
+                           "(apt install libreoffice-writer-nogui libreoffice-calc-nogui).")
+    convert_timeout_s: float = Field(120.0, gt=0, description="A file LibreOffice takes longer than this to convert "
+                                     "is stopped and reported; the rest of the folder is converted by a fresh one.")
+    convert_max_memory_mb: int = Field(3072, ge=1024, description="Address-space limit of the converter process "
+                                       "(LibreOffice reserves ~1.5 GB of address space before opening anything).")
+    convert_cache_dir: Path | None = Field(None, description="Converted files by content hash (default: "
+                                           "<POLICYQA_CACHE_DIR>/converted): re-indexing a .doc converts nothing.")
+    ingest_sheet_max_columns: int = Field(1024, ge=1, le=16_384, description="Spreadsheets with a row that has a "
+                                          "value further right than this are refused (a sheet filled to column XFD).")
     page_view_max_memory_mb: int = Field(
         3072, ge=256, description="Address-space limit of the process that draws original pages for the page view "
         "(it reads the OCR cache, and OCRs a page whose cache entry is gone).")
@@ -215,6 +226,7 @@ class Settings(BaseSettings):
 
     def ingest_limits(self) -> IngestLimits:
         from rag.ingest.limits import IngestLimits
+        from rag.llm.llamacpp import cache_dir
 
         return IngestLimits(
             max_file_mb=self.ingest_max_file_mb, archive_max_members=self.ingest_archive_max_members,
@@ -223,7 +235,11 @@ class Settings(BaseSettings):
             archive_max_ratio=self.ingest_archive_max_ratio, pdf_max_pages=self.ingest_pdf_max_pages,
             timeout_s=self.ingest_timeout_s, max_memory_mb=self.ingest_max_memory_mb, ocr=self.ocr,
             ocr_dpi=self.ocr_dpi, ocr_cache_dir=str(self.ocr_cache_dir or Path(self.index_dir) / "ocr-cache"),
-            render_max_pixels=self.render_max_pixels, image_max_pixels=self.ingest_image_max_pixels)
+            render_max_pixels=self.render_max_pixels, image_max_pixels=self.ingest_image_max_pixels,
+            converter=self.converter, convert_timeout_s=self.convert_timeout_s,
+            convert_max_memory_mb=self.convert_max_memory_mb,
+            convert_cache_dir=str(self.convert_cache_dir or cache_dir() / "converted"),
+            sheet_max_columns=self.ingest_sheet_max_columns)
 
     @property
     def milvus_location(self) -> str:

@@ -137,6 +137,9 @@ class Citation(Record):
     start: int = Field(description="Offset of the quote in the document's stored text.")
     end: int
     page: int | None = Field(None, description="Page of the original file where the quote begins (PDFs, scans).")
+    sheet: str | None = Field(None, description="Sheet of the spreadsheet the quote is from (.xlsx .xls .et .ods; "
+                              "'' for .csv).")
+    row: int | None = Field(None, description="Row of that sheet, as numbered in it, whose sentence the quote is from.")
     orig_start: int | None = Field(None, description="Offset of the quote in the text as extracted from the file.")
     orig_end: int | None = None
     original: str | None = Field(None, description="The quote as it stands in the text extracted from the file "
@@ -144,6 +147,13 @@ class Citation(Record):
     kind: Literal["upload", "library"] = Field("library", description="'upload' for a document uploaded through the "
                                                 "API or UI (uploads/…), 'library' for one an administrator indexed.")
     date: str | None = Field(None, description="The document's date or year where known (e.g. '2021').")
+
+    @property
+    def location(self) -> str:
+        """Where in the original file, as staff read it: 第3页, or 案件 第5行 (sheet and row); '' if not known."""
+        if self.row is not None:
+            return f"{self.sheet} 第{self.row}行" if self.sheet else f"第{self.row}行"
+        return f"第{self.page}页" if self.page else ""
 
 
 class Answer(Record):

@@ -236,6 +236,9 @@ class _Read:
     def __init__(self, documents: list[Document], staging: Path, final: Path) -> None:
         self._documents, self._staging, self._final = documents, str(staging), str(final)
 
+    def prepare(self, paths: list[Path]) -> None:
+        """Nothing to convert: the upload was read (and converted) before this run."""
+
     def stream_file(self, path: Path, docid: str) -> Iterator[Document]:
         for doc in self._documents:
             yield doc.model_copy(update={"source": doc.source.replace(self._staging, self._final, 1)})

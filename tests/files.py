@@ -118,6 +118,56 @@ def pdf_bomb(path: Path, inflated_mb: int = 200) -> Path:
     return path
 
 
+def xlsx_file(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[str]] | None = None,
+              formats: dict[str, dict[str, str]] | None = None) -> Path:
+    """A real .xlsx written by openpyxl: rows per sheet, merged ranges ("A1:D1") and number formats
+    ({"C3": "0.0%"}) per sheet."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        ws = book.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+        for ref in (merges or {}).get(name, []):
+            ws.merge_cells(ref)
+        for ref, fmt in (formats or {}).get(name, {}).items():
+            ws[ref].number_format = fmt
+    book.save(path)
+    return path
+
+
+def encrypted(source: Path, target: Path, password: str = "secret") -> Path:
+    """An OOXML file (.docx/.xlsx) protected with a password, as Word/Excel/WPS save it (msoffcrypto)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    with source.open("rb") as f, target.open("wb") as out:
+        OOXMLFile(f).encrypt(password, out)
+    return target
+
+
+def wide_xlsx(path: Path, columns: int = 16_384) -> Path:
+    """A sheet filled to Excel's last column (XFD)."""
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    ws = book.create_sheet("宽表")
+    ws.append([f"列{i}" for i in range(columns)])
+    ws.append(list(range(columns)))
+    book.save(path)
+    return path
+
+
+def zip_named(path: Path) -> Path:
+    """A zip archive (of a text file) under an office document's name: a .wps that is really a zip."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("说明.txt", PARA)
+    return path
+
+
 def messy_folder(folder: Path) -> dict[str, str | None]:
     """A folder of the files users really drop in: name -> a word its error must contain, or None
     for the good files that must be read. Every bad file must be named with an error and no
@@ -164,6 +214,11 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
     rezip(good_docx, folder / "many-members.docx", {f"customXml/item{i}.xml": b"<a/>" for i in range(10_001)})
     (folder / "control-chars.txt").write_bytes(bytes(range(1, 9)) * 300)
     pdf_bomb(folder / "pdf-bomb.pdf")
+    encrypted(good_docx, folder / "password.docx")
+    sheet = xlsx_file(folder / "good.xlsx", {"案件": [["区县", "案件数（件）"], ["铜梁区", 12]]})
+    encrypted(sheet, folder / "password.xlsx")
+    wide_xlsx(folder / "wide.xlsx")
+    zip_named(folder / "really-a-zip.wps")
     (folder / "cut.jsonl.gz").write_bytes(gzip.compress(('{"docid": "n1", "text": "' + PARA + '"}\n').encode() * 50)[:200])
     from tests.ofd_files import bad_ofds
 
@@ -176,10 +231,11 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
         "encrypted.pdf": "encrypted", "truncated.pdf": "PDF", "garbage.pdf": "PDF", "scanned.pdf": "OCR",
         "binary.txt": "not a text file", "nul-bytes.txt": "not a text file", "empty.txt": "empty",
         "blank.md": "no text", "binary.html": "not a text file", "notes.xyz": "unsupported",
-        "sheet.xlsx": "unsupported", "bad-lines.jsonl": "docid", "not-gzip.jsonl.gz": "parsed",
+        "sheet.xlsx": "spreadsheet", "bad-lines.jsonl": "docid", "not-gzip.jsonl.gz": "parsed",
         "cut.jsonl.gz": "parsed", "png-named.pdf": "not a PDF", "no-pages.pdf": "no pages",
         "only-nav.html": "no text", "many-members.docx": "members", "control-chars.txt": "not a text file",
-        "pdf-bomb.pdf": "page",
+        "pdf-bomb.pdf": "page", "good.xlsx": None, "password.docx": "password", "password.xlsx": "password",
+        "wide.xlsx": "16384", "really-a-zip.wps": "zip archive",
     }
 
 

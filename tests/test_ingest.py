@@ -162,10 +162,12 @@ def test_zero_byte_binary_and_unknown_files(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "blob.txt").write_bytes(bytes(range(256)) * 40)
     (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04whatever")
+    (tmp_path / "drawing.vsd").write_bytes(b"whatever")
     messages = {Path(r.path).name: str(r.errors[0]) for r in ingest_paths([tmp_path], LIMITS) if r.errors}
     assert "empty" in messages["empty.txt"]
     assert "not a text file" in messages["blob.txt"]
-    assert "unsupported file type '.xlsx'" in messages["sheet.xlsx"] and ".docx" in messages["sheet.xlsx"]
+    assert "not a readable zip" in messages["sheet.xlsx"]
+    assert "unsupported file type '.vsd'" in messages["drawing.vsd"] and ".docx" in messages["drawing.vsd"]
 
 
 def test_one_bad_file_never_stops_the_folder(tmp_path: Path) -> None:

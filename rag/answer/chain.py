@@ -270,7 +270,7 @@ class AnswerChain:
         names = {docid: tuple(n for n in question.quoted if text and contains(text, n)) for docid, text in texts.items()}
         passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in SUBJECT_KEYS},
                             headings.get(h.chunk.chunk_id), names.get(h.chunk.docid, ()),
-                            page_starts(meta.get(h.chunk.docid, {})))
+                            page_starts(meta.get(h.chunk.docid, {})), meta.get(h.chunk.docid, {}).get("sheet"))
                     for n, h in enumerate(hits, 1)]
         return {**state, "passages": passages}
 

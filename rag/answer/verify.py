@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
+from rag.ingest.sheet import row_of_line
 from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
 from rag.text.frontmatter import DATE_LABEL, DOC_NUMBER, FULL_DATE, labels_document
 from rag.text.places import lies_within, short_of
@@ -66,10 +67,20 @@ class Passage:
     document_names: tuple[str, ...] = ()
     #: where each page of a paged document (PDF, scan) starts in its stored text
     page_starts: tuple[int, ...] = ()
+    #: the sheet a spreadsheet's passage is from (its rows' lines say their row: rag.ingest.sheet)
+    sheet: str | None = None
 
     def page_of(self, offset: int) -> int | None:
         """The 1-based page holding a stored-text offset (None for documents without pages)."""
         return bisect.bisect_right(self.page_starts, offset) if self.page_starts else None
+
+    def row_of(self, offset: int) -> int | None:
+        """The sheet row whose line holds a stored-text offset (None outside a spreadsheet's rows)."""
+        c = self.hit.chunk
+        if self.sheet is None or not c.start <= offset < c.end:
+            return None
+        at = offset - c.start
+        return row_of_line(c.text[c.text.rfind("\n", 0, at) + 1:])
 
     @property
     def heading(self) -> str:
@@ -367,7 +378,9 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
         return False
     if key in titles or any(len(key) >= 8 and key in t for t in titles):
         return True
-    if labels_document(sentence):  # a dateline or a field of the page: the document's date, number, issuer
+    # a dateline or a field of the page: the document's date, number, issuer (a spreadsheet's row
+    # is labelled field by field but states its own facts: "…，结案率：95.5%，统计日期：2023年12月31日。")
+    if labels_document(sentence) and row_of_line(sentence) is None:
         return not {"date", "place", "person"} & set(question.kinds)
     return _only(key, DOC_NUMBER)  # a bare number: a document's own, where a citing sentence says more
 
@@ -701,7 +714,8 @@ def why_refused(question: Question, passages: Sequence[Passage]) -> tuple[str, s
 def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
     c = p.hit.chunk
     return Citation(n=n, docid=c.docid, chunk_id=c.chunk_id, title=p.hit.title, section=" > ".join(c.section),
-                    quote=quote, start=start, end=end, page=p.page_of(start), kind=source_kind(c.docid),
+                    quote=quote, start=start, end=end, page=p.page_of(start), sheet=p.sheet, row=p.row_of(start),
+                    kind=source_kind(c.docid),
                     date=p.metadata.get("date") or p.metadata.get("year"))
 
 

@@ -23,11 +23,23 @@ import numpy as np
 from rag.chunk import chunk_document
 from rag.config import Settings
 from rag.embed import Embedder
-from rag.index import (STORE_FILE, IndexBusyError, build_derived, check_manifest, embed_hash, embed_text, expected_manifest,
-                       manifest_diffs, open_store, save_derived, write_manifest_file)
+from rag.index import (
+    STORE_FILE,
+    IndexBusyError,
+    build_derived,
+    check_manifest,
+    embed_hash,
+    embed_text,
+    expected_manifest,
+    manifest_diffs,
+    open_store,
+    save_derived,
+    write_manifest_file,
+)
 from rag.index.keyword import terms
 from rag.index.store import NewChunk, Store
 from rag.ingest import IngestError, Ingestor, find_files
+from rag.ingest.convert import target_of
 from rag.models import Document
 
 log = logging.getLogger(__name__)
@@ -249,6 +261,9 @@ class _Run:
                 files.extend((f, docid, str(root.resolve()), False) for f, docid in find_files([root]))
                 if root.is_dir():
                     folders.append(str(root.resolve()))
+        # the changed .doc/.xls/… converted in one LibreOffice run before the files are read one by one
+        self.ingestor.prepare([path for path, _, _, _ in files
+                               if target_of(path) and self.store.file_hash(str(path.resolve())) != _file_hash(path)])
         seen: set[str] = set()
         for i, (path, docid, root, chosen) in enumerate(files):
             self.progress("files", i, len(files))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.ingest.base import IngestError, Loader, RawDocument
+from rag.ingest.convert import Converter
 from rag.ingest.docx import DocxLoader
 from rag.ingest.html import HtmlLoader
 from rag.ingest.image import ImageLoader
@@ -22,7 +23,9 @@ from rag.ingest.jsonl import JsonlLoader
 from rag.ingest.limits import IngestLimits, check_file_size
 from rag.ingest.notes import ParserNotes
 from rag.ingest.ofd import OfdLoader
+from rag.ingest.office import OfficeLoader
 from rag.ingest.pdf import PdfLoader
+from rag.ingest.spreadsheet import CsvLoader, XlsxLoader
 from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
@@ -35,7 +38,7 @@ from rag.text.offsets import Traced, edits_between
 log = logging.getLogger(__name__)
 
 LOADERS: tuple[Loader, ...] = (TextLoader(), MarkdownLoader(), HtmlLoader(), DocxLoader(), PdfLoader(),
-                               JsonlLoader(), ImageLoader(), OfdLoader())
+                               JsonlLoader(), ImageLoader(), OfdLoader(), XlsxLoader(), CsvLoader(), OfficeLoader())
 SUPPORTED = tuple(ext for loader in LOADERS for ext in loader.extensions)
 
 __all__ = ["IngestError", "IngestLimits", "IngestResult", "Ingestor", "SUPPORTED", "build_document", "find_files",
@@ -65,7 +68,7 @@ def loader_for(path: Path) -> Loader:
         if any(name.endswith(ext) for ext in loader.extensions):
             return loader
     raise IngestError(path, f"unsupported file type '{path.suffix or path.name}'",
-                      f"Convert it to one of: {', '.join(SUPPORTED)} (e.g. save .doc/.wps as .docx)")
+                      f"Convert it to one of: {', '.join(SUPPORTED)}")
 
 
 def find_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, str]]:
@@ -179,6 +182,12 @@ class Ingestor:
     def __init__(self, limits: IngestLimits) -> None:
         self.limits = limits
         self._worker = Worker("file reader", "rag.ingest:_reader", (limits,), memory_mb=limits.max_memory_mb)
+        self._converter = Converter(limits)  # its process starts on the first .doc/.xls/…
+
+    def prepare(self, paths: Iterable[Path]) -> None:
+        """Convert the files among ``paths`` that LibreOffice reads, in one batch, before they are
+        read one by one (a file read without this is converted on its own)."""
+        self._converter.prepare(paths)
 
     def ingest_file(self, path: Path, docid: str) -> IngestResult:
         result = _result(path, self.stream_file(path, docid))
@@ -190,6 +199,9 @@ class Ingestor:
         """The file's documents one by one as the reader process produces them (a JSONL corpus of
         64k records is never held whole), then any error; a hang or a crash of the reader ends the
         stream with an IngestError about the file itself (``error.path == str(path)``)."""
+        if (error := self._converter.error_for(path)) is not None:
+            yield error
+            return
         try:
             # the limit is on progress: a JSONL corpus sends each document as it is read
             yield from self._worker.stream((str(path), docid), timeout_s=self.limits.timeout_s)
@@ -201,11 +213,14 @@ class Ingestor:
                               "Open it in the application that made it and save it again, or convert it to .txt")
 
     def ingest_paths(self, paths: Iterable[Path | str]) -> Iterator[IngestResult]:
-        for path, docid in find_files(paths):
+        files = list(find_files(paths))
+        self.prepare([path for path, _ in files])
+        for path, docid in files:
             yield self.ingest_file(path, docid)
 
     def close(self) -> None:
         self._worker.close()
+        self._converter.close()
 
     def __enter__(self) -> Ingestor:
         return self

@@ -31,6 +31,11 @@ class IngestLimits:
     ocr_cache_dir: str | None
     render_max_pixels: int  # pages rendered and images decoded are scaled down to this
     image_max_pixels: int  # larger images are refused unread
+    converter: str  # LibreOffice's soffice, for the formats rag.ingest.convert converts
+    convert_timeout_s: float
+    convert_max_memory_mb: int
+    convert_cache_dir: str
+    sheet_max_columns: int
 
 
 _ADVICE = "If the file is genuine, raise POLICYQA_INGEST_{} (see rag/config.py); otherwise remove it"
@@ -43,10 +48,14 @@ def check_file_size(path: Path, limits: IngestLimits) -> None:
                           _ADVICE.format("MAX_FILE_MB"))
 
 
-def check_archive(path: Path, limits: IngestLimits) -> None:
-    """Refuse a zip whose directory promises too many members, too many bytes or a bomb's ratio."""
+def check_archive(path: Path, limits: IngestLimits, original: Path | None = None) -> None:
+    """Refuse a zip whose directory promises too many members, too many bytes or a bomb's ratio,
+    and an Office file protected with a password (then not a zip); errors name ``original`` (the
+    file the user gave, where ``path`` is its conversion) if given."""
+    path_given, path = path, original or path
+    refuse_encrypted(path_given, path)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path_given) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
         raise IngestError(path, f"not a readable zip/Office file ({exc})",
@@ -68,3 +77,25 @@ def check_archive(path: Path, limits: IngestLimits) -> None:
     if total > limits.archive_max_total_mb * mb:
         raise IngestError(path, f"the archive inflates to {total / mb:.0f} MB, over the "
                           f"{limits.archive_max_total_mb:g} MB limit", _ADVICE.format("ARCHIVE_MAX_TOTAL_MB"))
+
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def refuse_encrypted(path: Path, original: Path) -> None:
+    """A password-protected .docx/.xlsx is an OLE2 container holding the encrypted package (and a
+    protected .doc/.xls an OLE2 file with its encryption flag set): say so, by name."""
+    with path.open("rb") as f:
+        head = f.read(len(_OLE2))
+    if head != _OLE2:
+        return
+    import msoffcrypto
+
+    try:
+        with path.open("rb") as f:
+            encrypted = msoffcrypto.OfficeFile(f).is_encrypted()
+    except Exception:  # noqa: BLE001 - an OLE2 file msoffcrypto does not know: the parser decides
+        return
+    if encrypted:
+        raise IngestError(original, "the file is protected with a password (encrypted)",
+                          "Save an unprotected copy (remove the password) and add that / 文件设有密码，请去除密码后另存再添加")

@@ -65,8 +65,8 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def citation_label(c: Citation) -> str:
-    page = f" · 第{c.page}页" if c.page else ""
-    return f"[{c.n}] {c.title} · {c.section or '—'}{page}"
+    where = f" · {c.location}" if c.location else ""
+    return f"[{c.n}] {c.title} · {c.section or '—'}{where}"
 
 
 def _label(c: Citation, related: bool) -> str:
@@ -114,7 +114,7 @@ def render_source(qa: PolicyQA, c: Citation) -> str:
                     f'<blockquote>{html.escape(c.original)}</blockquote>'
                     f'<div class="pq-meta">整理后：{html.escape(c.quote)}</div></div>')
     return (f'<div class="pq-source"><div class="pq-meta"><b>{html.escape(doc.title)}</b>（{html.escape(c.docid)}）<br>'
-            f'{html.escape(c.section or "—")}{f" · 第{c.page}页" if c.page else ""}</div><p>{body}</p>{original}{page}</div>')
+            f'{html.escape(c.section or "—")}{f" · {html.escape(c.location)}" if c.location else ""}</div><p>{body}</p>{original}{page}</div>')
 
 
 def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
