@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     reader_margin: float = Field(1.0, description="How far the chosen sentence's number must lead \"0\" (none): "
                                  "measured on the dev2 and tuning sets (eval/calibrate_reader.py).")
     reader_candidates: int = Field(5, ge=1, le=9, description="Sentences the reader sees at most.")
-    reader_sentence_chars: int = Field(120, ge=20, le=1000, description="Characters of each sentence it sees.")
+    reader_sentence_chars: int = Field(80, ge=20, le=1000, description="Characters of each window it sees: a longer "
+                                       "sentence is shown as runs of its clauses (prompt length is what it waits for).")
     answer_passages: int = Field(4, ge=1, le=10, description="Passages retrieved for the LLM (it is shown those "
                                  "that cover the question best, within llm_prompt_chars; the verifier reads all).")
     llm_passage_chars: int = Field(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts,
-                               labelled, stands_for_document)
+                               fits_answer_type, labelled, stands_for_document)
 from rag.models import Question
 from rag.text import HEADING_START, coverage, directive_sentences, found, gives_orders, search_key, sentence_spans
 
@@ -131,18 +131,39 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
 def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[int, str] | None:
     """The candidate the reader finds answers the question by meaning, when no sentence covered
     enough of its words. Every candidate already gives the kind of answer asked about the asked
-    subject; the reader sees the best-covering ones, each once, best first (a paraphrase may share
-    no word with the question: "物价涨了多少" is answered by "居民消费价格比上年上涨1.9%")."""
+    subject; the reader sees short windows of them (a work report's sentence runs to hundreds of
+    characters), those that still give the kind of answer asked, best-covering first, and the
+    answer is the whole sentence of the window it chose (a paraphrase may share no word with the
+    question: "物价涨了多少" is answered by "居民消费价格比上年上涨1.9%")."""
     if question.compound or not candidates:
         return None
     words = question.content_words
-    ranked = sorted(candidates, key=lambda c: (-coverage(words, c[4], c[5]), c[0], c[1]))
-    shown: dict[str, int] = {}
-    for _, _, n, sentence, _, _ in ranked:
-        shown.setdefault(sentence, n)
-    sentences = list(shown)[: reader.max_candidates]
-    chosen = reader.choose(question, sentences)
-    return None if chosen is None else (shown[sentences[chosen]], sentences[chosen])
+    windows: dict[str, tuple[float, int, int, int, str]] = {}
+    for rank, s, n, sentence, _, context_key in candidates:
+        for window in _windows(sentence, reader.sentence_chars):
+            key = search_key(window)
+            if window not in windows and fits_answer_type(question, key, by_meaning=True):
+                windows[window] = (-coverage(words, key, context_key), rank, s, n, sentence)
+    shown = sorted(windows, key=windows.__getitem__)[: reader.max_candidates]
+    chosen = reader.choose(question, shown)
+    return None if chosen is None else windows[shown[chosen]][3:]
+
+
+#: Where a long sentence is cut into the reader's windows: after a comma or a semicolon.
+_CLAUSE_END = re.compile(r"(?<=[，,；;：:])")
+
+
+def _windows(sentence: str, size: int) -> list[str]:
+    """``sentence`` itself when it is short, else runs of its clauses of at most ``size`` characters."""
+    if len(sentence) <= size:
+        return [sentence]
+    out, run = [], ""
+    for clause in _CLAUSE_END.split(sentence):
+        if run and len(run) + len(clause) > size:
+            out.append(run)
+            run = ""
+        run += clause[:size]
+    return out + ([run] if run else [])
 
 
 #: The next enumerated item of a list written as prose, e.g. "四是完善…", "其次，…", "此外…".

@@ -38,7 +38,7 @@ class Reader:
 
     def scores(self, question: Question, sentences: Sequence[str]) -> list[float]:
         """logit(number) − logit("0") for each of the first ``max_candidates`` sentences."""
-        shown = [s.strip()[: self.sentence_chars] for s in sentences[: self.max_candidates]]
+        shown = [s.strip() for s in sentences[: self.max_candidates]]
         listing = "\n".join(f"{i}. {s}" for i, s in enumerate(shown, 1))
         content = self._prompt.format(sentences=listing, question=question.text.strip())
         logits = self.model.choice([{"role": "user", "content": content}],

@@ -536,6 +536,9 @@ def anchored(question: Question) -> bool:
 #: ("2023年", "二〇二三年", "2023年度").
 _ASKS_YEAR = re.compile(r"哪一?年|哪个年份|什么年份|哪个(?:财政)?年度|哪年")
 _YEAR_STATED = re.compile(r"(?:19|20)\d{2}\s*年|[〇零一二三四五六七八九]{4}年")
+#: When a document was issued or published: it was on a day ("报告是什么时候发布的" is not answered
+#: by the year the report is about).
+_ASKS_ISSUED = re.compile(r"(?:什么时候|何时|什么时间|哪天)(?:正式)?(?:发布|印发|公布|发出|出台|下发|签发)|(?:发布|印发|公布|签发)(?:的)?(?:时间|日期)")
 #: A question for the day itself, and a day a sentence states ("5月28日", "五月二十八日").
 _ASKS_DAY = re.compile(r"日期|哪一?天|几号|哪日|何日")
 _DAY_STATED = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}[日号]"
@@ -638,7 +641,7 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("docno", lambda q: "docno" in q.kinds, lambda q, k, p: bool(own_doc_numbers(k)), "文件中没有给出该文件的文号"),
     Check("year", lambda q: "date" in q.kinds and bool(_ASKS_YEAR.search(q.key)),
           lambda q, k, p: bool(_YEAR_STATED.search(_TITLE.sub("", k))), "文件中有相关段落，但没有说是哪一年"),
-    Check("day", lambda q: "date" in q.kinds and bool(_ASKS_DAY.search(q.key)),
+    Check("day", lambda q: "date" in q.kinds and bool(_ASKS_DAY.search(q.key) or _ASKS_ISSUED.search(q.key)),
           lambda q, k, p: bool(_DAY_STATED.search(k)), "文件中有相关段落，但没有给出具体日期"),
     Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人"),
 )

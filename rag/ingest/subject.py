@@ -78,8 +78,10 @@ def _front_lines(text: str) -> str:
 
 
 def _innermost(first: Place, places: list[Place]) -> str:
-    """The deepest of ``places`` lying within ``first`` (天津市 then 南开区 → 南开区), else ``first``."""
-    inner = [p for p in places if p.inside(first)]
+    """The deepest of ``places`` lying within ``first`` (天津市 then 南开区 → 南开区), else ``first``.
+    A town named after it lies within it (鲤城区人民政府金龙街道办事处 → 金龙街道): the gazetteer
+    holds no towns, and a town is only recognised after its county or before its own office."""
+    inner = [p for p in places if p.inside(first) or (p.level == "town" and first.level != "town")]
     return max(inner, key=lambda p: LEVELS.index(p.level)).name if inner else first.name
 
 

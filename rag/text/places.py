@@ -45,7 +45,7 @@ _AUTONOMOUS = re.compile("(?:(?:" + "|".join(sorted(_PEOPLES, key=len, reverse=T
 #: A town, township or sub-district by its form: two or three characters before 镇/乡/街道, not a word
 #: that only ends like one (乡镇, 城乡, 城镇, 各街道).
 _TOWN = re.compile(r"([\u4e00-\u9fff]{2,3}?)(街道|镇|乡)")
-_NOT_TOWN_START = set("各全本该城乡村镇县市区省每我两几多个小大")
+_NOT_TOWN_START = set("各全本该乡村镇县市区省每我两几多个小大")
 #: Generic words a short name must not be taken for (a district named 新区 or 城区 is written whole).
 _GENERIC = frozenset("城区 郊区 新区 市区 矿区 林区 开发区 高新区 中心 中心区 示范区 试验区 自治区 地区 "
                      "全市 全区 全县 全省 本市 本区 本县 城市 城乡 社区".split())
@@ -198,13 +198,18 @@ def _is_name_word(word: str) -> bool:
     return tag == "ns" or (tag in _NAME_TAGS and dictionary_frequency(word) < _COMMON)
 
 
+#: A town's own body after its name: "金龙街道办事处", "铜城镇人民政府" (a sub-district of
+#: "鲤城区人民政府金龙街道办事处" follows its district's government, not the district's name).
+_TOWN_BODY = re.compile(r"(?:办事处|人民政府|党工委|党委)")
+
+
 def _town_at(key: str, i: int, ends: set[int], after_place: bool) -> Mention | None:
-    """铜城镇 in 天长市铜城镇, 城关街道 after its county: a name before 镇/乡/街道 (推进乡村, 所有镇,
-    依法治镇 are no towns)."""
+    """铜城镇 in 天长市铜城镇, 城关街道 after its county, 金龙街道 before its office: a name before
+    镇/乡/街道 (推进乡村, 所有镇, 依法治镇 are no towns)."""
     m = _TOWN.match(key, i)
-    if not m or m.group(1)[0] in _NOT_TOWN_START or m.end() not in ends:
+    if not m or m.group(1)[0] in _NOT_TOWN_START or m.end() not in ends or m.group(1)[-1] in "乡镇":
         return None
-    if not (after_place or dictionary_tag(m.group(0)) == "ns"):
+    if not (after_place or dictionary_tag(m.group(0)) == "ns" or _TOWN_BODY.match(key, m.end())):
         return None
     return Mention(i, m.end(), m.group(0), (Place(m.group(0), m.group(1), "town"),))
 
