@@ -156,3 +156,108 @@ def test_a_count_stands_by_what_the_question_counts_named_before_the_count() -> 
     asked = _passage(1, "全年共制定市政府行政规范性文件15件，市政府部门行政规范性文件40件。", "sz.txt",
                      "苏州市2023年法治政府建设情况报告", city="苏州市", year="2023")
     assert "15件" in _answer("苏州市政府全年出台的行政规范性文件有几件？", [asked]).answer
+
+
+# -- round two: front matter, places, wording checks and the reader (dev2 kinds, made-up examples) --
+
+def test_front_matter_lines_are_text_not_headings() -> None:
+    """Datelines, document numbers and labelled fields are facts of the document: kept in chunks,
+    where "哪天印发的" can find them (they were section titles, in no chunk at all)."""
+    from rag.chunk import chunk_document
+    from rag.models import Document
+
+    text = ("清水县人民政府关于印发某某办法的通知\n清政发〔2023〕5号\n二〇二三年三月五日\n成文日期 2023-03-05\n"
+            "各乡镇人民政府，县政府各部门：现将《清水县某某办法》印发给你们，请认真贯彻执行。\n一、总则\n"
+            "本办法适用于全县范围内的某某工作，自发布之日起施行。")
+    doc = Document(docid="d.txt", source="d.txt", title="通知", text=text, content_hash="h")
+    body = "\n".join(c.text for c in chunk_document(doc))
+    for line in ("清政发〔2023〕5号", "二〇二三年三月五日", "成文日期 2023-03-05"):
+        assert line in body
+    assert any(c.section == ("一、总则",) for c in chunk_document(doc))  # a real heading stays one
+
+
+def test_a_line_that_only_labels_its_document_answers_only_what_labels_give() -> None:
+    from rag.text.frontmatter import labels_document, states_metadata
+
+    assert labels_document("发布机构 自治区人民政府 文 号 内政发〔2013〕62号") and labels_document("（2024年4月）")
+    assert not labels_document("2021年5月1日至2022年4月30日实施阶段性下调工伤保险费率50%的政策。")
+    assert not states_metadata("2023年12月31日前，全区共完成老旧小区改造128个，惠及居民1.2万户，群众满意度明显提升。")
+    field = _passage(1, "发布机构 自治区人民政府 文 号 内政发〔2013〕62号", "rules.txt", "某自治区人民政府工作规则",
+                     city="内蒙古自治区", year="2013")
+    assert _answer("内蒙古自治区人民政府工作的准则是什么？", [field]).refused
+    dated = _passage(1, "二〇二三年三月五日", "notice.txt", "清水县人民政府关于印发某某办法的通知", city="清水县", year="2023")
+    assert "二〇二三年三月五日" in _answer("清水县人民政府关于印发某某办法的通知是哪天印发的？", [dated]).answer
+
+
+def test_a_documents_issuing_is_asked_for_a_day() -> None:
+    year_only = _passage(1, "2017年，全市扎实推进法治政府建设。", "r.txt", "某市2017年度法治政府建设情况的报告",
+                         city="淮安市", year="2017")
+    assert _answer("淮安市2017年度法治政府建设情况的报告是什么时候发布的？", [year_only]).refused
+    published = _passage(2, "时间：2018-05-03", "r.txt", "某市2017年度法治政府建设情况的报告", city="淮安市", year="2017")
+    assert "2018-05-03" in _answer("淮安市2017年度法治政府建设情况的报告是什么时候发布的？", [year_only, published]).answer
+
+
+def test_the_place_of_a_document_from_its_front_lines_or_the_name_it_repeats() -> None:
+    from rag.ingest.subject import derive_subject
+
+    report = ("政府工作报告\n——2023年4月25日在交城县第十七届人民代表大会第四次会议上\n各位代表：\n"
+              "现在，我代表县人民政府向大会报告工作。过去的一年，全县上下认真贯彻落实山西省委各项部署，山西经济稳中向好。")
+    assert derive_subject("r.txt", "政府工作报告", report)["city"] == "交城县"
+    bulletin = "2022年是大同发展史上极不平凡的一年。推动大同高质量发展，在大同全面落实。全年全市地区生产总值1842.5亿元。"
+    assert derive_subject("b.txt", "", bulletin)["city"] == "大同市"
+    assert "city" not in derive_subject("b.txt", "", "推动大同高质量发展。全年地区生产总值1842.5亿元。")  # once is no subject
+    street = "鲤城区人民政府金龙街道办事处关于2022年度法治政府建设情况的报告"
+    assert derive_subject("s.txt", street, street + "\n2022年，我街道法治政府建设工作扎实推进。")["city"] == "金龙街道"
+
+
+def test_a_question_asks_about_its_innermost_place_and_reads_chinese_numeral_years() -> None:
+    assert Q("自贡市大安区2022年地区生产总值是多少？").places == ("大安",)
+    assert Q("香港二零一五年施政報告提到多少個公屋單位？").years == ("2015",)
+    assert Q("长沙市天心区城南路街道2022年开展学习多少次？").places == ("天心", "城南路")  # a town: no gazetteer parent
+    district = _passage(1, "全年实现地区生产总值188.72亿元。", "daan.txt", "大安区2022年国民经济和社会发展统计公报",
+                        city="大安区", year="2022")
+    assert "188.72亿元" in _answer("自贡市大安区2022年地区生产总值是多少？", [district]).answer
+
+
+def test_the_counted_phrase_ends_where_the_predicate_begins() -> None:
+    q = Q("淮安市2017年，市政府是在八届第几次常务会议上专题传达学习党的十九大精神的？")
+    assert q.counted == "会议" and q.unit == "次"
+    meeting = _passage(1, "市委召开常委会扩大会议，市政府召开八届第14次常务会议，进行专题传达学习十九大精神。", "huaian.txt",
+                       "淮安市人民政府关于2017年度法治政府建设情况的报告", city="淮安市", year="2017")
+    assert "第14次" in _answer(q.text, [meeting]).answer
+
+
+class _Reader:
+    """A stand-in reader that picks the window holding ``pick``, recording what it was shown."""
+
+    max_candidates, sentence_chars = 5, 80
+
+    def __init__(self, pick: str) -> None:
+        self.pick, self.shown = pick, []
+
+    def choose(self, question, sentences):
+        self.shown.append(list(sentences))
+        return next((i for i, s in enumerate(sentences) if self.pick in s), None)
+
+
+def test_the_reader_judges_what_the_checks_of_wording_would_refuse_and_reads_short_windows() -> None:
+    """"请人讲了几次法治课" counts 法治专题讲座 in other words: the counts-what check (wording) refuses it,
+    the reader may choose it; a check of form (a count at all) still applies. A long sentence is
+    shown as its clauses, and the answer is the whole sentence."""
+    from rag.answer.verify import failed_check
+
+    text = ("一年来，在市委、市政府和区委的坚强领导下，全区上下攻坚克难，经济保持较快增长，全口径税费收入首次超120亿元，"
+            "新增企业首次超1万家，社会保持和谐稳定，各项事业取得新成绩。开展常务会议法治专题讲座2次。")
+    p = _passage(1, text, "r.txt", "延庆区2023年政府工作报告", city="延庆区", year="2023")
+    q = Q("延庆区2022年在常务会议上请人讲了几次法治课？")
+    assert failed_check(q, "开展常务会议法治专题讲座2次。").name == "counts-what"
+    assert failed_check(q, "开展常务会议法治专题讲座2次。", by_meaning=True) is None
+    reader = _Reader("讲座2次")
+    answer = verify(q, draft_extractive(q, [p], reader=reader), [p], "extractive")
+    assert not answer.refused and "讲座2次" in answer.answer
+    q2 = Q("延庆区2022年新开了多少家企业？")
+    reader = _Reader("新增企业")
+    answer = verify(q2, draft_extractive(q2, [p], reader=reader), [p], "extractive")
+    assert "新增企业首次超1万家" in answer.answer and answer.answer.startswith("一年来")  # the whole sentence
+    assert all(len(s) <= 80 for s in reader.shown[0])
+    assert not any("坚强领导" in s and "新增企业" not in s and not any(ch.isdigit() for ch in s) for s in reader.shown[0])

@@ -27,7 +27,7 @@ DATE_LABEL = re.compile(r"(?:发布|印发|成文|公布|更新)?(?:时间|日�
 _MONTH_LINE = re.compile(r"[（(]?(?:(?:19|20)\d{2}|[〇○零一二三四五六七八九]{4})年(?:\d{1,2}|[一二三四五六七八九十]{1,2})月[）)]?")
 #: Labels of the fields a government site lists above a document (on the simplified search key,
 #: spaces removed: "索 引 号" is 索引号).
-METADATA_LABELS = ("成文日期", "发布日期", "发文日期", "印发日期", "公布日期", "生效日期", "施行日期", "实施日期",
+METADATA_LABELS = ("成文日期", "发布日期", "发布机构", "发布单位", "发文单位", "发文日期", "印发日期", "公布日期", "生效日期", "施行日期", "实施日期",
                    "发布时间", "索引号", "发文机关", "发文字号", "文号", "主题分类", "信息来源", "来源", "有效性",
                    "公开方式", "公开范围")
 
