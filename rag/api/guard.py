@@ -56,9 +56,11 @@ class BodyTooLarge(Exception):
 class Keys:
     """The configured keys and the principal (service account) each stands for."""
 
-    def __init__(self, write: list[str], read: list[str]) -> None:
+    def __init__(self, write: list[str], read: list[str], groups: dict[str, frozenset[str]] | None = None) -> None:
+        """``groups``: service-account name ('key:<8 hex>') -> the groups its key is bound to."""
+        bound = groups or {}
         self._principals: dict[str, Principal] = \
-            {k: _key_principal(k, "read") for k in read} | {k: _key_principal(k, "write") for k in write}
+            {k: _key_principal(k, "read", bound) for k in read} | {k: _key_principal(k, "write", bound) for k in write}
 
     @property
     def enabled(self) -> bool:
@@ -129,7 +131,8 @@ class Access:
 
 def access_for(settings) -> Access:
     """The keys and a session store as ``settings`` (a :class:`rag.config.Settings`) configure them."""
-    return Access(Keys(settings.api_key_list, settings.read_key_list), Sessions(settings.session_hours * 3600))
+    return Access(Keys(settings.api_key_list, settings.read_key_list, settings.key_group_map),
+                  Sessions(settings.session_hours * 3600))
 
 
 def _key_header(headers: dict[str, str]) -> str:
@@ -137,9 +140,18 @@ def _key_header(headers: dict[str, str]) -> str:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
 
 
-def _key_principal(key: str, role: str) -> Principal:
-    """A key's service account, named by a digest of the key so the audit trail never holds it."""
-    return Principal(name="key:" + sha256(key.encode("utf-8")).hexdigest()[:8], role=role)
+def key_account(key: str) -> str:
+    """A key's service-account name: a digest of the key, so the audit trail never holds the key."""
+    return "key:" + sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def _key_principal(key: str, role: str, bound: dict[str, frozenset[str]]) -> Principal:
+    """A key's service account. A full-access key bound to no group is a site administrator
+    (reads everything, manages every knowledge base); a key bound to groups (POLICYQA_KEY_GROUPS)
+    reads what those groups may (rag.index.acl), and a full one among them may also write."""
+    name = key_account(key)
+    groups = bound.get(name, frozenset())
+    return Principal(name=name, role=role, groups=groups, admin=role == "write" and not groups)
 
 
 def _lookup(table: dict[str, Principal], given: str) -> Principal | None:

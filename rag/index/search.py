@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.index import Derived, load_derived
+from rag.index.acl import ReadFilter
 from rag.index.keyword import query_terms
 from rag.index.store import Store
 
@@ -23,9 +24,11 @@ class SearchBackend(ABC):
     """Candidates with engine scores (higher is better), restricted to what ``allowed`` lets through."""
 
     @abstractmethod
-    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None) -> object:
-        """An engine-specific restriction to the documents matching every given filter, or None
-        when no chunk can match (so the search can stop)."""
+    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None,
+                access: ReadFilter | None = None) -> object:
+        """An engine-specific restriction to the documents matching every given filter and that
+        ``access`` lets the asker read, or None when no chunk can match (so the search can stop).
+        Both searches take it before they rank: nothing outside it is ever a candidate."""
 
     @abstractmethod
     def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
@@ -61,8 +64,9 @@ class LocalSearch(SearchBackend):
             if self.store.generation != self._derived.generation:
                 self._derived = load_derived(self.folder, self.store, self.dim, self.ann_threshold)
 
-    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None) -> object:
-        ids = self.store.chunk_ids_where(list(docids) if docids else None, city, year)
+    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None,
+                access: ReadFilter | None = None) -> object:
+        ids = self.store.chunk_ids_where(list(docids) if docids else None, city, year, access)
         return ids if len(ids) else None
 
     def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:

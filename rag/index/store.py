@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index.acl import (ACCESS_KEYS, AUDIENCE_KEY, CATALOGUE_META, CLASSIFICATION_KEY, DEFAULT_KB, KB_KEY, PUBLIC,
+                           Catalogue, ReadFilter)
 from rag.index.keyword import TERMS_VERSION
 from rag.models import Chunk, Document
 from rag.text.offsets import decode_edits, encode_edits
@@ -41,6 +43,10 @@ SUBJECT_KEYS = ("city", "organisation", "year")
 #: A document's metadata with the subject a person set laid over what ingest derived (SQL).
 _METADATA = "json_patch(d.metadata, COALESCE(s.value, '{}'))"
 _WITH_SUBJECT = "documents d LEFT JOIN subjects s ON s.docid = d.docid"
+#: A document's knowledge base, audience and classification (rag.index.acl), as SQL over _METADATA.
+_ACCESS_SQL = (f"COALESCE(json_extract({_METADATA}, '$.{KB_KEY}'), '{DEFAULT_KB}')",
+               f"COALESCE(json_extract({_METADATA}, '$.{AUDIENCE_KEY}'), '')",
+               f"COALESCE(json_extract({_METADATA}, '$.{CLASSIFICATION_KEY}'), '{PUBLIC}')")
 
 
 @dataclass(frozen=True)
@@ -220,8 +226,7 @@ class Store:
             if not self.db.execute("SELECT 1 FROM documents WHERE docid=?", (docid,)).fetchone():
                 return None
             row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
-            current = {**(json.loads(row[0]) if row else {}), **values}
-            current = {k: v.strip() for k, v in current.items() if v and v.strip()}
+            current = _overlay(json.loads(row[0]) if row else {}, values)
             if current:
                 self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
                                 (docid, json.dumps(current, ensure_ascii=False)))
@@ -233,6 +238,34 @@ class Store:
         """The subject fields a person set for ``docid`` (empty when all are derived)."""
         row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
         return json.loads(row[0]) if row else {}
+
+    def set_access(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
+        """Set a document's audience or classification over what its folder's sidecar gave it
+        (a value, "" included: an empty audience); None clears a key back to the sidecar's. Kept
+        beside the subject a person set, so it survives re-indexing. Searches see it at once
+        (the read filter is evaluated per question). None when there is no such document."""
+        unknown = set(values) - set(ACCESS_KEYS)
+        if unknown:
+            raise ValueError(f"not an access field: {', '.join(sorted(unknown))} (use {', '.join(ACCESS_KEYS)})")
+        with self.transaction():
+            if not self.db.execute("SELECT 1 FROM documents WHERE docid=?", (docid,)).fetchone():
+                return None
+            row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
+            current = _overlay(json.loads(row[0]) if row else {}, values)
+            self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
+                            (docid, json.dumps(current, ensure_ascii=False)))
+        return self.metadata_of([docid])[docid]
+
+    def catalogue(self) -> Catalogue:
+        """The knowledge bases and grants (rag.index.acl)."""
+        return Catalogue.from_json(self.get_meta(CATALOGUE_META), DEFAULT_KB)
+
+    def update_catalogue(self, change) -> Catalogue:
+        """Apply ``change`` (Catalogue -> Catalogue) to the stored catalogue in one transaction."""
+        with self.transaction():
+            new = change(self.catalogue())
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (CATALOGUE_META, new.to_json()))
+        return new
 
     def forget_files(self, paths: Iterable[str]) -> None:
         """Drop file records (their documents are already gone) so a re-upload is indexed again."""
@@ -304,9 +337,13 @@ class Store:
         return out
 
     def chunk_ids_where(self, docids: Sequence[str] | None = None, city: str | None = None,
-                        year: str | None = None) -> np.ndarray:
-        """Ids of chunks whose document matches every given filter."""
+                        year: str | None = None, access: ReadFilter | None = None) -> np.ndarray:
+        """Ids of chunks whose document matches every given filter (``access``: what the asker may read)."""
         clauses, params = [], []
+        if access is not None:
+            clause, values = access.sql(*_ACCESS_SQL)
+            clauses.append(clause)
+            params.extend(values)
         if docids:
             clauses.append(f"d.docid IN ({','.join('?' * len(docids))})")
             params.extend(docids)
@@ -346,8 +383,16 @@ class Store:
             metadata, set_by_person = json.loads(metadata), json.loads(set_by_person)
             subject = {k: metadata[k] for k in SUBJECT_KEYS if metadata.get(k)}
             out.append({"docid": docid, "title": title, "source": source, "metadata": metadata,
-                        "subject": {**subject, "set": sorted(set_by_person)}, "chunks": chunks})
+                        "subject": {**subject, "set": sorted(set(set_by_person) & set(SUBJECT_KEYS))}, "chunks": chunks})
         return out
+
+
+def _overlay(current: dict[str, str], values: dict[str, str | None]) -> dict[str, str]:
+    """A person's subject fields laid over ``current``: a subject field set to None or "" is
+    cleared (back to the derived value); access fields (set_access) are kept as they are."""
+    merged = {**current, **values}
+    return {k: (v.strip() if k in SUBJECT_KEYS else v) for k, v in merged.items()
+            if v is not None and (k not in SUBJECT_KEYS or v.strip())}
 
 
 class _Transaction:

@@ -13,6 +13,7 @@ from pathlib import Path
 from rag.config import Settings
 from rag.embed import PACKAGED, Embedder, embedder_for
 from rag.index import check_manifest, expected_manifest, open_store
+from rag.index.acl import ReadFilter
 from rag.index.search import LocalSearch, SearchBackend
 from rag.index.store import Store
 from rag.models import Hit
@@ -28,9 +29,10 @@ class Filters:
     docids: tuple[str, ...] = ()
     city: str | None = None
     year: str | None = None
+    access: ReadFilter | None = None  # what the asker may read (rag.index.acl.read_filter); None: everything
 
     def __bool__(self) -> bool:
-        return bool(self.docids or self.city or self.year)
+        return bool(self.docids or self.city or self.year or self.access is not None)
 
 
 class Retriever:
@@ -74,7 +76,7 @@ class Retriever:
         backend.refresh()  # sees what another process (policyqa index, another server) wrote since
         allowed = None
         if filters:
-            allowed = backend.allowed(filters.docids or None, filters.city, filters.year)
+            allowed = backend.allowed(filters.docids or None, filters.city, filters.year, filters.access)
             if allowed is None:
                 return []
         keyword = backend.keyword(key, candidates, allowed)

@@ -15,12 +15,13 @@ from pathlib import Path
 import gradio as gr
 
 from rag.llm import LLMUnavailableError
-from rag.models import SOURCE_KINDS, Answer, Citation, Progress
+from rag.models import LOCAL, NOBODY, SOURCE_KINDS, Answer, Citation, Principal, Progress
 from rag.api.guard import Access
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
+from rag.index.acl import AccessError
 from rag.feedback import FeedbackFull
-from rag.service import PolicyQA, UploadUnreadable, WriteQueueFull
+from rag.service import Forbidden, PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,9 @@ def _render_body(answer: Answer) -> str:
     return f"{text}<br><br><small>来源（点击 [编号] 或右侧引用查看原文）：<br>{cites}</small>"
 
 
-def render_source(qa: PolicyQA, c: Citation) -> str:
+def render_source(qa: PolicyQA, c: Citation, principal: Principal = LOCAL) -> str:
     """The paragraph holding the quote, the quoted span highlighted, with title and section."""
-    doc = qa.document(c.docid)
+    doc = qa.document(c.docid, principal)
     if doc is None:
         return "<p>该文件已被删除。</p>"
     text = doc.text
@@ -150,7 +151,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         # The documents tab is read from the index again on every page load and every visit of the
         # tab: what it is built with (the index at server start) is only what shows until then, so
         # uploads since, from any browser, the API or the CLI, are listed and deletable.
-        table, picks = _doc_list(qa)
+        table, picks = _doc_list(qa, LOCAL if not access.enabled else NOBODY)
         with gr.Tab("文档", elem_id="pq-docs-tab") as docs_tab:
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
@@ -161,7 +162,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
 
-        def respond(q: str, mode_label: str, history: list, asked: list, answered: list):
+        def respond(q: str, mode_label: str, history: list, asked: list, answered: list, request: gr.Request):
             history, asked, answered = list(history or []), list(asked or []), list(answered or [])
             q = (q or "").strip()
             if not q:
@@ -172,7 +173,8 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
             # a new answer clears the previous answer's source paragraph
             yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
             try:
-                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered):
+                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered,
+                                      principal=_principal(access, request)):
                     if isinstance(item, Answer):
                         history[-1] = {"role": "assistant", "content": render_answer(item)}
                         # a refusal's related passages open too, labelled as what they are
@@ -191,21 +193,21 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         def start_over():
             return [], [], gr.update(choices=[], value=None), SOURCE_HINT, [], None, []
 
-        def rate(rating: str, note: str, last: dict | None):
+        def rate(rating: str, note: str, last: dict | None, request: gr.Request):
             if not last:
                 return "请先提问，再评价回答。", gr.update()
             try:
-                qa.feedback.record(rating, Answer(**last), note or "")
+                qa.feedback.record(rating, Answer(**last), note or "", _principal(access, request).name)
             except FeedbackFull as exc:
                 log.error("%s", exc)
                 return "❌ 反馈记录已达上限，请联系管理员导出（policyqa feedback export）后再评价。", gr.update()
             return "已记录，谢谢！" + ("（👎 会进入评测集，供人工核对）" if rating == "down" else ""), ""
 
-        def show_source(label: str | None, cites: list[dict]):
+        def show_source(label: str | None, cites: list[dict], request: gr.Request):
             for c in cites or []:
                 cit = Citation(**c)
                 if label in (citation_label(cit), _label(cit, True)):
-                    return render_source(qa, cit)
+                    return render_source(qa, cit, _principal(access, request))
             return gr.update()
 
         def add_files(files, request: gr.Request, progress=gr.Progress()):
@@ -218,9 +220,9 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 path = Path(f)
                 name = path.name
                 progress(i / len(files), desc=f"正在收录 {name}")
-                lines.append(_add_one(qa, path, upload_root))
+                lines.append(_add_one(qa, path, upload_root, _principal(access, request)))
             progress(1.0)
-            return "\n\n".join(lines), *_doc_list(qa)
+            return "\n\n".join(lines), *_doc_list(qa, _principal(access, request))
 
         def delete_doc(docid: str | None, request: gr.Request):
             if not docid:
@@ -229,10 +231,12 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 status = "❌ 当前密钥只能提问，不能删除文件。"
             else:
                 try:
-                    status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
+                    status = f"已删除 {docid}。" if qa.remove(docid, _principal(access, request)) else f"没有找到 {docid}。"
                 except (IndexBusyError, WriteQueueFull):
                     status = f"未删除 {docid}：索引正忙（其他写入正在进行），请稍后重试。"
-            return *_doc_list(qa), status
+                except Forbidden:
+                    status = f"未删除 {docid}：只有该知识库的编辑可以删除其中的文件。"
+            return *_doc_list(qa, _principal(access, request)), status
 
         outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
         inputs = [question, mode, chatbot, asked_state, answers_state]
@@ -244,11 +248,21 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         # a person confirms before a document leaves the library (cancelling sends no document)
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick, delete_status],
                          js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
-        demo.load(lambda: _doc_list(qa), None, [docs_table, delete_pick])
-        docs_tab.select(lambda: _doc_list(qa), None, [docs_table, delete_pick])
-        up.click(lambda note, last: rate("up", note, last), [fb_note, last_answer], [fb_status, fb_note])
-        down.click(lambda note, last: rate("down", note, last), [fb_note, last_answer], [fb_status, fb_note])
+        demo.load(lambda request: _doc_list(qa, _principal(access, request)), None, [docs_table, delete_pick])
+        docs_tab.select(lambda request: _doc_list(qa, _principal(access, request)), None, [docs_table, delete_pick])
+        up.click(lambda note, last, request: rate("up", note, last, request), [fb_note, last_answer], [fb_status, fb_note])
+        down.click(lambda note, last, request: rate("down", note, last, request), [fb_note, last_answer],
+                   [fb_status, fb_note])
     return demo
+
+
+def _principal(access: Access, request: gr.Request | None) -> Principal:
+    """Who a UI event comes from: the guard's answer for the browser's cookie (no one: no rights)."""
+    if not access.enabled:
+        return LOCAL
+    if request is None:
+        return NOBODY
+    return access.principal(dict(request.headers), dict(request.cookies)) or NOBODY
 
 
 def _may_write(access: Access, request: gr.Request | None) -> bool:
@@ -261,7 +275,7 @@ def _may_write(access: Access, request: gr.Request | None) -> bool:
     return principal is not None and principal.role == "write"
 
 
-def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
+def _add_one(qa: PolicyQA, path: Path, upload_root: Path, principal: Principal) -> str:
     """Index one file the browser uploaded. Only files in Gradio's upload folder are read: a client
     that names any other server path (a crafted FileData) gets nothing."""
     name = html.escape(path.name)
@@ -270,7 +284,9 @@ def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
         log.warning("UI upload refused: %s is not an uploaded file", path)
         return f"❌ {name}：不是通过本页面上传的文件，已拒绝。"
     try:
-        result = qa.add_upload(path.name, resolved.read_bytes())
+        result = qa.add_upload(path.name, resolved.read_bytes(), principal)
+    except (Forbidden, AccessError) as exc:
+        return f"❌ {name}：{html.escape(str(exc))}（需要默认知识库的编辑角色）"
     except UploadRefused as exc:
         return f"❌ {name}：{html.escape(hide_paths(str(exc)))}"
     except UploadUnreadable as exc:
@@ -290,9 +306,10 @@ def _default_mode_label(qa: PolicyQA) -> str:
 DOC_HEADERS = ["docid", "标题", "地区", "机构", "年份", "段落数", "来源", "疑似指令"]
 
 
-def _doc_list(qa: PolicyQA) -> tuple:
-    """The documents table and the delete list as the index holds them now (nothing selected)."""
-    documents = qa.documents()
+def _doc_list(qa: PolicyQA, principal: Principal) -> tuple:
+    """The documents table and the delete list as the index holds them now (nothing selected),
+    of the documents ``principal`` may read."""
+    documents = qa.documents(principal)
     rows = [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
              d["subject"].get("year", ""), d["chunks"], SOURCE_KINDS[d["kind"]],
              f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else ""] for d in documents]
