@@ -238,6 +238,15 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                     status = f"未删除 {docid}：只有该知识库的编辑可以删除其中的文件。"
             return *_doc_list(qa, _principal(access, request)), status
 
+        def rate_up(note: str, last: dict | None, request: gr.Request):
+            return rate("up", note, last, request)
+
+        def rate_down(note: str, last: dict | None, request: gr.Request):
+            return rate("down", note, last, request)
+
+        def doc_list(request: gr.Request):
+            return _doc_list(qa, _principal(access, request))
+
         outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
         inputs = [question, mode, chatbot, asked_state, answers_state]
         ask.click(respond, inputs, outputs)
@@ -248,11 +257,10 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         # a person confirms before a document leaves the library (cancelling sends no document)
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick, delete_status],
                          js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
-        demo.load(lambda request: _doc_list(qa, _principal(access, request)), None, [docs_table, delete_pick])
-        docs_tab.select(lambda request: _doc_list(qa, _principal(access, request)), None, [docs_table, delete_pick])
-        up.click(lambda note, last, request: rate("up", note, last, request), [fb_note, last_answer], [fb_status, fb_note])
-        down.click(lambda note, last, request: rate("down", note, last, request), [fb_note, last_answer],
-                   [fb_status, fb_note])
+        demo.load(doc_list, None, [docs_table, delete_pick])
+        docs_tab.select(doc_list, None, [docs_table, delete_pick])
+        up.click(rate_up, [fb_note, last_answer], [fb_status, fb_note])
+        down.click(rate_down, [fb_note, last_answer], [fb_status, fb_note])
     return demo
 
 
