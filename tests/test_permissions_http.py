@@ -137,6 +137,33 @@ def test_the_audit_trail_counts_what_was_withheld(site) -> None:
     assert csv[0].startswith("time,kind,who") and len(csv) == len(records) + 1
 
 
+def test_the_ui_shows_only_what_the_asker_may_read(site, chromium) -> None:
+    """Signed in on /login with the outsider's key: the knowledge bases offered, the answer, the
+    documents table and the audit tab hold nothing of the restricted document."""
+    context = chromium.new_context(viewport={"width": 1300, "height": 950})
+    page = context.new_page()
+    try:
+        page.goto(f"{site.base}/ui/")
+        page.fill("input[name=key]", KEYS["outsider"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{site.base}/ui/**")
+        page.wait_for_selector("#pq-kbs label", timeout=60_000)
+        assert page.locator("#pq-kbs label").all_inner_texts() == ["默认"]
+        page.fill("#pq-question textarea", SECRET_Q)
+        page.click("#pq-ask")
+        page.wait_for_function("document.querySelector('#pq-chat').innerText.includes('没有')", timeout=120_000)
+        page.get_by_role("tab", name="文档").click()
+        page.wait_for_function("document.querySelector('#pq-docs-table').innerText.includes('tianchang-2021.txt')",
+                               timeout=60_000)
+        page.get_by_role("tab", name="审计").click()
+        page.wait_for_selector("#pq-audit-note:has-text('仅系统管理员可查看审计记录')", timeout=60_000)
+        assert_no_trace(page.inner_text("body"), "the UI")
+        html = page.content()  # the page's markup too (its icons' SVG paths hold numbers like 17.32)
+        assert "jiangxin" not in html and "司法局内部通报" not in html
+    finally:
+        context.close()
+
+
 def test_mixed_concurrent_askers_never_leak(site) -> None:
     """20 clients, each asking as the member or the outsider in turn, both questions, through the
     answer, stream, chat and search routes, for MIX_S seconds: 0 leaks, 0 errors."""

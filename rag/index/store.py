@@ -102,6 +102,16 @@ class Store:
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
+    @property
+    def filter_version(self) -> int:
+        """Moves when what filters read of documents changes without a new generation (a subject
+        or access a person set): searchers drop the allowed ids they kept."""
+        return int(self.get_meta("filter_version") or 0)
+
+    def _bump_filters(self) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES('filter_version', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
     def _bump(self) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
                         "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
@@ -232,6 +242,7 @@ class Store:
                                 (docid, json.dumps(current, ensure_ascii=False)))
             else:
                 self.db.execute("DELETE FROM subjects WHERE docid=?", (docid,))
+            self._bump_filters()
         return self.metadata_of([docid])[docid]
 
     def subject_set(self, docid: str) -> dict[str, str]:
@@ -243,7 +254,7 @@ class Store:
         """Set a document's audience or classification over what its folder's sidecar gave it
         (a value, "" included: an empty audience); None clears a key back to the sidecar's. Kept
         beside the subject a person set, so it survives re-indexing. Searches see it at once
-        (the read filter is evaluated per question). None when there is no such document."""
+        (filter_version moves). None when there is no such document."""
         unknown = set(values) - set(ACCESS_KEYS)
         if unknown:
             raise ValueError(f"not an access field: {', '.join(sorted(unknown))} (use {', '.join(ACCESS_KEYS)})")
@@ -254,6 +265,7 @@ class Store:
             current = _overlay(json.loads(row[0]) if row else {}, values)
             self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
                             (docid, json.dumps(current, ensure_ascii=False)))
+            self._bump_filters()
         return self.metadata_of([docid])[docid]
 
     def catalogue(self) -> Catalogue:

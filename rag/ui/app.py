@@ -137,6 +137,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                                           elem_id="pq-question")
                     with gr.Row():
                         mode = gr.Radio(list(MODES), value=_default_mode_label(qa), label="回答方式")
+                        kb_pick = gr.CheckboxGroup([], label="检索的知识库（不选：全部可查阅的）", elem_id="pq-kbs")
                         ask = gr.Button("提问", variant="primary", elem_id="pq-ask")
                         new_chat = gr.Button("新对话", elem_id="pq-new")
                     with gr.Row():
@@ -161,8 +162,12 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 delete_pick = gr.Dropdown(picks["choices"], value=None, label="删除文件", elem_id="pq-delete-pick")
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
+        with gr.Tab("审计", elem_id="pq-audit-tab") as audit_tab:
+            audit_note = gr.Markdown("仅系统管理员可查看：每次提问和每次变更各一条记录（最新在前）。", elem_id="pq-audit-note")
+            audit_table = gr.Dataframe(headers=AUDIT_HEADERS, interactive=False, elem_id="pq-audit-table")
 
-        def respond(q: str, mode_label: str, history: list, asked: list, answered: list, request: gr.Request):
+        def respond(q: str, mode_label: str, history: list, asked: list, answered: list, kbs: list | None,
+                    request: gr.Request):
             history, asked, answered = list(history or []), list(asked or []), list(answered or [])
             q = (q or "").strip()
             if not q:
@@ -174,7 +179,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
             yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
             try:
                 for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered,
-                                      principal=_principal(access, request)):
+                                      principal=_principal(access, request), kbs=kbs or ()):
                     if isinstance(item, Answer):
                         history[-1] = {"role": "assistant", "content": render_answer(item)}
                         # a refusal's related passages open too, labelled as what they are
@@ -247,8 +252,14 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         def doc_list(request: gr.Request):
             return _doc_list(qa, _principal(access, request))
 
+        def readable_kbs(request: gr.Request):
+            return gr.update(choices=qa.catalogue().readable(_principal(access, request)), value=[])
+
+        def audit_view(request: gr.Request):
+            return _audit_rows(qa, _principal(access, request))
+
         outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
-        inputs = [question, mode, chatbot, asked_state, answers_state]
+        inputs = [question, mode, chatbot, asked_state, answers_state, kb_pick]
         ask.click(respond, inputs, outputs)
         question.submit(respond, inputs, outputs)
         new_chat.click(start_over, None, outputs)
@@ -258,6 +269,8 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick, delete_status],
                          js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
         demo.load(doc_list, None, [docs_table, delete_pick])
+        demo.load(readable_kbs, None, kb_pick)
+        audit_tab.select(audit_view, None, [audit_note, audit_table])
         docs_tab.select(doc_list, None, [docs_table, delete_pick])
         up.click(rate_up, [fb_note, last_answer], [fb_status, fb_note])
         down.click(rate_down, [fb_note, last_answer], [fb_status, fb_note])
@@ -311,7 +324,24 @@ def _default_mode_label(qa: PolicyQA) -> str:
     return next(label for label, mode in MODES.items() if mode == qa.settings.answer_mode)
 
 
-DOC_HEADERS = ["docid", "标题", "地区", "机构", "年份", "段落数", "来源", "疑似指令"]
+DOC_HEADERS = ["docid", "标题", "地区", "机构", "年份", "段落数", "来源", "疑似指令", "知识库", "密级", "可见范围"]
+AUDIT_HEADERS = ["时间", "类型", "操作人", "知识库", "问题或对象", "引用的文件", "因权限未显示", "回答摘要值"]
+#: The most audit records the UI shows (newest first); `policyqa audit export` gives them all.
+AUDIT_ROWS = 500
+
+
+def _audit_rows(qa: PolicyQA, principal: Principal) -> tuple:
+    """The latest audit records as a table, for site administrators only."""
+    if not principal.admin:
+        return "仅系统管理员可查看审计记录。", gr.update(value={"headers": AUDIT_HEADERS, "data": []})
+    records = list(qa.audit.items())[-AUDIT_ROWS:][::-1]
+    rows = [[r.get("time", ""), r.get("kind", ""), r.get("who", ""), "、".join(r.get("kbs") or []),
+             r.get("question") or r.get("target", ""), "、".join(r.get("cited") or []), r.get("withheld", ""),
+             (r.get("answer_sha256") or "")[:12]] for r in records]
+    intact = qa.audit.verify()
+    note = f"最近 {len(rows)} 条记录（全部导出：policyqa audit export 或 GET /v1/audit）；" + \
+        ("记录链完整。" if intact is None else f"⚠ 第 {intact} 行在写入后被改动过。")
+    return note, gr.update(value={"headers": AUDIT_HEADERS, "data": rows})
 
 
 def _doc_list(qa: PolicyQA, principal: Principal) -> tuple:
@@ -320,6 +350,7 @@ def _doc_list(qa: PolicyQA, principal: Principal) -> tuple:
     documents = qa.documents(principal)
     rows = [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
              d["subject"].get("year", ""), d["chunks"], SOURCE_KINDS[d["kind"]],
-             f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else ""] for d in documents]
+             f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else "",
+             d["kb"], d["classification"], "、".join(d["audience"]) or "全部"] for d in documents]
     return (gr.update(value={"headers": DOC_HEADERS, "data": rows}),
             gr.update(choices=[d["docid"] for d in documents], value=None))
