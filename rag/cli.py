@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from rag.config import Settings
+from rag.index.acl import CLASSIFICATIONS, ROLES
 from rag.logs import setup_logging
 
 log = logging.getLogger("policyqa")
@@ -118,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     who = p.add_mutually_exclusive_group()
     who.add_argument("--user", help="a user, e.g. oidc:zhangsan or key:1a2b3c4d")
     who.add_argument("--group", help="a group (department), e.g. 法制科; '*' is everyone")
-    p.add_argument("--role", choices=["viewer", "editor", "manager"], default="viewer")
+    p.add_argument("--role", choices=ROLES, default="viewer")
     p.add_argument("--json", action="store_true", help="JSON output (list)")
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_kb)
@@ -126,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("access", help="set who may read a document: its audience (groups) and classification")
     p.add_argument("docid", help="document id as `policyqa docs` lists it")
     p.add_argument("--audience", help="groups, comma-separated ('' : everyone who may read its knowledge base)")
-    p.add_argument("--classification", choices=["公开", "内部"])
+    p.add_argument("--classification", choices=CLASSIFICATIONS)
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_access)
 

@@ -43,7 +43,7 @@ from rag.index import IndexMismatchError, StoreUnavailableError
 from rag.index.acl import ACCESS_KEYS, CATALOGUE_META, DEFAULT_KB, Catalogue, ReadFilter, access_of
 from rag.index.keyword import query_terms
 from rag.index.search import SearchBackend
-from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk
+from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk, overlay
 from rag.models import Chunk, Document
 from rag.text.offsets import decode_edits, encode_edits
 
@@ -417,40 +417,32 @@ class MilvusStore(SearchBackend):
         return 0
 
     def set_subject(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
-        unknown = set(values) - set(SUBJECT_KEYS)
-        if unknown:
-            raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
-        rows = self._query("documents", f"docid == {_quote(docid)}",
-                           ["file", "source", "title", "content_hash", "metadata", "subject", "chunks"])
-        if not rows:
-            return None
-        row = rows[0]
-        current = {**(row["subject"] or {}), **values}
-        current = {k: (v.strip() if k in SUBJECT_KEYS else v) for k, v in current.items()
-                   if v is not None and (k not in SUBJECT_KEYS or v.strip())}
-        self._put_documents([self._document_row(docid, row["file"], row["source"], row["title"], row["content_hash"],
-                                                row["metadata"], current, row["chunks"])])
-        return self.metadata_of([docid])[docid]
+        return self._set_overlay(docid, values, SUBJECT_KEYS, "a subject")
 
     def set_access(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
         """As the embedded store's: the documents row first, then every chunk row of the document's
         current version rewritten with the new access fields (Milvus updates rows, not fields), so
         the next search filters by them."""
-        unknown = set(values) - set(ACCESS_KEYS)
+        return self._set_overlay(docid, values, ACCESS_KEYS, "an access")
+
+    def _set_overlay(self, docid: str, values: dict[str, str | None], keys: tuple[str, ...],
+                     what: str) -> dict[str, str] | None:
+        unknown = set(values) - set(keys)
         if unknown:
-            raise ValueError(f"not an access field: {', '.join(sorted(unknown))} (use {', '.join(ACCESS_KEYS)})")
+            raise ValueError(f"not {what} field: {', '.join(sorted(unknown))} (use {', '.join(keys)})")
         rows = self._query("documents", f"docid == {_quote(docid)}",
                            ["file", "source", "title", "content_hash", "metadata", "subject", "chunks"])
         if not rows:
             return None
         row = rows[0]
-        current = {k: v for k, v in {**(row["subject"] or {}), **values}.items() if v is not None}
+        current = overlay(row["subject"] or {}, values)
         self._put_documents([self._document_row(docid, row["file"], row["source"], row["title"], row["content_hash"],
                                                 row["metadata"], current, row["chunks"])])
-        access = _access_fields(row["metadata"], current)
-        chunks = self._query("chunks", f"docid == {_quote(docid)} and doc_hash == {_quote(row['content_hash'])}",
-                             [*_CHUNK_FIELDS, "key", "dense"])
-        self._upsert("chunks", [{**c, **access} for c in chunks])
+        if keys == ACCESS_KEYS:
+            access = _access_fields(row["metadata"], current)
+            chunks = self._query("chunks", f"docid == {_quote(docid)} and doc_hash == {_quote(row['content_hash'])}",
+                                 [*_CHUNK_FIELDS, "key", "dense"])
+            self._upsert("chunks", [{**c, **access} for c in chunks])
         return self.metadata_of([docid])[docid]
 
     def catalogue(self) -> Catalogue:

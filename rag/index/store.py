@@ -229,42 +229,35 @@ class Store:
         cleared key falls back to the derived value. Returns the document's metadata now, or None
         when there is no such document.
         """
-        unknown = set(values) - set(SUBJECT_KEYS)
-        if unknown:
-            raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
-        with self.transaction():
-            if not self.db.execute("SELECT 1 FROM documents WHERE docid=?", (docid,)).fetchone():
-                return None
-            row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
-            current = _overlay(json.loads(row[0]) if row else {}, values)
-            if current:
-                self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
-                                (docid, json.dumps(current, ensure_ascii=False)))
-            else:
-                self.db.execute("DELETE FROM subjects WHERE docid=?", (docid,))
-            self._bump_filters()
-        return self.metadata_of([docid])[docid]
+        return self._set_overlay(docid, values, SUBJECT_KEYS, "a subject")
 
     def subject_set(self, docid: str) -> dict[str, str]:
         """The subject fields a person set for ``docid`` (empty when all are derived)."""
         row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
-        return json.loads(row[0]) if row else {}
+        return {k: v for k, v in json.loads(row[0]).items() if k in SUBJECT_KEYS} if row else {}
 
     def set_access(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
         """Set a document's audience or classification over what its folder's sidecar gave it
         (a value, "" included: an empty audience); None clears a key back to the sidecar's. Kept
         beside the subject a person set, so it survives re-indexing. Searches see it at once
         (filter_version moves). None when there is no such document."""
-        unknown = set(values) - set(ACCESS_KEYS)
+        return self._set_overlay(docid, values, ACCESS_KEYS, "an access")
+
+    def _set_overlay(self, docid: str, values: dict[str, str | None], keys: tuple[str, ...],
+                     what: str) -> dict[str, str] | None:
+        unknown = set(values) - set(keys)
         if unknown:
-            raise ValueError(f"not an access field: {', '.join(sorted(unknown))} (use {', '.join(ACCESS_KEYS)})")
+            raise ValueError(f"not {what} field: {', '.join(sorted(unknown))} (use {', '.join(keys)})")
         with self.transaction():
             if not self.db.execute("SELECT 1 FROM documents WHERE docid=?", (docid,)).fetchone():
                 return None
             row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
-            current = _overlay(json.loads(row[0]) if row else {}, values)
-            self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
-                            (docid, json.dumps(current, ensure_ascii=False)))
+            current = overlay(json.loads(row[0]) if row else {}, values)
+            if current:
+                self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
+                                (docid, json.dumps(current, ensure_ascii=False)))
+            else:
+                self.db.execute("DELETE FROM subjects WHERE docid=?", (docid,))
             self._bump_filters()
         return self.metadata_of([docid])[docid]
 
@@ -399,8 +392,8 @@ class Store:
         return out
 
 
-def _overlay(current: dict[str, str], values: dict[str, str | None]) -> dict[str, str]:
-    """A person's subject fields laid over ``current``: a subject field set to None or "" is
+def overlay(current: dict[str, str], values: dict[str, str | None]) -> dict[str, str]:
+    """A person's fields (a subject's, a document's access) laid over ``current``: a subject field set to None or "" is
     cleared (back to the derived value); access fields (set_access) are kept as they are."""
     merged = {**current, **values}
     return {k: (v.strip() if k in SUBJECT_KEYS else v) for k, v in merged.items()

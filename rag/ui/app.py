@@ -19,7 +19,7 @@ from rag.models import LOCAL, NOBODY, SOURCE_KINDS, Answer, Citation, Principal,
 from rag.api.guard import Access
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
-from rag.index.acl import AccessError
+from rag.index.acl import CLASSIFICATIONS, AccessError
 from rag.feedback import FeedbackFull
 from rag.service import Forbidden, PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
@@ -162,6 +162,12 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 delete_pick = gr.Dropdown(picks["choices"], value=None, label="删除文件", elem_id="pq-delete-pick")
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
+            with gr.Row():  # an editor of the document's knowledge base sets who may read it
+                audience_box = gr.Textbox(label="可见范围（用户组，逗号分隔；留空：知识库内全部可见）", elem_id="pq-audience")
+                classification_pick = gr.Radio(list(CLASSIFICATIONS), value=CLASSIFICATIONS[0], label="密级",
+                                               elem_id="pq-classification")
+                access_btn = gr.Button("保存所选文件的权限", elem_id="pq-access")
+            access_status = gr.Markdown(elem_id="pq-access-status")
         with gr.Tab("审计", elem_id="pq-audit-tab") as audit_tab:
             audit_note = gr.Markdown("仅系统管理员可查看：每次提问和每次变更各一条记录（最新在前）。", elem_id="pq-audit-note")
             audit_table = gr.Dataframe(headers=AUDIT_HEADERS, interactive=False, elem_id="pq-audit-table")
@@ -243,6 +249,23 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                     status = f"未删除 {docid}：只有该知识库的编辑可以删除其中的文件。"
             return *_doc_list(qa, _principal(access, request)), status
 
+        def set_access(docid: str | None, audience: str, classification: str, request: gr.Request):
+            if not docid:
+                return "未保存：请先在上方选择文件。"
+            groups = [g.strip() for g in (audience or "").replace("，", ",").split(",") if g.strip()]
+            try:
+                done = qa.set_access(_principal(access, request), docid, groups, classification)
+            except Forbidden:
+                return f"未保存：只有该知识库的编辑可以修改 {html.escape(docid)} 的权限。"
+            except LookupError:
+                done = None
+            except (AccessError, IndexBusyError, WriteQueueFull) as exc:
+                return f"未保存：{html.escape(str(exc))}"
+            if done is None:
+                return f"没有找到 {html.escape(docid)}。"
+            return (f"已保存 {html.escape(docid)}：{done['classification']}，可见范围 "
+                    f"{html.escape('、'.join(done['audience']) or '知识库内全部')}。")
+
         def rate_up(note: str, last: dict | None, request: gr.Request):
             return rate("up", note, last, request)
 
@@ -270,6 +293,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                          js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
         demo.load(doc_list, None, [docs_table, delete_pick])
         demo.load(readable_kbs, None, kb_pick)
+        access_btn.click(set_access, [delete_pick, audience_box, classification_pick], access_status)
         audit_tab.select(audit_view, None, [audit_note, audit_table])
         docs_tab.select(doc_list, None, [docs_table, delete_pick])
         up.click(rate_up, [fb_note, last_answer], [fb_status, fb_note])
