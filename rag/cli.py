@@ -268,6 +268,12 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
         stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report,
                              keyword_only=args.keyword_only, kb=args.kb)
+    if stats.documents_written or stats.documents_deleted:
+        from rag.audit import AuditLog
+        from rag.models import LOCAL
+
+        AuditLog(settings.audit_file).record("index", LOCAL, target=",".join(map(str, paths)), change={
+            "kb": args.kb, "documents_written": stats.documents_written, "documents_deleted": stats.documents_deleted})
     for err in stats.errors:  # one line each, the file's full path first: a log or a grep names every file
         console.print(f"[red]error[/red] {escape(_one_line(err))}", highlight=False)
     for warning in stats.warnings:

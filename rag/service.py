@@ -160,13 +160,14 @@ class PolicyQA:
         from this asker (counted, never named)."""
         access = scoped.access if scoped else None
         withheld = 0
-        ceiling = read_filter(LOCAL, self.catalogue(), list(kbs))  # the same knowledge bases, no permissions
+        catalogue = self.catalogue()
+        ceiling = read_filter(LOCAL, catalogue, list(kbs))  # the same knowledge bases, no permissions
         if access is not None and access != ceiling:
             unrestricted = replace(filters or Filters(), access=ceiling) if ceiling else filters
             hits = self.retriever.search(answer.understood_as or answer.question, filters=unrestricted)
             meta = self.retriever.store.metadata_of([h.chunk.docid for h in hits])
             withheld = sum(not access.admits(*access_of(meta.get(h.chunk.docid, {}))) for h in hits)
-        searched = list(kbs) or (self.catalogue().kbs if access is None else
+        searched = list(kbs) or (catalogue.kbs if access is None else
                                  [*access.full, *access.member, *access.public])
         self.audit.record("question", principal, kbs=list(searched), question=answer.question,
                           cited=sorted({c.docid for c in answer.citations}), withheld=withheld,

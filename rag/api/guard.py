@@ -7,7 +7,9 @@ alike), so no route can be added that it does not see. It does two things before
   ``POLICYQA_READ_KEYS`` (ask, search and list only) set, every request needs a key: an
   ``Authorization: Bearer`` or ``X-API-Key`` header (programs), or the session cookie set by the
   ``/login`` page (people in a browser). Open without a key: ``/healthz``, ``/login``, and the API
-  description (``/docs``, ``/openapi.json``), which holds no documents.
+  description (``/docs``, ``/openapi.json``), which holds no documents. Each key is a service
+  account (``key:<8 hex of its sha256>``); ``POLICYQA_KEY_GROUPS`` binds accounts to groups, and a
+  full-access key bound to none is a site administrator (what each may read: rag.index.acl).
 * **Sessions.** ``/login`` hands a browser a random session id (HttpOnly, SameSite=Strict) that the
   server maps to the key's :class:`~rag.models.Principal` until it expires (``POLICYQA_SESSION_HOURS``) or ``/logout`` revokes
   it; the key itself, or anything derived from it, never sits in a cookie. Wrong keys are throttled
