@@ -29,8 +29,8 @@ SECRET = "江心市司法局内部通报\n\n2024年，江心市行政复议纠�
 #: words (江心市, 行政复议, 纠错率) are not among them: an answer may repeat the question.
 TRACES = ("jiangxin", "司法局内部通报", "17.3", "2.1个百分点")
 #: How long the mixed-askers test runs: 15 s in CI (~150 questions on 2 shared cores, every kind of
-#: request of both askers many times over); POLICYQA_TEST_MIX_S=60 for the full minute.
-MIX_S = float(os.environ.get("POLICYQA_TEST_MIX_S", "15"))
+#: request of both askers many times over); PQTEST_MIX_S=60 for the full minute (conftest clears POLICYQA_* variables).
+MIX_S = float(os.environ.get("PQTEST_MIX_S", "15"))
 KEYS = {"admin": "admin-key", "member": "member-key", "outsider": "outsider-key", "kiosk": "kiosk-key"}
 
 

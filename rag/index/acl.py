@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.models import Principal
 
@@ -169,7 +169,7 @@ class ReadFilter:
     full: tuple[str, ...] = ()
     member: tuple[str, ...] = ()
     public: tuple[str, ...] = ()
-    groups: tuple[str, ...] = field(default=())
+    groups: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
