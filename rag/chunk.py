@@ -10,7 +10,11 @@ import re
 from dataclasses import dataclass
 
 from rag.models import Chunk, Document
+from rag.text.frontmatter import states_metadata
 from rag.text.normalize import CJK
+
+#: Bumped whenever the same stored text would be split differently; recorded in the index manifest.
+CHUNKER_VERSION = "2"
 
 # (pattern, level): a lower level is an outer section. 第X条 is an article: a leaf with its own label.
 _HEADINGS: tuple[tuple[re.Pattern[str], int], ...] = tuple(
@@ -60,7 +64,9 @@ def heading_of(line: str, next_line: str | None) -> tuple[int, str, bool] | None
 
     A marked line (一、 / （一） / 1. / 第X条 …) that goes on past its first sentence is a heading with
     its body on the same line; the title is the lead sentence. An unmarked short line with no
-    closing punctuation, followed by a longer line, is a plain title (how web reports set headings).
+    closing punctuation, followed by a longer line, is a plain title (how web reports set headings),
+    unless it states a date, a document number or a labelled field (rag.text.frontmatter): those
+    are facts, kept as text.
     """
     for pattern, level in _HEADINGS:
         if pattern.match(line):
@@ -77,6 +83,7 @@ def heading_of(line: str, next_line: str | None) -> tuple[int, str, bool] | None
         and re.search(f"[{CJK}]", line)
         and next_line is not None
         and len(next_line) > len(line)
+        and not states_metadata(line)
     ):
         return _PLAIN_TITLE_LEVEL, line, False
     return None

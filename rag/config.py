@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from rag.ingest.limits import IngestLimits
 
 
+def _comma_list(text: str) -> list[str]:
+    """The items of a comma-separated setting, blanks dropped."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
 class Settings(BaseSettings):
     """Runtime settings; every field can be set as ``POLICYQA_<NAME>``."""
 
@@ -73,11 +78,15 @@ class Settings(BaseSettings):
     embed_threads: int | None = Field(None, ge=1, description="Threads for the packaged embedders.")
     answer_mode: str = Field("extractive", pattern="^(llm|extractive)$",
                              description="'llm' generates with citations; 'extractive' quotes source sentences.")
-    support_judge: Literal["off", "llm", "always"] = Field(
-        "llm", description="When a sentence passes every check but covers too few of the question's words, "
-        "let the local LLM judge whether it answers by meaning (~1 s, only for such questions): 'llm' in LLM "
-        "mode, 'always' in extractive mode too (loads the model), 'off' never.",
+    reader: Literal["off", "llm", "always"] = Field(
+        "llm", description="When no sentence covers enough of the question's words, the local LLM reads the "
+        "candidates that pass every check, numbered, and picks the one that answers by meaning, or none "
+        "(one forward pass, no generation): 'llm' in LLM mode, 'always' in extractive mode too (loads the "
+        "model), 'off' never.",
     )
+    reader_margin: float = Field(2.0, description="How far the chosen sentence's number must lead \"0\" (none).")
+    reader_candidates: int = Field(5, ge=1, le=9, description="Sentences the reader sees at most.")
+    reader_sentence_chars: int = Field(120, ge=20, le=1000, description="Characters of each sentence it sees.")
     answer_passages: int = Field(4, ge=1, le=10, description="Passages retrieved for the LLM (it is shown those "
                                  "that cover the question best, within llm_prompt_chars; the verifier reads all).")
     llm_passage_chars: int = Field(
@@ -128,6 +137,29 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(10, ge=1, le=1000, description="Wrong keys one client address may try on "
                                     "/login within login_window_s before it is answered 429 until the window passes.")
     login_window_s: float = Field(60.0, gt=0, le=86400)
+    oidc_issuer: str = Field("", description="The identity provider's issuer URL (OpenID Connect discovery at "
+                             "<issuer>/.well-known/openid-configuration); set, people sign in through it and API "
+                             "clients may send its JWTs as bearer tokens; empty: no identity provider. https, or "
+                             "http for a provider on this machine only.")
+    oidc_client_id: str = Field("", description="This server's client id at the provider (the audience of its tokens).")
+    oidc_client_secret: str = Field("", description="The client secret; empty for a public client (PKCE alone).")
+    oidc_scopes: str = Field("openid profile", description="Scopes asked for at sign-in (openid is always added).")
+    oidc_groups_claim: str = Field("groups", description="The claim naming the user's groups (departments); a dotted "
+                                   "path reads a nested claim (Keycloak roles: realm_access.roles).")
+    oidc_write_groups: str = Field("", description="Comma-separated groups whose members may add and remove "
+                                   "documents (role 'write'); everyone else signed in through the provider reads.")
+    oidc_audiences: str = Field("", description="Further comma-separated audiences accepted on API bearer tokens "
+                                "besides the client id (a token is also accepted when its azp is the client id).")
+    oidc_redirect_uri: str = Field("", description="The callback URL registered at the provider, e.g. "
+                                   "https://policyqa.example.gov.cn/login/oidc/callback; empty: built from the "
+                                   "request's host (set it behind a reverse proxy).")
+    oidc_provider_logout: bool = Field(True, description="/logout also ends the person's session at the provider "
+                                       "(RP-initiated logout, when it offers one), then returns to /login: register "
+                                       "https://<this server>/login as a post-logout redirect URI there. Off: only "
+                                       "PolicyQA's session ends (on a shared computer the next sign-in may need no password).")
+    oidc_leeway_s: float = Field(60.0, ge=0, le=600, description="Clock skew tolerated on token expiry and issue times.")
+    oidc_timeout_s: float = Field(10.0, gt=0, le=120, description="Longest wait for the provider (discovery, keys, "
+                                  "code exchange).")
     max_question_chars: int = Field(2000, ge=10, le=20000, description="Longer questions are refused (413).")
     history_turns: int = Field(
         6, ge=0, le=50, description="Earlier turns of a conversation a follow-up is read against: the last N "
@@ -203,11 +235,19 @@ class Settings(BaseSettings):
 
     @property
     def api_key_list(self) -> list[str]:
-        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+        return _comma_list(self.api_keys)
 
     @property
     def read_key_list(self) -> list[str]:
-        return [k.strip() for k in self.read_keys.split(",") if k.strip()]
+        return _comma_list(self.read_keys)
+
+    @property
+    def oidc_write_group_list(self) -> list[str]:
+        return _comma_list(self.oidc_write_groups)
+
+    @property
+    def oidc_audience_list(self) -> list[str]:
+        return _comma_list(self.oidc_audiences)
 
     @property
     def key_group_map(self) -> dict[str, frozenset[str]]:

@@ -165,7 +165,10 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
     (folder / "control-chars.txt").write_bytes(bytes(range(1, 9)) * 300)
     pdf_bomb(folder / "pdf-bomb.pdf")
     (folder / "cut.jsonl.gz").write_bytes(gzip.compress(('{"docid": "n1", "text": "' + PARA + '"}\n').encode() * 50)[:200])
-    return {
+    from tests.ofd_files import bad_ofds
+
+    ofds = bad_ofds(folder, [[PARA], ["其他事项另行通知，请各单位认真贯彻落实。"]])  # missing-page.ofd: read, warned
+    return {**ofds,
         "good.docx": None, "good.pdf": None, "gbk.txt": None, "big5.txt": None, "one-line-1mb.txt": None,
         "deep.html": None,
         "malformed.docx": "docx", "bomb.docx": "bomb", "not-a-zip.docx": "zip", "truncated.docx": "zip",
@@ -178,6 +181,18 @@ def messy_folder(folder: Path) -> dict[str, str | None]:
         "only-nav.html": "no text", "many-members.docx": "members", "control-chars.txt": "not a text file",
         "pdf-bomb.pdf": "page",
     }
+
+
+def indexed(corpus: Path, index: Path, embedder, **settings):
+    """``(settings, PolicyQA)`` over ``corpus`` indexed into ``index`` with ``embedder`` (every file
+    read, or the test fails); the caller closes the PolicyQA."""
+    from rag.index.build import update_index
+    from rag.service import PolicyQA
+
+    built = Settings(index_dir=index, **settings)
+    stats = update_index(built, [corpus], embedder)
+    assert stats.files_failed == 0, stats.errors
+    return built, PolicyQA(built)
 
 
 def fold_for_eye(text: str) -> str:

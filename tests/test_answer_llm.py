@@ -175,16 +175,18 @@ def test_llm_judge_reranks_the_award_paragraph_first(llm_chain: AnswerChain, doc
     assert AnswerChain(settings, retriever).llm is retriever.reranker.model
 
 
-def test_the_packaged_model_judges_support_by_meaning(llm_chain: AnswerChain) -> None:
-    """The judge on real cases of the hard set: a paraphrase the lexical gate refuses (网上可办率 for
-    可网办率) is admitted, a sentence giving another rate is not; in LLM mode the answer follows."""
-    from rag.answer.judge import SupportJudge
+def test_the_packaged_model_reads_support_by_meaning(llm_chain: AnswerChain) -> None:
+    """The reader on real cases of the hard set: a paraphrase the lexical gate refuses (网上可办率 for
+    可网办率) is chosen among other rates, none is chosen for a rate no sentence gives; in LLM mode the
+    answer follows."""
+    from rag.answer.reader import Reader
     from rag.text import analyze_question
 
-    judge = SupportJudge(llm_chain.llm)
-    sentence = "升级门户网站及“苏服办”移动端，政务服务可网办率达98.6%。"
-    assert judge.supports(analyze_question("苏州市政务服务事项的网上可办率是多少？"), sentence)
-    assert not judge.supports(analyze_question("苏州市行政复议直接纠错率是多少？"), sentence)
+    s = llm_chain.settings
+    reader = Reader(llm_chain.llm, s.reader_margin, s.reader_candidates, s.reader_sentence_chars)
+    sentences = ["全市行政复议直接纠错率为11.4%。", "升级门户网站及“苏服办”移动端，政务服务可网办率达98.6%。"]
+    assert reader.choose(analyze_question("苏州市政务服务事项的网上可办率是多少？"), sentences) == 1
+    assert reader.choose(analyze_question("苏州市行政诉讼败诉率是多少？"), sentences) is None
     answer = llm_chain.ask("苏州市政务服务事项的网上可办率是多少？")
     assert not answer.refused and "98.6%" in answer.answer + "".join(c.quote for c in answer.citations)
 

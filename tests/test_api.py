@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import TIANCHANG_Q, TIANCHANG_Q_TRAD
 from tests.files import docx_file
+from tests.ofd_files import bad_ofds
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,26 @@ def test_upload_refusals(api: httpx.Client, live_server, tmp_path: Path) -> None
     (doc,) = [d for d in api.get("/v1/documents").json()["documents"] if d["docid"] == docid]
     assert "source" not in doc  # where the server keeps it is not shown
     assert api.delete(f"/v1/documents/{docid}").status_code == 200
+
+
+def test_upload_ofds_each_bad_one_named_and_a_missing_page_warned(api: httpx.Client, tmp_path: Path) -> None:
+    expected = bad_ofds(tmp_path, [["芜湖市2025年共办理公证事项6543件，同比增长百分之八。"], ["其他事项另行通知。"]])
+    for name, word in expected.items():
+        r = api.post("/v1/documents", files={"file": (name, (tmp_path / name).read_bytes())})
+        if word is None:
+            assert r.status_code == 201, (name, r.text)
+            warned = r.json()["warnings"]
+            assert (name == "good.ofd") != any("page 2 of 2 cannot be read" in w and "第2页无法读取" in w
+                                               for w in warned), (name, warned)
+        else:
+            message = r.json()["error"]["message"]
+            assert r.status_code == 422 and name in message and word.lower() in message.lower(), (name, r.text)
+            assert "Traceback" not in message and str(tmp_path) not in message
+    answer = api.post("/v1/answer", json={"question": "芜湖市2025年办理了多少件公证事项？"}).json()
+    assert "6543件" in answer["answer"] and answer["citations"][0]["page"] == 1
+    assert answer["citations"][0]["docid"] in ("uploads/good.ofd", "uploads/missing-page.ofd")
+    for name in ("good.ofd", "missing-page.ofd"):
+        assert api.delete(f"/v1/documents/uploads/{name}").status_code == 200
 
 
 def _stream_answer(base: str, headers: dict, question: str, out: list) -> None:
@@ -187,7 +208,7 @@ def test_schemathesis_finds_no_server_errors_and_no_conformance_failures(live_se
     # every operation but DELETE (the fuzzer must not remove the shared server's documents) and
     # feedback (an Answer per example: slow to generate, and appended to the feedback log)
     paths = ("/v1/answer", "/v1/search", "/v1/chat/completions", "/v1/documents", "/v1/models", "/healthz",
-             "/v1/documents/{docid}/pages/{page}", "/v1/documents/{docid}/subject")
+             "/v1/documents/{docid}/pages/{page}", "/v1/documents/{docid}/subject", "/v1/me")
     for path in paths:
         for method in [m for m in schema[path] if m.upper() != "DELETE"]:
 

@@ -17,6 +17,7 @@ from rag.config import Settings
 from rag.ingest import IngestError, Ingestor, ingest_file, read_file
 from rag.ingest.limits import check_archive
 from tests.files import LIMITS, PARA, docx_bomb, docx_file, malformed_docx, messy_folder, pdf_with_lines
+from tests.ofd_files import ofd_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,6 +118,7 @@ def test_messy_folder_every_bad_file_named(tmp_path: Path) -> None:
             assert not result.documents, name
             assert result.errors and all(name in str(e) for e in result.errors), (name, result.errors)
             assert any(word.lower() in str(e).lower() for e in result.errors), (name, word, result.errors)
+    assert any("page 2 of 2 cannot be read" in w for w in results["missing-page.ofd"].warnings)
 
 
 def test_isolated_reader_survives_a_parser_crash_and_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,6 +223,7 @@ def test_cli_ingest_piped_names_every_file_in_full_on_one_line(tmp_path: Path) -
             assert fields[1] in ("ok", "warnings"), line
         else:
             assert fields[1] == "failed" and word.lower() in line.lower(), (name, line)
+    assert any("missing-page.ofd\twarnings" in ln and "page 2 of 2 cannot be read" in ln for ln in lines), lines
     assert "EOF marker not found" not in run.stderr  # it is truncated.pdf's and garbage.pdf's note
     assert any("truncated.pdf" in ln and "EOF marker not found" in ln for ln in lines)
     assert "RapidOCR" not in run.stderr and "Traceback" not in run.stdout + run.stderr
@@ -269,6 +272,7 @@ def _seeds(folder: Path) -> dict[str, bytes]:
         ".html": (f"<html><head><title>天长市</title></head><body><nav>首页</nav><div class='content'><h1>通知</h1>"
                   f"<p>{PARA}</p><table><tr><td>项目</td><td>8850件</td></tr></table></div></body></html>").encode("utf-8"),
         ".txt": (PARA + "\n" + PARA).encode("gb18030"),
+        ".ofd": ofd_file(folder / "s.ofd", [[PARA, ["项目", "数量"], ["调解", "8850件"]], ["第二页的文字。"]]).read_bytes(),
     }
 
 
@@ -313,12 +317,12 @@ FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCh
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("ext", [".docx", ".pdf", ".html", ".txt"])
+@pytest.mark.parametrize("ext", [".docx", ".pdf", ".html", ".txt", ".ofd"])
 @FUZZ
 @given(data=st.data())
 def test_fuzzed_files_are_documents_or_ingest_errors(ext: str, data, seeds, tmp_path_factory) -> None:
     seed = seeds[ext]
-    if ext == ".docx" and data.draw(st.booleans()):
+    if ext in (".docx", ".ofd") and data.draw(st.booleans()):
         mutated = _mutate_docx_member(seed, data.draw)
     else:
         mutated = _mutate(seed, data.draw)

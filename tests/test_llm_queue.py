@@ -71,7 +71,7 @@ def test_concurrent_llm_requests_over_http(docs_index, tmp_path) -> None:
     with a note, or 503 + Retry-After when it asked for the LLM only; /healthz shows the line."""
     fake = GatedLLMServer("回答：天长市2020年8月被评为首批全国法治政府建设示范市。[1]")
     settings = copy_index(docs_index, tmp_path, answer_mode="llm", llm_url=fake.url, llm_queue_max=1,
-                          support_judge="off")
+                          reader="off")
     base, stop = start_server(settings)
     try:
         with httpx.Client(base_url=base, timeout=120) as client:

@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
-from rag.index.build import update_index
 from rag.ingest import ingest_file
 from rag.ingest.pages import strip_running_lines
-from rag.service import PolicyQA
 from rag.text import contains, search_key
 from rag.text.normalize import normalize_pages
 from rag.text.offsets import Traced
-from tests.files import LIMITS, check_in_original
+from tests.files import LIMITS, check_in_original, indexed
 from tests.scans import image_pdf, scanned_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,10 +201,7 @@ def test_scanned_fact_is_answered_with_its_page(tmp_path: Path, use) -> None:
         writer.write(fh)
     scanned_page([FILLER, "滁州市2023年办理法律援助案件1234件，挽回经济损失560万元。"]).save(corpus / "notice.png")
 
-    settings = Settings(index_dir=tmp_path / "index", embedding_model="use-m3")
-    stats = update_index(settings, [corpus], use)
-    assert stats.files_failed == 0, stats.errors
-    qa = PolicyQA(settings)
+    settings, qa = indexed(corpus, tmp_path / "index", use, embedding_model="use-m3")
     try:
         doc = qa.document("mixed.pdf")
         assert doc.metadata["ocr"] == "2,3" and doc.metadata["pages"] == "3"

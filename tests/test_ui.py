@@ -164,6 +164,27 @@ def test_upload_through_the_documents_tab(page, live_server, tmp_path: Path) -> 
                         timeout=120).status_code == 200
 
 
+def test_bad_ofd_uploads_are_named_in_the_documents_tab(page, live_server, tmp_path: Path) -> None:
+    """Each bad OFD gets its line with its reason; an OFD missing a page is added, the page named."""
+    from tests.ofd_files import bad_ofds
+
+    expected = bad_ofds(tmp_path, [["宣城市2025年共办理法律援助案件975件。"], ["其他事项另行通知。"]])
+    page.goto(f"{live_server.base}/ui/")
+    page.get_by_role("tab", name="文档").click()
+    names = [n for n in expected if n != "good.ofd"]
+    page.locator("input[type=file][multiple]").set_input_files([str(tmp_path / n) for n in names])
+    page.wait_for_selector("text=已收录为 uploads/missing-page.ofd", timeout=120_000)
+    status = page.inner_text("#pq-docs-tab")
+    for name in names:
+        (line,) = [ln for ln in status.splitlines() if name in ln and ("❌" in ln or "✅" in ln)]
+        word = expected[name]
+        assert (word is None and "✅" in line and "第2页无法读取" in line) or \
+               (word is not None and "❌" in line and word.lower() in line.lower()), (name, line)
+    assert "Traceback" not in status
+    assert httpx.delete(f"{live_server.base}/v1/documents/uploads/missing-page.ofd", headers=live_server.headers,
+                        timeout=120).status_code == 200
+
+
 def test_a_scanned_pdf_citation_opens_its_page_with_the_quote_highlighted(page, live_server, tmp_path: Path) -> None:
     from tests.scans import image_pdf, scanned_page
     from tests.test_ocr import highlighted

@@ -217,35 +217,58 @@ def test_a_count_of_a_named_thing_accepts_its_own_classifier() -> None:
     assert Q("如皋市为镇街合法性审查出台了几个实施细则？").places == ("如皋",)  # 镇街 is no place
 
 
-class _Judge:
-    """A stand-in relevance judge with fixed margins (the real model is measured in the note and
-    used in test_answer_llm)."""
+class _Model:
+    """A stand-in for the packaged model read as a choice: fixed logits for "0" (none) and for each
+    numbered sentence (the real model is used in test_answer_llm)."""
 
-    def __init__(self, margin: float) -> None:
-        self.margin, self.asked = margin, []
+    def __init__(self, none: float, numbers: list[float]) -> None:
+        self.none, self.numbers, self.asked = none, numbers, []
 
-    def relevance(self, messages) -> float:
+    def choice(self, messages, options) -> list[float]:
         self.asked.append(messages[-1]["content"])
-        return self.margin
+        assert list(options) == ["0"] + [str(i) for i in range(1, len(options))]
+        return [self.none] + self.numbers[: len(options) - 1] + [0.0] * max(0, len(options) - 1 - len(self.numbers))
 
 
-def test_the_support_judge_decides_only_what_the_lexical_gate_cannot() -> None:
+def _reader(model: _Model):
+    from rag.answer.reader import Reader
+    return Reader(model, margin=2.0, max_candidates=5, sentence_chars=120)
+
+
+def test_the_reader_decides_only_what_the_lexical_gate_cannot() -> None:
     from rag.answer.extractive import draft_extractive
-    from rag.answer.judge import SupportJudge
 
     text = "紧盯败诉率7%以内的目标，健全“事前、事中、事后”全过程压降机制。"
     passages = [_passage(1, text, "rugao-2023.txt", "rugao-2023", city="如皋市", year="2023")]
     q = Q("如皋市把行政诉讼败诉率控制在多少以内？")  # too few of its words are in the sentence
     assert verify(q, draft_extractive(q, passages), passages, "extractive").refused
-    yes, no = _Judge(3.0), _Judge(1.0)
-    answer = verify(q, draft_extractive(q, passages, judge=SupportJudge(yes)), passages, "extractive")
-    assert not answer.refused and "7%" in answer.answer and "败诉率7%" in yes.asked[0]
-    assert verify(q, draft_extractive(q, passages, judge=SupportJudge(no)), passages, "extractive").refused
+    yes, no = _Model(0.0, [3.0]), _Model(0.0, [1.0])
+    answer = verify(q, draft_extractive(q, passages, reader=_reader(yes)), passages, "extractive")
+    assert not answer.refused and "7%" in answer.answer and "1. 紧盯败诉率7%" in yes.asked[0]
+    assert verify(q, draft_extractive(q, passages, reader=_reader(no)), passages, "extractive").refused
     # never asked about another city, nor where the sentence gives no rate at all
-    other = _Judge(9.0)
-    assert verify(Q("太仓市把行政诉讼败诉率控制在多少以内？"), draft_extractive(Q("太仓市把行政诉讼败诉率控制在多少以内？"), passages,
-                  judge=SupportJudge(other)), passages, "extractive").refused
+    other = _Model(0.0, [9.0])
+    q2 = Q("太仓市把行政诉讼败诉率控制在多少以内？")
+    assert verify(q2, draft_extractive(q2, passages, reader=_reader(other)), passages, "extractive").refused
     assert other.asked == []
+
+
+def test_the_reader_picks_among_numbered_sentences_or_none() -> None:
+    """The sentence whose number leads "0" by the margin is chosen; the best of several, never one
+    below the margin; without a model (LLMUnavailableError) nothing is chosen."""
+    from rag.llm.base import LLMUnavailableError
+
+    q = Q("天长市行政诉讼输了几场官司？")
+    sentences = ["全年共办理行政复议案件31件。", "全年以市政府为被告的行政诉讼案件无一败诉。"]
+    assert _reader(_Model(0.5, [1.0, 4.0])).choose(q, sentences) == 1
+    assert _reader(_Model(0.5, [1.0, 2.0])).choose(q, sentences) is None  # leads "0" by 1.5 only
+    assert _reader(_Model(5.0, [4.0, 4.5])).choose(q, sentences) is None  # "none" wins
+
+    class Down:
+        def choice(self, messages, options):
+            raise LLMUnavailableError("model process down")
+
+    assert _reader(Down()).choose(q, sentences) is None
 
 
 EXAM = ("截至目前，全市共有196名行政执法机关工作人员参加了行政执法证考试，171人通过考试；"

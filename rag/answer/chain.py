@@ -16,7 +16,7 @@ from typing import Any
 from langchain_core.runnables import RunnableLambda
 
 from rag.answer.extractive import draft_extractive, other_versions
-from rag.answer.judge import SupportJudge
+from rag.answer.reader import Reader
 from rag.answer.verify import (Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal,
                                to_script_of, verify)
 from rag.config import Settings
@@ -54,7 +54,7 @@ class AnswerChain:
         self._system = load_prompt("answer_system.md")
         self._user = load_prompt("answer_user.md")
         self._rewrite_prompt = load_prompt("rewrite.md")
-        self._support_judge: SupportJudge | None = None  # made on first use, with the model
+        self._reader: Reader | None = None  # made on first use, with the model
         retrieve = RunnableLambda(self._retrieve)
         self.llm_chain = retrieve | RunnableLambda(self._prompt) | RunnableLambda(self._generate) | RunnableLambda(self._parse) | RunnableLambda(with_versions) | RunnableLambda(self._verify)
         self.extractive_chain = retrieve | RunnableLambda(self._extract) | RunnableLambda(self._verify)
@@ -335,16 +335,17 @@ class AnswerChain:
         return {**state, "draft": parse_llm_output(state["raw"])}
 
     def _extract(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {**state, "draft": draft_extractive(state["question"], state["passages"], judge=self._judge(state["mode"]))}
+        return {**state, "draft": draft_extractive(state["question"], state["passages"], reader=self._reader_for(state["mode"]))}
 
-    def _judge(self, mode: str) -> SupportJudge | None:
-        """The support judge for this mode (see Settings.support_judge), if the generator can judge."""
-        setting = self.settings.support_judge
+    def _reader_for(self, mode: str) -> Reader | None:
+        """The reader for this mode (see Settings.reader), if the generator can be read as a choice."""
+        setting = self.settings.reader
         if setting == "off" or (setting == "llm" and mode != "llm"):
             return None
-        if self._support_judge is None and isinstance(self.llm, RelevanceJudge):
-            self._support_judge = SupportJudge(self.llm)
-        return self._support_judge
+        if self._reader is None and isinstance(self.llm, RelevanceJudge):
+            s = self.settings
+            self._reader = Reader(self.llm, s.reader_margin, s.reader_candidates, s.reader_sentence_chars)
+        return self._reader
 
     def _verify(self, state: dict[str, Any]) -> Answer:
         draft: Draft = state["draft"]

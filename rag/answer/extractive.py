@@ -18,11 +18,11 @@ from rag.models import Question
 from rag.text import HEADING_START, coverage, directive_sentences, found, gives_orders, search_key, sentence_spans
 
 if TYPE_CHECKING:
-    from rag.answer.judge import SupportJudge
+    from rag.answer.reader import Reader
 
 
 def draft_extractive(question: Question, passages: Sequence[Passage], max_sentences: int = 3,
-                     judge: SupportJudge | None = None) -> Draft:
+                     reader: Reader | None = None) -> Draft:
     """Pick source sentences that together cover the question, each citing its passage.
 
     A compound question is drafted part by part (each part with its own answer kind, so "多少天"
@@ -39,7 +39,8 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
         return Draft(sentences=tuple((s, (n,)) for n, s in pairs), quotes=tuple(pairs))
     candidates = _candidates(question, passages)
     chosen_list = _draft_one(question, candidates, max_sentences, _docids(passages))
-    if not chosen_list and judge is not None and (by_meaning := _judged(question, candidates, judge)):
+    if not chosen_list and reader is not None and (
+            by_meaning := _read(question, _candidates(question, passages, by_meaning=True), reader)):
         return Draft(sentences=((by_meaning[1], (by_meaning[0],)),), quotes=(by_meaning,), judged=True)
     rivals = _rivals(chosen_list, question, candidates, passages) if len(chosen_list) == 1 else []
     if rivals:
@@ -64,9 +65,10 @@ def _docids(passages: Sequence[Passage]) -> dict[int, str]:
     return {p.n: p.hit.chunk.docid for p in passages}
 
 
-def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
+def _candidates(question: Question, passages: Sequence[Passage], by_meaning: bool = False) -> list[tuple]:
     """(rank, offset, n, sentence, key, context key) of every sentence and heading that gives the
-    kind of answer asked, about the asked subject."""
+    kind of answer asked, about the asked subject (``by_meaning``: for the reader, which judges
+    what the checks of wording judge by words)."""
     terms = question.subject_terms
     candidates = []
     for rank, p in enumerate(passages):
@@ -81,7 +83,7 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[tuple]:
         spans += [(len(chunk.text), p.heading)] if p.heading and not gives_orders(p.heading) else []
         for s, sentence in spans:
             key = search_key(sentence)
-            if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms):
+            if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms, by_meaning):
                 continue
             if stands_for_document(question, sentence, p.hit.title):
                 key = labelled(key, context_key)  # its number or date says what its title says
@@ -126,21 +128,25 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
     return chosen
 
 
-#: The least coverage of the question's words a sentence needs to be put to the judge at all.
-_JUDGE_FLOOR = 0.25
+#: The least coverage of the question's words a sentence needs to be shown to the reader at all.
+_READER_FLOOR = 0.25
 
 
-def _judged(question: Question, candidates: list[tuple], judge: SupportJudge) -> tuple[int, str] | None:
-    """The best-covering candidate, if the judge says it answers the question: only for questions
-    whose answer kind was checked (a count, a date, a rate…), so the judge decides between sentences
-    that already give the right kind of answer about the right subject."""
-    if not anchored(question) or question.compound or not candidates:
+def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[int, str] | None:
+    """The candidate the reader finds answers the question by meaning, when no sentence covered
+    enough of its words. Every candidate already gives the kind of answer asked about the asked
+    subject; the reader sees the best-covering ones, each once, best first."""
+    if question.compound or not candidates:
         return None
     words = question.content_words
-    rank, s, n, sentence, key, context_key = max(candidates, key=lambda c: (coverage(words, c[4], c[5]), -c[0], -c[1]))
-    if words and coverage(words, key, context_key) < _JUDGE_FLOOR:
-        return None
-    return (n, sentence) if judge.supports(question, sentence) else None
+    ranked = sorted(candidates, key=lambda c: (-coverage(words, c[4], c[5]), c[0], c[1]))
+    shown: dict[str, int] = {}
+    for _, _, n, sentence, key, context_key in ranked:
+        if sentence not in shown and (not words or coverage(words, key, context_key) >= _READER_FLOOR):
+            shown[sentence] = n
+    sentences = list(shown)[: reader.max_candidates]
+    chosen = reader.choose(question, sentences)
+    return None if chosen is None else (shown[sentences[chosen]], sentences[chosen])
 
 
 #: The next enumerated item of a list written as prose, e.g. "四是完善…", "其次，…", "此外…".

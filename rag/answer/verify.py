@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
+from rag.text.frontmatter import DATE_LABEL, DOC_NUMBER, FULL_DATE, states_metadata
 from rag.text.places import lies_within, short_of
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
@@ -44,7 +45,7 @@ class Draft:
     quotes: tuple[tuple[int, str], ...]
     #: the sentences come from documents that give different figures or dates for what was asked
     conflict: bool = False
-    #: the support judge found the sentence answers the question by meaning, where too few of the
+    #: the reader found the sentence answers the question by meaning, where too few of the
     #: question's words are in it (every other check still applies)
     judged: bool = False
 
@@ -181,7 +182,8 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
         # and a place must be the document's subject or be named by the cited sentence itself
         sentences = "\n".join(by_n[n].source_of(c.start, c.end) for n in support for c in verified[n])
         support_passages = [by_n[n] for n in support]
-        if about_subject(support_passages, terms) and answers_as_asked(question, support_passages, sentences, terms):
+        if about_subject(support_passages, terms) and answers_as_asked(question, support_passages, sentences, terms,
+                                                                          by_meaning=draft.judged):
             kept.append((text, tuple(support)))
     used = sorted({n for _, ns in kept for n in ns})
     parts = question.parts or (question,)
@@ -315,19 +317,20 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
     return missing
 
 
-def answers_as_asked(question: Question, passages: Sequence[Passage], sentences: str, terms: Sequence[str]) -> bool:
+def answers_as_asked(question: Question, passages: Sequence[Passage], sentences: str, terms: Sequence[str],
+                     by_meaning: bool = False) -> bool:
     """The checks a supporting sentence must pass, for the drafter and the verifier alike: it speaks
     about the place asked (see names_subject), its passages hold the names the question quotes, and
-    it gives the kind of answer asked for (see fits_answer_type)."""
+    it gives the kind of answer asked for (see fits_answer_type; ``by_meaning``: the reader chose it)."""
     return (not non_answer(question, passages, sentences)
             and any(names_subject(p, sentences, terms) for p in passages)
             and all(any(name in p.document_names or contains(p.context, name) for p in passages)
                     for name in question.quoted)
             and all(any(contains(p.context, body) for p in passages) for body in _named_bodies(question))
-            and (fits_answer_type(question, search_key(sentences))
+            and (fits_answer_type(question, search_key(sentences), by_meaning)
                  or (_ASKS_DOCUMENT_YEAR.search(question.key) is not None
                      and any(p.metadata.get("year") for p in passages)
-                     and fits_answer_type(_without(question, "date"), search_key(sentences)))))
+                     and fits_answer_type(_without(question, "date"), search_key(sentences), by_meaning))))
 
 
 #: "哪个财政年度的施政报告…", "哪一年的公报…": the year of a document, which its title or date gives.
@@ -338,15 +341,13 @@ def _without(question: Question, kind: str) -> Question:
     return question.model_copy(update={"kinds": tuple(k for k in question.kinds if k != kind)})
 
 
-#: A document number as offices write it: 京政办发〔2016〕8号, 湘办发[2016]41号, 国办发（2016）19号.
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[（(【［]\s*(?:19|20)\d{2}\s*[〕\]）)】］]\s*\d{1,4}\s*号")
-
-
 def non_answer(question: Question, passages: Sequence[Passage], sentences: str) -> bool:
     """Whether the supporting sentences only look like an answer, whatever they hold: a question
     (a heading that repeats what was asked: "三、如何申请延期缴纳税款？"), the document's own title
     ("某县2019年法治政府建设年度报告", unless a name or number is asked for), or a bare document
-    number where something else was asked. Such lines name a topic; they state nothing about it."""
+    number where something else was asked, and a dateline or a field the page lists above the text
+    (发布机构, 文号…) where no date, place or body was asked. Such lines name a topic or label the
+    document; they state nothing about what was asked."""
     spans = [sentences[a:b] for a, b in sentence_spans(sentences)]
     titles = {folded(p.hit.title)[0] for p in passages}
     return bool(spans) and all(_only_names(question, s, titles) for s in spans)
@@ -366,14 +367,9 @@ def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
         return False
     if key in titles or any(len(key) >= 8 and key in t for t in titles):
         return True
+    if states_metadata(sentence):  # a dateline or a field of the page: the document's date, number, issuer
+        return not {"date", "place", "person"} & set(question.kinds)
     return _only(key, DOC_NUMBER)  # a bare number: a document's own, where a citing sentence says more
-
-
-#: A full date a document is signed with, e.g. "2016年5月28日".
-_FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日"
-                        r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
-#: The label a page puts before its date: "发布时间：", "印发日期:".
-_DATE_LABEL = re.compile(r"(?:发布|印发|成文|公布|更新)?(?:时间|日期)\s*[:：]?")
 
 
 def own_doc_numbers(text: str) -> list[str]:
@@ -390,7 +386,7 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
     if "docno" in question.kinds and (_only(key, DOC_NUMBER) or (
             title and DOC_NUMBER.search(key) and folded(title)[0] in folded(sentence)[0])):
         return True
-    return "date" in question.kinds and _only(_DATE_LABEL.sub("", key), _FULL_DATE)
+    return "date" in question.kinds and _only(DATE_LABEL.sub("", key), FULL_DATE)
 
 
 def _states_year(text: str) -> bool:
@@ -469,19 +465,24 @@ HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八
 def _counts_in(text: str, unit: str, noun: str) -> bool:
     """A count in the asked unit (个 is generic: "多少个事项" is answered by "114项", never by "10名"),
     of the asked thing when the question names it: "293个调解室" does not count 调解组织."""
-    if unit == "个":
-        # 个 with a named thing: any classifier but a person's, for the count must stand next to that
-        # thing ("多少个联络点" ← "8家村居法律援助联络点"); 个 alone: only 个
-        group = "".join(g for g in _CLASSIFIER_GROUPS if g != "人名位") if noun else "个"
-    else:
-        group = next(g for g in _CLASSIFIER_GROUPS if unit in g)
-    counts = _unit_counts(text, group)
+    counts = _counts_of_unit(text, unit, bool(noun))
     if not noun:
         return bool(counts)
     # the count stands next to what it counts: "调解组织506个", "23名专职调解员", "114项4.0版清单事项"
     forms = _HEAD_FORMS.get(noun, (noun,))
     return any(form in text[max(0, m.start() - len(noun) - 3):m.start()] or form in text[m.end():m.end() + len(noun) + 12]
                for m in counts for form in forms)
+
+
+def _counts_of_unit(text: str, unit: str, named: bool) -> list[re.Match]:
+    """Counts in the asked unit's classifiers: 个 with a named thing takes any classifier but a
+    person's, for the count must then stand next to that thing ("多少个联络点" ← "8家村居法律援助联络点");
+    个 alone only 个."""
+    if unit == "个":
+        group = "".join(g for g in _CLASSIFIER_GROUPS if g != "人名位") if named else "个"
+    else:
+        group = next(g for g in _CLASSIFIER_GROUPS if unit in g)
+    return _unit_counts(text, group)
 
 
 def _unit_counts(text: str, classifiers: str) -> list[re.Match]:
@@ -542,6 +543,10 @@ class Check:
     applies: Callable[[Question], bool]
     passes: Callable[[Question, str, str], bool]
     reason: str
+    #: a check of wording (what is counted is named next to the count, the predicate's verb is in the
+    #: sentence): the reader's judgement of meaning stands in for it ("法治专题讲座2次" counts the
+    #: 法治课 a question asks about in other words); checks of form always apply
+    wording: bool = False
 
 
 def _is_person(question: Question, key: str, plain: str) -> bool:
@@ -604,13 +609,16 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("per-head", lambda q: "count" in q.kinds and "人均" not in q.key, _total_not_per_head,
           "文件中只有人均数，没有总数"),
     Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
-          "文件中的数字数的是另一类事项"),
-    Check("unit", lambda q: _single(q) and bool(q.unit), lambda q, k, p: _counts_in(p, q.unit, q.counted),
-          "文件中有相关段落，但没有给出所问事项的数量"),
+          "文件中的数字数的是另一类事项", wording=True),
+    Check("unit", lambda q: _single(q) and bool(q.unit), lambda q, k, p: bool(_counts_of_unit(p, q.unit, bool(q.counted))),
+          "文件中有相关段落，但没有给出所问单位的数量"),
+    Check("counts-what", lambda q: _single(q) and bool(q.unit and q.counted),
+          lambda q, k, p: _counts_in(p, q.unit, q.counted), "文件中有相关段落，但没有给出所问事项的数量",
+          wording=True),
     # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam, "272人
     # 参加…培训" a training; "3个重大行政决策事项" were published, not "放到网上运行"
     Check("predicate", lambda q: _single(q) and bool(q.predicate), lambda q, k, p: found(q.predicate[-1], k),
-          "文件中的数字说的是另一件事"),
+          "文件中的数字说的是另一件事", wording=True),
     Check("honour", lambda q: "honour" in q.kinds, lambda q, k, p: bool(_HONOR_CUE.search(k)),
           "文件中没有授予荣誉或称号的说法"),
     Check("name", lambda q: "name" in q.kinds, lambda q, k, p: bool(_QUOTED_NAME.search(k)), "文件中没有给出名称"),
@@ -623,20 +631,22 @@ KIND_CHECKS: tuple[Check, ...] = (
 )
 
 
-def failed_check(question: Question, sentence_key: str) -> Check | None:
+def failed_check(question: Question, sentence_key: str, by_meaning: bool = False) -> Check | None:
     """The first check of KIND_CHECKS the sentence (search key) fails, None when it gives the kind
     of answer asked for: a quantity that is not a year for how-many, counted in the asked unit
     (多少个 is not answered by 10名), a percentage for a rate, a date for when, the figures and
     dates the question states, and for who a person in the asked role (any name in the sentence is
-    no answer to who a city's 市委书记 is)."""
+    no answer to who a city's 市委书记 is). ``by_meaning``: the reader judges what the sentence
+    says, so the checks of wording are left to it."""
     key = _DIGIT_SPACE.sub("", sentence_key)  # "到 2020 年", "开展 18 次" as PDFs space them
     plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), key)
-    return next((c for c in KIND_CHECKS if c.applies(question) and not c.passes(question, key, plain)), None)
+    return next((c for c in KIND_CHECKS if c.applies(question) and not (by_meaning and c.wording)
+                 and not c.passes(question, key, plain)), None)
 
 
-def fits_answer_type(question: Question, sentence_key: str) -> bool:
+def fits_answer_type(question: Question, sentence_key: str, by_meaning: bool = False) -> bool:
     """Whether a sentence gives the kind of answer the question asks for (see failed_check)."""
-    return failed_check(question, sentence_key) is None
+    return failed_check(question, sentence_key, by_meaning) is None
 
 
 def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:

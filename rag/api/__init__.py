@@ -212,6 +212,16 @@ MESSAGES_ZH = {
 }
 
 
+class WhoAmI(BaseModel):
+    """``GET /v1/me``: the asker the guard established for this request."""
+
+    name: str = Field(description="'key:<8 hex>' for an API key, 'oidc:<sub>' for someone signed in through the "
+                      "identity provider, 'local' on a server without keys.")
+    role: Literal["read", "write"]
+    groups: list[str] = Field(description="Departments, from the identity provider's groups claim (sorted).")
+    admin: bool = Field(description="A site administrator: reads every document, manages every knowledge base.")
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str
@@ -245,7 +255,8 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                   "add and remove documents).")
     app.state.qa = qa
     mount_docs(app)
-    app.add_middleware(RouteLimits, keyed=bool(settings.api_key_list or settings.read_key_list), rules=[
+    app.add_middleware(RouteLimits, keyed=bool(settings.api_key_list or settings.read_key_list or settings.oidc_issuer),
+                       rules=[
         RouteRule("POST", "/v1/feedback", settings.feedback_max_kb * 1024, settings.feedback_per_minute)])
     app.state.access = access_for(settings)  # the UI mounted later checks roles against the same sessions
     app.add_middleware(Guard, access=app.state.access,
@@ -333,6 +344,13 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                  "embedded_chunks": counts["embedded_chunks"]} if asker is not None and asker.admin else {}
         return {"status": "ok", **shown, "embedding_model": qa.retriever.embedder.name,
                 "answer_mode": settings.answer_mode, "llm": qa.chain.llm_health()}
+
+    @app.get("/v1/me", response_model=WhoAmI)
+    def me(request: Request) -> WhoAmI:
+        """Who the server takes this request to be: the key's service account, the person signed in
+        (``oidc:<sub>`` with the provider's groups), or ``local`` on a server without keys."""
+        principal = request.state.principal
+        return WhoAmI(name=principal.name, role=principal.role, groups=sorted(principal.groups), admin=principal.admin)
 
     @app.post("/v1/answer", responses=STREAMABLE)
     async def answer(body: AnswerRequest, request: Request):

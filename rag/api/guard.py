@@ -10,7 +10,12 @@ alike), so no route can be added that it does not see. It does two things before
   description (``/docs``, ``/openapi.json``), which holds no documents. Each key is a service
   account (``key:<8 hex of its sha256>``); ``POLICYQA_KEY_GROUPS`` binds accounts to groups, and a
   full-access key bound to none is a site administrator (what each may read: rag.index.acl).
-* **Sessions.** ``/login`` hands a browser a random session id (HttpOnly, SameSite=Strict) that the
+* **Identity provider.** With ``POLICYQA_OIDC_ISSUER`` set, people may sign in through the site's
+  OpenID Connect provider instead (``/login/oidc``; :mod:`rag.api.oidc` does the protocol) and
+  programs may send the provider's JWTs as ``Authorization: Bearer``. A bearer value shaped like a
+  JWT is only ever read as a token, anything else only as a key, so which check runs depends on
+  what the client sent, never on the keys.
+* **Sessions.** ``/login`` (and the provider's callback) hands a browser a random session id (HttpOnly, SameSite=Strict) that the
   server maps to the key's :class:`~rag.models.Principal` until it expires (``POLICYQA_SESSION_HOURS``) or ``/logout`` revokes
   it; the key itself, or anything derived from it, never sits in a cookie. Wrong keys are throttled
   per client address (``POLICYQA_LOGIN_MAX_FAILURES`` per ``POLICYQA_LOGIN_WINDOW_S``: 429 beyond).
@@ -27,15 +32,29 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from hashlib import sha256
-
-from rag.models import LOCAL, Principal
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from rag.api.oidc import (
+    BINDING_COOKIE,
+    CALLBACK_PATH,
+    OIDC,
+    PENDING_TTL_S,
+    START_PATH,
+    OIDCConfig,
+    ProviderUnavailable,
+    SignInError,
+    looks_like_jwt,
+)
+from rag.models import LOCAL, Principal
+
+log = logging.getLogger(__name__)
 
 COOKIE = "policyqa_session"
 OPEN_PATHS = ("/healthz", "/login", "/logout", "/docs", "/openapi.json", "/favicon.ico")
@@ -109,32 +128,51 @@ class Sessions:
 
 
 class Access:
-    """Who a request is: a key header (programs) or a session cookie (people)."""
+    """Who a request is: a key header or a provider's token (programs), or a session cookie (people)."""
 
-    def __init__(self, keys: Keys, sessions: Sessions) -> None:
+    def __init__(self, keys: Keys, sessions: Sessions, oidc: OIDC | None = None) -> None:
         self.keys = keys
         self.sessions = sessions
+        self.oidc = oidc
 
     @property
     def enabled(self) -> bool:
-        return self.keys.enabled
+        return self.keys.enabled or self.oidc is not None
 
     def principal(self, headers: dict[str, str], cookies: dict[str, str]) -> Principal | None:
-        """Who a request's credentials stand for (:data:`~rag.models.LOCAL` when no keys are set),
-        None when they stand for no one."""
+        """Who a request's key or session cookie stands for (:data:`~rag.models.LOCAL` when neither
+        keys nor a provider are set), None when it stands for no one. A provider's token is read
+        only by :meth:`authenticate` (it may have to fetch the provider's keys)."""
         if not self.enabled:
             return LOCAL
         key = _key_header(headers)
         if key:
-            return self.keys.principal_of_key(key)
+            return None if self._is_token(key) else self.keys.principal_of_key(key)
         token = cookies.get(COOKIE, "")
         return self.sessions.principal(token) if token else None
 
+    async def authenticate(self, headers: dict[str, str], cookies: dict[str, str]) -> Principal | None:
+        """:meth:`principal`, and a provider's bearer token; raises
+        :class:`~rag.api.oidc.SignInError` for a token that is refused (it says why)."""
+        key = _key_header(headers)
+        if self.oidc is not None and self._is_token(key):
+            return await self.oidc.bearer_principal(key)
+        return self.principal(headers, cookies)
+
+    def _is_token(self, credential: str) -> bool:
+        return self.oidc is not None and looks_like_jwt(credential)
+
 
 def access_for(settings) -> Access:
-    """The keys and a session store as ``settings`` (a :class:`rag.config.Settings`) configure them."""
-    return Access(Keys(settings.api_key_list, settings.read_key_list, settings.key_group_map),
-                  Sessions(settings.session_hours * 3600))
+    """The keys, a session store and the identity provider as ``settings`` (a
+    :class:`rag.config.Settings`) configure them."""
+    config = OIDCConfig.from_settings(settings)
+    if config is not None and any(looks_like_jwt(k) for k in settings.api_key_list + settings.read_key_list):
+        raise ValueError("an API key is shaped like a JWT (eyJ….….…), which would be read as the identity "
+                         "provider's token: choose keys without dots (e.g. python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))')")
+    return Access(Keys(settings.api_key_list, settings.read_key_list, settings.key_group_map), Sessions(settings.session_hours * 3600),
+                  OIDC(config) if config is not None else None)
 
 
 def _key_header(headers: dict[str, str]) -> str:
@@ -246,11 +284,20 @@ def _json(status: int, code: str, message: str, message_zh: str, extra_headers: 
 
 LOGIN_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>PolicyQA 登录</title>
 <style>body{{font-family:sans-serif;max-width:420px;margin:12vh auto;color:#222}}input{{width:100%;padding:8px;
-margin:8px 0;box-sizing:border-box}}button{{padding:8px 24px}}.err{{color:#b00}}</style></head><body>
-<h2>PolicyQA 政策文件问答</h2><p>请输入管理员发放的访问密钥。</p>{error}
-<form method="post" action="/login"><input type="hidden" name="next" value="{next}">
-<input type="password" name="key" placeholder="访问密钥" autofocus required><button type="submit">登录</button></form>
+margin:8px 0;box-sizing:border-box}}button,.sso{{padding:8px 24px}}.sso{{display:inline-block;background:#1d4ed8;
+color:#fff;text-decoration:none;border-radius:4px}}.err{{color:#b00}}</style></head><body>
+<h2>PolicyQA 政策文件问答</h2>{error}{methods}
 </body></html>"""
+#: The ways in the login page offers, as the server is configured.
+OIDC_BUTTON = '<p><a class="sso" href="{start}?next={next_q}">统一身份认证登录</a></p>'
+KEY_FORM = """<p>{lead}</p><form method="post" action="/login"><input type="hidden" name="next" value="{next}">
+<input type="password" name="key" placeholder="访问密钥" autofocus required><button type="submit">登录</button></form>"""
+#: The callback's answer: the session cookie is SameSite=Strict, and a browser that came from the
+#: provider's site would not send it on a redirect that continues that navigation, so the page
+#: moves on itself (a navigation this server's page starts is same-site).
+SIGNED_IN_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="0;url={next}"><title>PolicyQA 已登录</title></head>
+<body><p>已登录，正在进入 <a href="{next}">PolicyQA</a>…</p></body></html>"""
 
 
 class Guard:
@@ -277,18 +324,37 @@ class Guard:
                 return await self._respond(send, *_cross_site())
             return await self._login(scope, receive, send, headers)
         if scope["type"] == "http" and path == "/logout":
-            self.access.sessions.revoke(cookies.get(COOKIE, ""))
-            return await self._respond(send, 303, [(b"location", b"/login"), (b"set-cookie", _cookie("", scope, 0))], b"")
+            return await self._logout(scope, send, headers, cookies)
         if scope["type"] == "http" and path == "/login":
             return await self._login_page(send, safe_next(_next(scope)) or "", "")
+        if scope["type"] == "http" and method == "GET" and self.access.oidc is not None and \
+                path in (START_PATH, CALLBACK_PATH):
+            return await (self._oidc_start if path == START_PATH else self._oidc_callback)(scope, send, headers, cookies)
         if not (path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)):
-            principal = self.access.principal(headers, cookies)
+            try:
+                principal = await self.access.authenticate(headers, cookies)
+            except ProviderUnavailable as exc:
+                log.error("bearer token not checked: %s", exc)
+                return await self._respond(send, *_json(
+                    503, "identity_provider_unavailable", "the identity provider cannot be reached to check "
+                    "the token; try again shortly", exc.message_zh, [(b"retry-after", b"10")]))
+            except SignInError as exc:
+                return await self._respond(send, *_json(
+                    401, "invalid_token", f"{exc}: get a new token from the identity provider",
+                    f"{exc.message_zh}，请向统一身份认证服务重新获取令牌",
+                    [(b"www-authenticate", b'Bearer error="invalid_token"')]))
             if principal is None:
                 if scope["type"] == "http" and method == "GET" and "text/html" in headers.get("accept", ""):
                     target = quote(path + ("?" + scope["query_string"].decode() if scope.get("query_string") else ""))
                     return await self._respond(send, 303, [(b"location", f"/login?next={target}".encode())], b"")
                 if scope["type"] != "http":
                     return await send({"type": "websocket.close", "code": 4401})
+                if self.access.oidc is not None:
+                    return await self._respond(send, *_json(
+                        401, "unauthorized", "missing or wrong credentials: send 'Authorization: Bearer <the "
+                        "identity provider's token or an API key>', or sign in at /login",
+                        "缺少凭据或凭据错误，请在请求头中提供 Authorization: Bearer <统一身份认证令牌或 API 密钥>，或在 /login 登录",
+                        [(b"www-authenticate", b"Bearer")]))
                 return await self._respond(send, *_json(
                     401, "unauthorized", "missing or wrong API key: send 'Authorization: Bearer <key>'",
                     "缺少 API 密钥或密钥错误，请在请求头中提供 Authorization: Bearer <密钥>",
@@ -378,9 +444,68 @@ class Guard:
         await self._respond(send, 303, [(b"location", quote(target, safe="/?&=%#:;,+@!$'()*~").encode()),
                                         (b"set-cookie", _cookie(token, scope, int(self.access.sessions.lifetime_s)))], b"")
 
-    async def _login_page(self, send: Send, target: str, error: str, status: int = 200) -> None:
-        page = LOGIN_PAGE.format(error=error, next=html.escape(target or self.ui_path or "/")).encode("utf-8")
-        await self._respond(send, status, [(b"content-type", b"text/html; charset=utf-8")], page)
+    async def _login_page(self, send: Send, target: str, error: str, status: int = 200,
+                          extra_headers: list | None = None) -> None:
+        target = target or self.ui_path or "/"
+        methods = []
+        if self.access.oidc is not None:
+            methods.append(OIDC_BUTTON.format(start=START_PATH, next_q=html.escape(quote(target, safe=""))))
+        if self.access.keys.enabled:
+            lead = "或输入管理员发放的访问密钥：" if methods else "请输入管理员发放的访问密钥。"
+            methods.append(KEY_FORM.format(lead=lead, next=html.escape(target)))
+        page = LOGIN_PAGE.format(error=error, methods="".join(methods)).encode("utf-8")
+        await self._respond(send, status, [(b"content-type", b"text/html; charset=utf-8"), *(extra_headers or [])],
+                            page)
+
+    async def _logout(self, scope: Scope, send: Send, headers: dict[str, str], cookies: dict[str, str]) -> None:
+        """Ends the session; someone who signed in through the provider goes on to its logout."""
+        token = cookies.get(COOKIE, "")
+        principal = self.access.sessions.principal(token) if token else None
+        self.access.sessions.revoke(token)
+        target = "/login"
+        if principal is not None and self.access.oidc is not None:
+            target = await self.access.oidc.logout_url(principal, self._own_url(scope, headers, "/login")) or target
+        await self._respond(send, 303, [(b"location", target.encode("latin-1")), (b"set-cookie", _cookie("", scope, 0))],
+                            b"")
+
+    def _own_url(self, scope: Scope, headers: dict[str, str], path: str) -> str:
+        """``path`` on this server as the provider must name it (the configured redirect URI's
+        origin, else the request's)."""
+        configured = urlsplit(self.access.oidc.config.redirect_uri)
+        if configured.netloc:
+            return f"{configured.scheme}://{configured.netloc}{path}"
+        return f"{scope.get('scheme', 'http')}://{headers.get('host', '')}{path}"
+
+    async def _oidc_start(self, scope: Scope, send: Send, headers: dict[str, str], _: dict[str, str]) -> None:
+        """Off to the provider, with this flow's binding cookie (see :func:`_binding_cookie`)."""
+        target = safe_next(_next(scope)) or self.ui_path or "/docs"
+        oidc = self.access.oidc
+        redirect_uri = oidc.config.redirect_uri or self._own_url(scope, headers, CALLBACK_PATH)
+        try:
+            url, binding = await oidc.start(redirect_uri, target)
+        except ProviderUnavailable as exc:
+            log.error("sign-in not started: %s", exc)
+            return await self._login_page(send, target, f'<p class="err">{html.escape(exc.message_zh)}</p>', status=503)
+        await self._respond(send, 303, [(b"location", url.encode("latin-1")), (b"cache-control", b"no-store"),
+                                        (b"set-cookie", _binding_cookie(binding, scope, PENDING_TTL_S))], b"")
+
+    async def _oidc_callback(self, scope: Scope, send: Send, _: dict[str, str], cookies: dict[str, str]) -> None:
+        query = {k: v[0] for k, v in parse_qs(scope.get("query_string", b"").decode("utf-8", "replace")).items()}
+        spent = [(b"set-cookie", _binding_cookie("", scope, 0)), (b"cache-control", b"no-store")]
+        try:
+            principal, target = await self.access.oidc.complete(query, cookies.get(BINDING_COOKIE, ""))
+        except SignInError as exc:
+            log.warning("sign-in through the identity provider refused: %s", exc)
+            status = 503 if isinstance(exc, ProviderUnavailable) else 400
+            return await self._login_page(send, "", f'<p class="err">{html.escape(exc.message_zh)}</p>',
+                                          status=status, extra_headers=spent)
+        self.access.sessions.revoke(cookies.get(COOKIE, ""))  # a session this browser had before ends
+        token = self.access.sessions.create(principal)
+        location = html.escape(quote(target, safe="/?&=%#:;,+@!$'()*~"))
+        await self._respond(send, 200, [
+            (b"content-type", b"text/html; charset=utf-8"), (b"referrer-policy", b"no-referrer"), *spent,
+            (b"set-cookie", _cookie(token, scope, int(self.access.sessions.lifetime_s)))],
+            SIGNED_IN_PAGE.format(next=location).encode("utf-8"))
 
     @staticmethod
     async def _respond(send: Send, status: int, headers: list, body: bytes) -> None:
@@ -393,6 +518,15 @@ class Guard:
 def _cookie(token: str, scope: Scope, max_age: int) -> bytes:
     secure = "; Secure" if scope.get("scheme") == "https" else ""
     return f"{COOKIE}={token}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Strict{secure}".encode()
+
+
+def _binding_cookie(value: str, scope: Scope, max_age: int) -> bytes:
+    """Ties a sign-in in progress to this browser. SameSite=Lax, not Strict: the provider's redirect
+    back is a top-level GET from another site, on which a browser sends Lax cookies and withholds
+    Strict ones. It authorises nothing (it only proves the callback reaches the browser that began
+    the flow, against login CSRF), lives as long as the flow and is sent to /login/oidc only."""
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    return f"{BINDING_COOKIE}={value}; Max-Age={max_age}; Path={START_PATH}; HttpOnly; SameSite=Lax{secure}".encode()
 
 
 def _cross_site() -> tuple:

@@ -99,7 +99,7 @@ class RouteLimits:
         await self.app(scope, replay, send)
 
     def _client(self, scope: Scope) -> str:
-        if self.keyed:  # the guard let it in, so its credential is one of the configured keys
+        if self.keyed:  # the guard let it in: a configured key, a provider's token or a session
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
             auth = headers.get("authorization", "")
             key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from rag.chunk import CHUNKER_VERSION
 from rag.config import Settings
 from rag.index.keyword import TERMS_VERSION, KeywordIndex
 from rag.index.store import Store
@@ -51,6 +52,7 @@ def expected_manifest(settings: Settings, model_name: str, dim: int, keyword_ter
         "embedding_model": model_name,
         "dimension": str(dim),
         "normalizer_version": NORMALIZER_VERSION,
+        "chunker_version": CHUNKER_VERSION,
         "keyword_terms": keyword_terms,
         "chunk_max_chars": str(settings.chunk_max_chars),
         "chunk_min_chars": str(settings.chunk_min_chars),

@@ -21,6 +21,7 @@ from rag.ingest.image import ImageLoader
 from rag.ingest.jsonl import JsonlLoader
 from rag.ingest.limits import IngestLimits, check_file_size
 from rag.ingest.notes import ParserNotes
+from rag.ingest.ofd import OfdLoader
 from rag.ingest.pdf import PdfLoader
 from rag.ingest.subject import derive_subject
 from rag.ingest.text import MarkdownLoader, TextLoader
@@ -34,7 +35,7 @@ from rag.text.offsets import Traced, edits_between
 log = logging.getLogger(__name__)
 
 LOADERS: tuple[Loader, ...] = (TextLoader(), MarkdownLoader(), HtmlLoader(), DocxLoader(), PdfLoader(),
-                               JsonlLoader(), ImageLoader())
+                               JsonlLoader(), ImageLoader(), OfdLoader())
 SUPPORTED = tuple(ext for loader in LOADERS for ext in loader.extensions)
 
 __all__ = ["IngestError", "IngestLimits", "IngestResult", "Ingestor", "SUPPORTED", "build_document", "find_files",

@@ -16,7 +16,7 @@ from rag.ingest.limits import IngestLimits
 log = logging.getLogger(__name__)
 
 #: Pages with fewer extracted characters than this count as having no text layer.
-_MIN_PAGE_CHARS = 10
+MIN_PAGE_CHARS = 10
 
 
 class PdfLoader(Loader):
@@ -55,7 +55,7 @@ class PdfLoader(Loader):
         if unreadable and limits.ocr:
             pages = _ocr_pages(path, pages, unreadable, limits)
             metadata["ocr"] = ",".join(str(i + 1) for i in unreadable)
-            unreadable = [i for i in unreadable if len(pages[i].strip()) < _MIN_PAGE_CHARS]
+            unreadable = [i for i in unreadable if len(pages[i].strip()) < MIN_PAGE_CHARS]
         if len(unreadable) == len(pages):
             raise IngestError(path, f"no text layer on any of its {len(pages)} page(s) and "
                               + ("OCR found no text on them" if limits.ocr else "OCR is off (POLICYQA_OCR=false)"),
@@ -63,7 +63,7 @@ class PdfLoader(Loader):
                               else "Turn OCR on, or run OCR on it first (e.g. ocrmypdf -l chi_sim)")
         if unreadable:
             warnings = (f"{len(unreadable)} of {len(pages)} pages have no readable text (pages "
-                        f"{_ranges([i + 1 for i in unreadable])}); their content is missing",)
+                        f"{page_ranges([i + 1 for i in unreadable])}); their content is missing",)
         title = None
         if reader.metadata and reader.metadata.title:
             title = str(reader.metadata.title).strip() or None
@@ -108,7 +108,7 @@ _TEXTLIKE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 def usable_text(text: str) -> bool:
     """Whether a page's text layer holds real text (enough of it, mostly text-like, no cid codes)."""
     stripped = "".join(text.split())
-    if len(stripped) < _MIN_PAGE_CHARS or "(cid:" in text:
+    if len(stripped) < MIN_PAGE_CHARS or "(cid:" in text:
         return False
     return len(_TEXTLIKE.findall(stripped)) >= 0.8 * len(stripped)
 
@@ -132,6 +132,6 @@ def _ocr_pages(path: Path, pages: list[str], indexes: list[int], limits: IngestL
     return out
 
 
-def _ranges(pages: list[int]) -> str:
+def page_ranges(pages: list[int]) -> str:
     shown = ", ".join(map(str, pages[:10]))
     return shown + (f", … ({len(pages) - 10} more)" if len(pages) > 10 else "")

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 
 from rag.text import search_key
-from rag.text.places import LEVELS, Mention, Place, places_in
+from rag.text.places import LEVELS, Mention, Place, places_in, repeated_short_names
 
 #: A plausible year of a policy document, e.g. "2023" in "2023年" or in "rugao-2023.txt".
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
@@ -40,21 +40,41 @@ def derive_subject(docid: str, title: str, text: str) -> dict[str, str]:
 
 def _city(title: str, text: str) -> str | None:
     """The place a document is about: the innermost place its title names (天津市南开区… → 南开区;
-    a place inside a 《quoted title》 is another document's), else the place its text names most
-    (at least twice) or a place inside that one named nearly as often (a district's report names its
-    district more than its city)."""
+    a place inside a 《quoted title》 is another document's), else the innermost its front lines name
+    (a work report titled only 政府工作报告 is given "——2023年4月25日在交城县第十七届人民代表大会…上",
+    by "略阳县人民政府县长…"), else the place its text names most (at least twice) or a place inside
+    that one named nearly as often (a district's report names its district more than its city), else
+    the short name it repeats as a word of its own (大同 in "推动大同高质量发展", a text that never
+    writes 大同市)."""
     salutation = title.rstrip().endswith((":", "："))  # "江苏省人民政府：" addresses, it does not name
-    named = [] if salutation else [m for m in places_in(search_key(title)) if not _in_book_title(title, m)]
-    if named:
-        return _innermost(named[0].place, [m.place for m in named])
+    for lines in ("" if salutation else title, _front_lines(text)):
+        named = [m for m in places_in(search_key(lines)) if not _in_book_title(lines, m)]
+        if named:
+            return _innermost(named[0].place, [m.place for m in named])
     counts = Counter(m.place for m in places_in(search_key(text[:20000])))
     if not counts:
-        return None
+        repeated = repeated_short_names(search_key(text[:20000]))
+        return repeated.name if repeated else None
     top, n = counts.most_common(1)[0]
     if n < 2:
         return None
     inner = [(c, p) for p, c in counts.items() if p.inside(top) and c * 2 >= n and c >= 2]
     return max(inner, key=lambda cp: (cp[0], LEVELS.index(cp[1].level)))[1].name if inner else top.name
+
+
+#: Front lines: the short lines above a document's body (subtitle, speaker, issuer, dateline), at
+#: most this many, each at most this long; the first long line is the body.
+_FRONT_LINES, _FRONT_MAX = 4, 60
+
+
+def _front_lines(text: str) -> str:
+    lines = [line.strip() for line in text[:_OPENING].split("\n") if line.strip()]
+    front = []
+    for line in lines[:_FRONT_LINES]:
+        if len(line) > _FRONT_MAX or line.endswith(("：", ":")):  # the body, or its salutation (各位代表：)
+            break
+        front.append(line)
+    return "\n".join(front)
 
 
 def _innermost(first: Place, places: list[Place]) -> str:

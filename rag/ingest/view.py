@@ -3,7 +3,9 @@
 Staff who check an answer want to see it where it stands in the file they know. For a page with a
 text layer the quote is found among the layer's characters (their boxes come from PDFium); for a
 scanned page or an image, among the OCR lines of that page (read from the OCR cache: the page is
-rendered at the resolution it was read at, so its pixels hash the same). Whitespace, widths and
+rendered at the resolution it was read at, so its pixels hash the same). An OFD page is drawn
+from its own images and text objects, and the quote found among the characters those place.
+Whitespace, widths and
 scripts are folded on both sides, so a quote of the normalised text finds the original's glyphs.
 
 A file's page may be of any size (a 625-byte PDF can hold a 100x100-inch page), so pages are drawn
@@ -120,7 +122,7 @@ class _BytesLRU:
 
 
 def page_png(request: PageRequest, limits: IngestLimits) -> bytes:
-    """PNG of page ``request.page`` (1-based) of the PDF or image at ``request.source``, the quote
+    """PNG of page ``request.page`` (1-based) of the PDF, OFD or image at ``request.source``, the quote
     highlighted, at most ``_WIDTH`` x ``_HEIGHT`` pixels whatever the page's size."""
     source = Path(request.source)
     if not source.is_file():
@@ -130,6 +132,8 @@ def page_png(request: PageRequest, limits: IngestLimits) -> bytes:
         image, boxes = _pdf_page(source, request, limits, cache_dir)
     elif source.suffix.lower() in _IMAGE_SUFFIXES:
         image, boxes = _image_page(source, request, limits, cache_dir)
+    elif source.suffix.lower() == ".ofd":
+        image, boxes = _ofd_page(source, request, limits, cache_dir)
     else:
         raise PageNotAvailable(f"{source.name} has no pages")
     return _draw(image, boxes)
@@ -172,26 +176,35 @@ def _text_layer_boxes(textpage, quote: str) -> list[Box]:
     count = textpage.count_chars()
     raw = textpage.get_text_range(0, count)
     kept = [(i, ch) for i, ch in enumerate(raw[:count]) if not ch.isspace()]
-    key = search_key("".join(ch for _, ch in kept))
+    return [textpage.get_charbox(kept[i][0]) for i in quote_indexes("".join(ch for _, ch in kept), quote)]
+
+
+def quote_indexes(chars: str, quote: str) -> list[int]:
+    """Indexes of the characters of ``chars`` (a page's non-space characters in reading order)
+    that spell the quote: where it stands whole, else where pieces of it do."""
+    key = search_key(chars)
     wanted = search_key("".join(quote.split()))
-    boxes: list[Box] = []
-    at = key.find(wanted)
+    at = key.find(wanted) if wanted else -1
     spans = [(at, at + len(wanted))] if at >= 0 else _fragment_spans(key, wanted)
-    for s, e in spans:
-        for i in range(s, e):
-            boxes.append(textpage.get_charbox(kept[i][0]))
-    return boxes
+    return [i for s, e in spans for i in range(s, e)]
 
 
 def _fragment_spans(key: str, wanted: str) -> list[tuple[int, int]]:
-    """Where pieces of the quote stand when it is not found whole (a quote across a page break)."""
-    spans = []
-    for i in range(0, max(len(wanted) - _FRAGMENT + 1, 1), _FRAGMENT):
+    """Where pieces of the quote stand when it is not found whole (a quote across a page break):
+    runs of at least two pieces that follow each other on the page as in the quote, so one piece
+    a page shares by chance with the quote ("天长市202" of another year) is not marked."""
+    spans: list[tuple[int, int]] = []
+    run: list[tuple[int, int]] = []
+    for i in range(0, len(wanted) - _FRAGMENT + 1, _FRAGMENT):
         piece = wanted[i:i + _FRAGMENT]
+        if run and key.startswith(piece, run[-1][1]):
+            run.append((run[-1][1], run[-1][1] + _FRAGMENT))
+            continue
+        if len(run) >= 2:
+            spans.extend(run)
         at = key.find(piece)
-        if len(piece) == _FRAGMENT and at >= 0:
-            spans.append((at, at + len(piece)))
-    return spans
+        run = [(at, at + _FRAGMENT)] if at >= 0 else []
+    return spans + (run if len(run) >= 2 else [])
 
 
 def ocr_boxes(lines, quote: str) -> list[Box]:
@@ -206,6 +219,34 @@ def ocr_boxes(lines, quote: str) -> list[Box]:
         if key in wanted or wanted in key or (len(key) >= _FRAGMENT and partly):
             out.append((line.x0, line.y0, line.x1, line.y1))
     return out
+
+
+def _ofd_page(path: Path, request: PageRequest, limits: IngestLimits, cache_dir: Path | None):
+    """An OFD page drawn from its images and text objects (rag.ingest.ofd_render); the quote's
+    characters boxed where its text objects place them, or, on a scanned page, its OCR lines."""
+    from rag.ingest.base import IngestError
+    from rag.ingest.ocr import fitted_scale, ocr_lines
+    from rag.ingest.ofd_layout import reading_glyphs
+    from rag.ingest.ofd_package import PageUnreadable, open_ofd
+    from rag.ingest.ofd_render import render_page
+
+    try:
+        with open_ofd(path, limits) as package:
+            if not 1 <= request.page <= len(package.pages):
+                raise PageNotAvailable(f"{path.name} has {len(package.pages)} pages, not {request.page}")
+            part = package.page(request.page)
+            if request.scanned:  # as ingest drew it, so its pixels find their OCR lines in the cache
+                image, _ = render_page(package, part, request.dpi / 25.4, limits)
+                return image, ocr_boxes(ocr_lines(image, cache_dir), request.quote)
+            fit = min(fitted_scale((part.width, part.height), 150 / 25.4, limits.render_max_pixels),
+                      _WIDTH / part.width, _HEIGHT / part.height)
+            image, scale = render_page(package, part, fit, limits)
+    except (IngestError, PageUnreadable) as exc:
+        raise PageNotAvailable(f"{path.name}: page {request.page} cannot be drawn "
+                               f"({exc.problem if isinstance(exc, IngestError) else exc})") from None
+    chars = reading_glyphs(part)
+    return image, [(g.x0 * scale, g.y0 * scale, g.x1 * scale, g.y1 * scale)
+                   for g in (chars[i] for i in quote_indexes("".join(g.char for g in chars), request.quote))]
 
 
 def _image_page(path: Path, request: PageRequest, limits: IngestLimits, cache_dir: Path | None):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 class LLMUnavailableError(RuntimeError):
@@ -37,8 +37,15 @@ class ChatModel(ABC):
 
 
 class RelevanceJudge(ABC):
-    """A model that can score a yes/no question without generating (used for reranking)."""
+    """A model that scores the first token of its reply among given options, without generating:
+    one forward pass over the prompt, so its answer can only be one of the options (reranking, the
+    reader choosing among numbered sentences)."""
 
     @abstractmethod
+    def choice(self, messages: list[dict[str, str]], options: Sequence[str]) -> list[float]:
+        """The logit of each option (each a single token) as the first token of the reply."""
+
     def relevance(self, messages: list[dict[str, str]]) -> float:
         """logit("是") − logit("否") of the first reply token: > 0 leans yes."""
+        yes, no = self.choice(messages, ("是", "否"))
+        return yes - no

@@ -12,7 +12,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
@@ -121,7 +121,7 @@ def _engine(model_path: str, threads: int, n_ctx: int, repack: bool, threads_bat
     set_weight_repack(repack)
     llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads_batch or threads,
                 verbose=False)
-    yes_no: list[int] = []
+    tokens: dict[str, int] = {}
 
     def chat(messages, max_tokens):
         for part in llm.create_chat_completion(messages=messages, stream=True, temperature=0.0, max_tokens=max_tokens):
@@ -129,24 +129,25 @@ def _engine(model_path: str, threads: int, n_ctx: int, repack: bool, threads_bat
             if text:
                 yield text
 
-    def relevance(messages):
-        if not yes_no:
-            yes_no.extend(_single_token(llm, w) for w in ("是", "否"))
-        yes, no = yes_no
-        seen: list[float] = []
+    def choice(messages, options):
+        for option in options:
+            if option not in tokens:
+                tokens[option] = _single_token(llm, option)
+        ids = [tokens[o] for o in options]
+        seen: list[list[float]] = []
 
         def grab(_ids, scores):
-            seen.append(float(scores[yes] - scores[no]))
+            seen.append([float(scores[i]) for i in ids])
             return scores
 
         llm.create_chat_completion(messages=messages, max_tokens=1, temperature=0.0, logits_processor=[grab])
         if not seen:
-            raise RuntimeError("the model produced no logits for the relevance prompt")
+            raise RuntimeError("the model produced no logits for the choice prompt")
         yield seen[0]
 
     def handle(request):
         kind, *args = request
-        return chat(*args) if kind == "chat" else relevance(*args)
+        return chat(*args) if kind == "chat" else choice(*args)
 
     return handle
 
@@ -154,7 +155,7 @@ def _engine(model_path: str, threads: int, n_ctx: int, repack: bool, threads_bat
 def _single_token(llm, word: str) -> int:
     ids = llm.tokenize(word.encode("utf-8"), add_bos=False, special=False)
     if len(ids) != 1:
-        raise LLMUnavailableError(f"this model splits {word!r} into {len(ids)} tokens; it cannot judge relevance")
+        raise LLMUnavailableError(f"this model splits {word!r} into {len(ids)} tokens; it cannot be read as a choice")
     return ids[0]
 
 
@@ -252,11 +253,11 @@ class LlamaCppModel(ChatModel, RelevanceJudge):
                 raise item
             yield item
 
-    def relevance(self, messages: list[dict[str, str]]) -> float:
+    def choice(self, messages: list[dict[str, str]], options: Sequence[str]) -> list[float]:
         """One forward pass over the prompt; the logits of the first reply token are read in a
         logits processor (public API) instead of sampling a reply."""
-        (score,) = self._request(("relevance", messages))
-        return score
+        (scores,) = self._request(("choice", messages, tuple(options)))
+        return scores
 
     def close(self) -> None:
         if self._worker is not None:

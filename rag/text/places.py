@@ -209,6 +209,26 @@ def _town_at(key: str, i: int, ends: set[int], after_place: bool) -> Mention | N
     return Mention(i, m.end(), m.group(0), (Place(m.group(0), m.group(1), "town"),))
 
 
+#: How often a text must write a short name as a word of its own for it to name the place (see
+#: repeated_short_names).
+_REPEATS = 3
+
+
+def repeated_short_names(key: str) -> Place | None:
+    """The unit whose short name a text writes as a word of its own most often, at least _REPEATS
+    times, where it names no place whole: a city's bulletin that writes only "大同" (a word jieba
+    also knows as an adverb) is still about 大同市. The largest unit of that name is meant."""
+    g = Gazetteer.load()
+    counts: dict[str, int] = {}
+    for word, _ in posseg(key):
+        if len(word) >= 2 and any(p.short == word != p.name for p in g.get(word)):
+            counts[word] = counts.get(word, 0) + 1
+    if not counts:
+        return None
+    word, n = max(counts.items(), key=lambda wn: wn[1])
+    return min(g.get(word), key=lambda p: LEVELS.index(p.level)) if n >= _REPEATS else None
+
+
 def places_in(key: str) -> list[Mention]:
     """Every place named in ``key`` (a search key), in order."""
     return list(Gazetteer.load().mentions(key))

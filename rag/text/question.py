@@ -79,7 +79,9 @@ ADMIN_LEVEL = re.compile(r"(省|市|县|区|镇|乡|村|街道)一?级")
 #: Parts of speech that head a counted noun phrase (nouns, abbreviations, idioms, verbal nouns), and
 #: those that end it (prepositions, particles, pronouns: the predicate follows).
 _NOUN = re.compile(r"n[a-z]?$|j$|l$|vn$")
-_PHRASE_ENDS = frozenset("p c u uj ul uz ug uv y r vd".split())
+_PHRASE_ENDS = frozenset("p c u uj ul uz ug uv y r vd f".split())
+#: Where what a question says of the counted thing begins: a preposition or a locative (会议上, 在…中).
+_PREDICATE_STARTS = frozenset("p f".split())
 _CLAUSE_END = re.compile(r"[，,；;。？?！!吗呢]")
 #: The last word of a body's name, e.g. 司法"局", 诉前调解"中心", 人民"法院".
 _ORGANISATION_END = re.compile(r"(?:局|法院|检察院|中心|委员会|办公室|厅|政府|党委|人大|政协)$")
@@ -194,7 +196,12 @@ def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
     clause = _CLAUSE_END.split(key[unit.end():], maxsplit=1)[0]
     if _THRESHOLD.match(clause):
         return "", ()  # "多少人以下的企业": a threshold in the unit itself, not a count of what follows
-    words = posseg(clause.rsplit("的", 1)[-1])
+    # a modifier joined by 的 belongs to the phrase only before the predicate: in "第几次常务会议上…学习
+    # 党的十九大精神的" the 的 are the predicate's, and the phrase is 常务会议
+    words = posseg(clause)
+    cut = next((i for i, (word, flag) in enumerate(words) if flag in _PREDICATE_STARTS or (
+        flag == "v" and not _NOUN.match(words[i + 1][1] if i + 1 < len(words) else ""))), len(words))
+    words = posseg("".join(w for w, _ in words[:cut]).rsplit("的", 1)[-1]) + words[cut:]
     head, end = "", len(words)
     for i, (word, flag) in enumerate(words):
         following = words[i + 1][1] if i + 1 < len(words) else ""

@@ -154,7 +154,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         # uploads since, from any browser, the API or the CLI, are listed and deletable.
         table, picks = _doc_list(qa, LOCAL if not access.enabled else NOBODY)
         with gr.Tab("文档", elem_id="pq-docs-tab") as docs_tab:
-            upload = gr.File(label="上传文件（txt / md / html / docx / pdf / jsonl）", file_count="multiple")
+            upload = gr.File(label="上传文件（txt / md / html / docx / pdf / ofd / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
             docs_table = gr.Dataframe(headers=DOC_HEADERS, value=table["value"], interactive=False,
                                       label="已收录文件", elem_id="pq-docs-table")
@@ -341,7 +341,9 @@ def _add_one(qa: PolicyQA, path: Path, upload_root: Path, principal: Principal) 
     except WriteQueueFull:
         return f"❌ {name}：待处理的文件操作过多，请稍后重试。"
     chunks = sum(d["chunks"] for d in result.documents)
-    return f"✅ {name}：已收录为 {html.escape(result.docid)}，{chunks} 个段落"
+    # what was read but not whole (an OFD page that is missing) is said beside it, not only logged
+    noted = f"（注意：{html.escape(hide_paths('；'.join(result.warnings)))}）" if result.warnings else ""
+    return f"✅ {name}：已收录为 {html.escape(result.docid)}，{chunks} 个段落{noted}"
 
 
 def _default_mode_label(qa: PolicyQA) -> str:

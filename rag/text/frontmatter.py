@@ -1,0 +1,40 @@
+"""Lines of a document's front and back matter that state facts: datelines, document numbers and
+labelled fields.
+
+Offices set them as short lines of their own ("京政办发〔2016〕26号", "2016年5月28日", "成文日期 2013-07-02",
+"（2024年4月）", "江苏法制报2020年12月21日第4版"), which a layout rule takes for headings (short, no closing
+punctuation, a longer line after). They are not: a heading names a section, these lines say when a
+document was issued, under which number, where it was published — facts staff ask for
+("这份通知是哪天印发的？"), so they are kept as text that is searched and quoted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.text.normalize import search_key
+
+#: A document number as offices write it: 京政办发〔2016〕8号, 湘办发[2016]41号, 国办发（2016）19号,
+#: 東府〔2021〕54號 (on a search key the brackets are folded to "(" / ")").
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,12}[〔\[（(【［]\s*(?:19|20)\d{2}\s*[〕\]）)】］]\s*\d{1,4}\s*[号號]")
+#: A full date a document is signed or published with: "2016年5月28日", "二〇〇四年四月三十日", "2023-02-08".
+FULL_DATE = re.compile(r"(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日"
+                       r"|[〇○零一二三四五六七八九]{4}\s*年[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日"
+                       r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
+#: The label a page puts before its date: "发布时间：", "印发日期:".
+DATE_LABEL = re.compile(r"(?:发布|印发|成文|公布|更新)?(?:时间|日期)\s*[:：]?")
+#: A month a bulletin is dated with, on a line of its own: "（2024年4月）", "2023年3月".
+_MONTH_LINE = re.compile(r"[（(]?(?:(?:19|20)\d{2}|[〇○零一二三四五六七八九]{4})年(?:\d{1,2}|[一二三四五六七八九十]{1,2})月[）)]?")
+#: Labels of the fields a government site lists above a document (on the simplified search key,
+#: spaces removed: "索 引 号" is 索引号).
+METADATA_LABELS = ("成文日期", "发布日期", "发文日期", "印发日期", "公布日期", "生效日期", "施行日期", "实施日期",
+                   "发布时间", "索引号", "发文机关", "发文字号", "文号", "主题分类", "信息来源", "来源", "有效性",
+                   "公开方式", "公开范围")
+
+
+def states_metadata(line: str) -> bool:
+    """Whether a short line is a dateline, a document number or a labelled field (see the module
+    docstring), not a heading."""
+    key = re.sub(r"\s+", "", search_key(line))
+    return bool(FULL_DATE.search(key) or _MONTH_LINE.fullmatch(key) or DOC_NUMBER.fullmatch(key)
+                or key.startswith(METADATA_LABELS))
