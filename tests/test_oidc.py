@@ -370,3 +370,26 @@ def test_a_browser_signs_in_through_the_provider_and_out(chromium, site) -> None
     page.goto(site.base + "/v1/me")
     assert page.url.startswith(site.base + "/login?next=")  # signed out: back to the login page
     context.close()
+
+
+def test_the_groups_claim_decides_what_a_signed_in_person_may_read(site, provider, e5, tmp_path) -> None:
+    """Permissions with the provider's groups (rag.index.acl): alice (法制科) is cited the internal
+    notice of 法制科's knowledge base, bob (服务大厅) is refused with no trace of it."""
+    from rag.index.build import access_store, update_index
+
+    notice = tmp_path / "internal"
+    notice.mkdir()
+    (notice / "jiangxin-notice.txt").write_text(
+        "江心市司法局内部通报\n\n2024年，江心市行政复议纠错率为17.3%，较上年下降2.1个百分点。\n", encoding="utf-8")
+    (notice / ".policyqa.toml").write_text('classification = "内部"\naudience = ["法制科"]\n', encoding="utf-8")
+    with access_store(site.settings) as store:
+        store.update_catalogue(lambda c: c.create("法制科").grant("法制科", "group", "法制科", "viewer"))
+    update_index(site.settings, [notice], e5, kb="法制科")
+    question = {"question": "江心市2024年行政复议纠错率是多少？"}
+    alice = httpx.post(f"{site.base}/v1/answer", json=question, timeout=300,
+                       headers={"Authorization": f"Bearer {_id_token(provider, 'alice')}"}).json()
+    assert [c["docid"] for c in alice["citations"]] == ["jiangxin-notice.txt"]
+    bob = httpx.post(f"{site.base}/v1/answer", json=question, timeout=300,
+                     headers={"Authorization": f"Bearer {_id_token(provider, 'bob')}"})
+    assert bob.status_code == 200 and bob.json()["refused"]
+    assert "jiangxin" not in bob.text and "17.3" not in bob.text and "内部通报" not in bob.text
