@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from rag.config import Settings
+from rag.index.acl import CLASSIFICATIONS, ROLES
 from rag.logs import setup_logging
 
 log = logging.getLogger("policyqa")
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any file could not be read")
     p.add_argument("--keyword-only", action="store_true",
                    help="store chunks without embedding them: keyword-searchable now, `policyqa embed` adds vectors later")
+    p.add_argument("--kb", help="knowledge base to put the documents in (default: a folder's .policyqa.toml, else 默认)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("embed", help="add the vectors keyword-only indexing left out (resumable; searchable throughout)")
@@ -99,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", action="append", default=[], help="only this document id (repeatable)")
     p.add_argument("--city", help="only documents of this city, e.g. 天长市")
     p.add_argument("--year", help="only documents of this year")
+    p.add_argument("--kb", action="append", default=[], help="only this knowledge base (repeatable)")
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_search)
 
@@ -106,8 +109,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--mode", choices=["llm", "extractive"], help="default: POLICYQA_ANSWER_MODE (extractive)")
     p.add_argument("--json", action="store_true", help="print the Answer JSON")
+    p.add_argument("--kb", action="append", default=[], help="only this knowledge base (repeatable)")
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("kb", help="knowledge bases and who may read them: create, list, grant, revoke")
+    p.add_argument("action", choices=["create", "list", "grant", "revoke"])
+    p.add_argument("name", nargs="?", help="knowledge base, e.g. 法制科")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--user", help="a user, e.g. oidc:zhangsan or key:1a2b3c4d")
+    who.add_argument("--group", help="a group (department), e.g. 法制科; '*' is everyone")
+    p.add_argument("--role", choices=ROLES, default="viewer")
+    p.add_argument("--json", action="store_true", help="JSON output (list)")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_kb)
+
+    p = sub.add_parser("access", help="set who may read a document: its audience (groups) and classification")
+    p.add_argument("docid", help="document id as `policyqa docs` lists it")
+    p.add_argument("--audience", help="groups, comma-separated ('' : everyone who may read its knowledge base)")
+    p.add_argument("--classification", choices=CLASSIFICATIONS)
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_access)
+
+    p = sub.add_parser("audit", help="the audit trail: export it (JSON lines or CSV) or check that it is whole")
+    p.add_argument("action", choices=["export", "verify"])
+    p.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    p.add_argument("--since", help="only records from this time on, e.g. 2026-12-01")
+    p.add_argument("--out", help="file to write (default: print)")
+    p.add_argument("--index", help="index folder (the trail is <index>/audit.jsonl, or POLICYQA_AUDIT_PATH)")
+    p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("docs", help="list the indexed documents with what each is about (city, organisation, year)")
     p.add_argument("--json", action="store_true", help="JSON output")
@@ -238,7 +268,13 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
             progress.update(tasks[kind], done, total or None)
 
         stats = update_index(settings, paths, embedder, rebuild=args.rebuild, progress=report,
-                             keyword_only=args.keyword_only)
+                             keyword_only=args.keyword_only, kb=args.kb)
+    if stats.documents_written or stats.documents_deleted:
+        from rag.audit import AuditLog
+        from rag.models import LOCAL
+
+        AuditLog(settings.audit_file).record("index", LOCAL, target=",".join(map(str, paths)), change={
+            "kb": args.kb, "documents_written": stats.documents_written, "documents_deleted": stats.documents_deleted})
     for err in stats.errors:  # one line each, the file's full path first: a log or a grep names every file
         console.print(f"[red]error[/red] {escape(_one_line(err))}", highlight=False)
     for warning in stats.warnings:
@@ -306,8 +342,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.question and not args.batch:
         raise ValueError('give a question (policyqa search "问题") or --batch FILE')
+    from rag.index.acl import read_filter
+    from rag.models import LOCAL
+
     retriever = Retriever.open(settings)
-    filters = Filters(tuple(args.doc), args.city, args.year)
+    filters = Filters(tuple(args.doc), args.city, args.year, read_filter(LOCAL, retriever.store.catalogue(), args.kb))
     if args.batch:
         with open(args.batch, encoding="utf-8") as fh:
             for line in fh:
@@ -339,14 +378,18 @@ def _chain(settings: Settings):
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from rag.models import Answer, Progress
+    from rag.service import PolicyQA
 
-    chain = _chain(settings)
+    qa = PolicyQA(settings)
     answer: Answer | None = None
-    for piece in chain.stream(args.question, mode=args.mode):
-        if isinstance(piece, Answer):
-            answer = piece
-        elif isinstance(piece, Progress) and not args.json:
-            print(piece.text, file=sys.stderr, flush=True)  # never the model's unverified draft: a person reads this
+    try:
+        for piece in qa.stream(args.question, mode=args.mode, kbs=args.kb):
+            if isinstance(piece, Answer):
+                answer = piece
+            elif isinstance(piece, Progress) and not args.json:
+                print(piece.text, file=sys.stderr, flush=True)  # never the model's unverified draft: a person reads this
+    finally:
+        qa.close()
     assert answer is not None
     if args.json:
         print(answer.model_dump_json(indent=2))
@@ -371,6 +414,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.index.acl import access_of
     from rag.retrieve import Retriever
 
     from rag.service import listed
@@ -384,7 +428,9 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
         subject = d["subject"]
         about = " · ".join(f"{subject[k]}{'*' if k in subject['set'] else ''}"
                            for k in ("city", "organisation", "year") if subject.get(k)) or "（未识别）"
-        console.print(f"{d['docid']}  {d['title']}  [{about}]  {d['chunks']} 段", markup=False, highlight=False)
+        kb, audience, classification = access_of(d["metadata"])
+        console.print(f"{d['docid']}  {d['title']}  [{about}]  {d['chunks']} 段  {kb} · {classification}"
+                      f"{' · 仅 ' + audience if audience else ''}", markup=False, highlight=False)
         if d["directives"]:
             console.print(f"  ⚠ 含 {d['directives']} 句疑似指令（如「{d['directive_example']}」），这些句子不会被引用为依据；"
                           "请核查该文件的来源", markup=False, highlight=False)
@@ -407,6 +453,100 @@ def cmd_subject(args: argparse.Namespace, settings: Settings) -> int:
     if subject is None:
         raise ValueError(f"no document '{args.docid}' in {settings.index_dir}; `policyqa docs` lists them")
     print(json.dumps({"docid": args.docid, "subject": subject}, ensure_ascii=False))
+    return 0
+
+
+def cmd_kb(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.audit import AuditLog
+    from rag.index import open_store
+    from rag.index.acl import access_of
+    from rag.index.build import access_store
+    from rag.models import LOCAL
+
+    if args.action == "list":
+        store = open_store(settings, readonly=True)
+        try:
+            catalogue = store.catalogue()
+            counts: dict[str, int] = {}
+            for d in store.documents():
+                kb = access_of(d["metadata"])[0]
+                counts[kb] = counts.get(kb, 0) + 1
+        finally:
+            store.close()
+        items = [{"name": kb, "documents": counts.get(kb, 0),
+                  "grants": [{"kind": g.kind, "who": g.who, "role": g.role} for g in catalogue.grants if g.kb == kb]}
+                 for kb in catalogue.kbs]
+        if args.json:
+            print(json.dumps(items, ensure_ascii=False, indent=2))
+            return 0
+        for item in items:
+            grants = "，".join(f"{'用户' if g['kind'] == 'user' else '组'} {g['who']}：{g['role']}" for g in item["grants"])
+            print(f"{item['name']}  {item['documents']} 份文件  {grants or '（无人可读，仅管理员）'}")
+        return 0
+    if not args.name:
+        raise ValueError(f"name the knowledge base: policyqa kb {args.action} 法制科")
+    if args.action == "create":
+        def change(c):
+            return c.create(args.name)
+        record = {}
+    else:
+        if not (args.user or args.group):
+            raise ValueError(f"name who: policyqa kb {args.action} {args.name} --group 法制科 (or --user oidc:…)")
+        kind, who = ("user", args.user) if args.user else ("group", args.group)
+
+        def change(c):
+            return c.grant(args.name, kind, who, args.role) if args.action == "grant" else c.revoke(args.name, kind, who)
+        record = {"kind": kind, "who": who, "role": args.role if args.action == "grant" else None}
+    with access_store(settings) as store:
+        store.update_catalogue(change)
+    AuditLog(settings.audit_file).record({"create": "kb_create"}.get(args.action, args.action), LOCAL,
+                                         target=args.name, change=record)
+    print(f"{args.action}: {args.name} {json.dumps(record, ensure_ascii=False) if record else ''}".rstrip())
+    return 0
+
+
+def cmd_access(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.audit import AuditLog
+    from rag.index.acl import audience_value, classification_value
+    from rag.index.build import access_store
+    from rag.models import LOCAL
+
+    values = {}
+    if args.audience is not None:
+        values["audience"] = audience_value(args.audience.split(","))
+    if args.classification is not None:
+        values["classification"] = classification_value(args.classification)
+    if not values:
+        raise ValueError("nothing to set: give --audience and/or --classification")
+    with access_store(settings) as store:
+        metadata = store.set_access(args.docid, values)
+    if metadata is None:
+        raise ValueError(f"no document '{args.docid}' in {settings.index_dir}; `policyqa docs` lists them")
+    AuditLog(settings.audit_file).record("access", LOCAL, target=args.docid, change=values)
+    print(json.dumps({"docid": args.docid, **{k: metadata.get(k, "") for k in ("kb", "audience", "classification")}},
+                     ensure_ascii=False))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.audit import AuditLog
+
+    trail = AuditLog(settings.audit_file)
+    if args.action == "verify":
+        broken = trail.verify()
+        if broken is not None:
+            log.error("%s: line %d does not follow the line before it: the trail was changed after it was written",
+                      settings.audit_file, broken)
+            return 1
+        print(f"{settings.audit_file}: intact")
+        return 0
+    chunks = trail.export(args.format, args.since)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(chunks)
+        log.info("audit trail written to %s", args.out)
+    else:
+        sys.stdout.writelines(chunks)
     return 0
 
 

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
                           "with neither these nor read_keys set, the server needs no key.")
     read_keys: str = Field("", description="Comma-separated keys that may ask, search and list, but not change "
                            "the library.")
+    key_groups: str = Field("", description="Groups each key's service account belongs to, e.g. "
+                            "'key:1a2b3c4d=法制科|司法局,key:5e6f7a8b=服务大厅' (the account of a key is 'key:' + the first 8 hex "
+                            "digits of its sha256). A full-access key bound to groups is no longer a site administrator.")
     session_hours: float = Field(8.0, gt=0, le=24 * 30, description="How long a /login session lasts; "
                                  "logout ends it at once (sessions live in the server process: a restart signs "
                                  "everyone out).")
@@ -173,6 +176,8 @@ class Settings(BaseSettings):
     data_dir: Path | None = Field(None, description="Where uploaded files are kept (default: <index_dir>/uploads).")
     feedback_path: Path | None = Field(None, description="Where 👍/👎 on answers are kept, one JSON line each "
                                        "(default: <index_dir>/feedback.jsonl).")
+    audit_path: Path | None = Field(None, description="The audit trail: one JSON line per question and per change "
+                                    "(default: <index_dir>/audit.jsonl); append-only, each line chained to the one before.")
     # Reading one file (see rag/ingest/limits.py): bounds that stop a bomb, a hang or a giant.
     ingest_max_file_mb: float = Field(500.0, gt=0, description="Larger files are refused unread.")
     ingest_archive_max_members: int = Field(10_000, ge=1, description="Members of a .docx (zip) archive.")
@@ -261,6 +266,21 @@ class Settings(BaseSettings):
     @property
     def oidc_audience_list(self) -> list[str]:
         return _comma_list(self.oidc_audiences)
+
+    @property
+    def key_group_map(self) -> dict[str, frozenset[str]]:
+        """``key_groups`` parsed: service-account name -> its groups."""
+        out: dict[str, frozenset[str]] = {}
+        for item in filter(None, (part.strip() for part in self.key_groups.split(","))):
+            name, sep, groups = item.partition("=")
+            if not sep or not name.strip().startswith("key:"):
+                raise ValueError(f"POLICYQA_KEY_GROUPS: {item!r} is not 'key:<8 hex>=group|group'")
+            out[name.strip()] = frozenset(g.strip() for g in groups.split("|") if g.strip())
+        return out
+
+    @property
+    def audit_file(self) -> Path:
+        return Path(self.audit_path) if self.audit_path else Path(self.index_dir) / "audit.jsonl"
 
     @property
     def feedback_file(self) -> Path:

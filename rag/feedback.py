@@ -34,10 +34,10 @@ class FeedbackLog:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
-    def record(self, rating: Rating, answer: Answer, note: str = "") -> dict:
+    def record(self, rating: Rating, answer: Answer, note: str = "", who: str = "local") -> dict:
         if rating not in ("up", "down"):
             raise ValueError(f"rating must be 'up' or 'down', not {rating!r}")
-        item = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rating": rating, "note": note.strip()[:2000],
+        item = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "rating": rating, "note": note.strip()[:2000],
                 "question": answer.question, "understood_as": answer.understood_as, "answer": answer.answer,
                 "refused": answer.refused, "mode": answer.mode,
                 "citations": [c.model_dump() for c in answer.citations]}

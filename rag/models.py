@@ -40,10 +40,14 @@ class Principal(Record):
                                   "'local' on a server without keys.")
     role: Literal["read", "write"] = Field(description="'write' may add and remove documents.")
     groups: frozenset[str] = Field(frozenset(), description="Departments the asker belongs to.")
+    admin: bool = Field(False, description="A site administrator (full-access keys, the CLI): reads every "
+                                           "document and manages every knowledge base (rag.index.acl).")
 
 
 #: The asker on a server without keys (and in the CLI): full access.
-LOCAL = Principal(name="local", role="write")
+LOCAL = Principal(name="local", role="write", admin=True)
+#: Who a request is when no one was established (no rights beyond what everyone ('*') is granted).
+NOBODY = Principal(name="anonymous", role="read")
 
 
 class Document(Record):

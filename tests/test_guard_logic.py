@@ -39,6 +39,20 @@ def test_keys_stand_for_service_accounts_named_without_the_key() -> None:
     assert writer.name.startswith("key:") and writer.name != reader.name and "secret" not in writer.name
 
 
+def test_keys_bound_to_groups_are_service_accounts_not_administrators() -> None:
+    from rag.api.guard import key_account
+    from rag.config import Settings
+
+    bound = Settings(key_groups=f"{key_account('bot')}=法制科|司法局, {key_account('desk')}=服务大厅").key_group_map
+    keys = Keys(write=["admin", "bot"], read=["desk", "kiosk"], groups=bound)
+    admin, bot, desk, kiosk = (keys.principal_of_key(k) for k in ("admin", "bot", "desk", "kiosk"))
+    assert admin.admin and not admin.groups
+    assert (bot.role, bot.groups, bot.admin) == ("write", frozenset({"法制科", "司法局"}), False)
+    assert (desk.groups, desk.admin, kiosk.groups, kiosk.admin) == (frozenset({"服务大厅"}), False, frozenset(), False)
+    with pytest.raises(ValueError, match="POLICYQA_KEY_GROUPS"):
+        _ = Settings(key_groups="法制科").key_group_map
+
+
 def test_login_throttle_counts_per_address_within_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
     throttle = LoginThrottle(3, 60, clock=clock)

@@ -290,10 +290,11 @@ def test_a_sign_in_gives_a_session_with_the_claimed_groups_and_logout_ends_it(si
         assert cookie != first and httpx.get(site.base + "/v1/me", cookies={"policyqa_session": first}).status_code == 401
         assert "HttpOnly; SameSite=Strict" in next(c for c in signed_in.headers.get_list("set-cookie")
                                                if c.startswith("policyqa_session="))
-        assert alice.get("/v1/me").json() == {"name": "oidc:alice", "role": "write", "groups": ["editors", "法制科"]}
+        assert alice.get("/v1/me").json() == {"name": "oidc:alice", "role": "write", "groups": ["editors", "法制科"],
+                                           "admin": False}
 
         bob.get(_follow_to_callback(bob, "bob"))
-        assert bob.get("/v1/me").json() == {"name": "oidc:bob", "role": "read", "groups": ["服务大厅"]}
+        assert bob.get("/v1/me").json() == {"name": "oidc:bob", "role": "read", "groups": ["服务大厅"], "admin": False}
         upload = bob.post("/v1/documents", files={"file": ("a.txt", b"x")}, headers={"origin": site.base})
         assert upload.status_code == 403, upload.text  # read role: no writes
 
@@ -327,7 +328,7 @@ def test_bearer_tokens_from_the_provider_and_keys_beside_them(site, provider) ->
         return httpx.get(site.base + "/v1/me", headers={"Authorization": f"Bearer {token}"})
 
     good = _id_token(provider, "bob")
-    assert me(good).json() == {"name": "oidc:bob", "role": "read", "groups": ["服务大厅"]}
+    assert me(good).json() == {"name": "oidc:bob", "role": "read", "groups": ["服务大厅"], "admin": False}
     assert me("svc-key").json()["name"].startswith("key:")  # API keys keep working
     head, body, signature = good.split(".")
     forged_body = base64.urlsafe_b64encode(json.dumps(_claims(good) | {"groups": ["editors"]}).encode()).rstrip(b"=")
@@ -369,3 +370,26 @@ def test_a_browser_signs_in_through_the_provider_and_out(chromium, site) -> None
     page.goto(site.base + "/v1/me")
     assert page.url.startswith(site.base + "/login?next=")  # signed out: back to the login page
     context.close()
+
+
+def test_the_groups_claim_decides_what_a_signed_in_person_may_read(site, provider, e5, tmp_path) -> None:
+    """Permissions with the provider's groups (rag.index.acl): alice (法制科) is cited the internal
+    notice of 法制科's knowledge base, bob (服务大厅) is refused with no trace of it."""
+    from rag.index.build import access_store, update_index
+
+    notice = tmp_path / "internal"
+    notice.mkdir()
+    (notice / "jiangxin-notice.txt").write_text(
+        "江心市司法局内部通报\n\n2024年，江心市行政复议纠错率为17.3%，较上年下降2.1个百分点。\n", encoding="utf-8")
+    (notice / ".policyqa.toml").write_text('classification = "内部"\naudience = ["法制科"]\n', encoding="utf-8")
+    with access_store(site.settings) as store:
+        store.update_catalogue(lambda c: c.create("法制科").grant("法制科", "group", "法制科", "viewer"))
+    update_index(site.settings, [notice], e5, kb="法制科")
+    question = {"question": "江心市2024年行政复议纠错率是多少？"}
+    alice = httpx.post(f"{site.base}/v1/answer", json=question, timeout=300,
+                       headers={"Authorization": f"Bearer {_id_token(provider, 'alice')}"}).json()
+    assert [c["docid"] for c in alice["citations"]] == ["jiangxin-notice.txt"]
+    bob = httpx.post(f"{site.base}/v1/answer", json=question, timeout=300,
+                     headers={"Authorization": f"Bearer {_id_token(provider, 'bob')}"})
+    assert bob.status_code == 200 and bob.json()["refused"]
+    assert "jiangxin" not in bob.text and "17.3" not in bob.text and "内部通报" not in bob.text

@@ -333,3 +333,72 @@ def test_two_replicas_share_one_milvus_server(milvus_server: str, tmp_path: Path
         for proc, _ in replicas:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+# -- permissions (rag.index.acl): the same suite for every store -----------------------------------
+SECRET_Q = "江心市2024年行政复议纠错率是多少？"
+SECRET = "江心市司法局内部通报\n\n2024年，江心市行政复议纠错率为17.3%，较上年下降2.1个百分点。\n"
+
+
+def _restricted_library(settings: Settings, tmp_path: Path, use) -> None:
+    """docs/'s Tianchang report in the default knowledge base; one internal notice of 法制科's,
+    for the 法制科 group only, whose one fact answers SECRET_Q."""
+    from rag.index.build import access_store
+
+    public, internal = tmp_path / "pub", tmp_path / "internal"
+    public.mkdir()
+    internal.mkdir()
+    shutil.copy(DOCS / "tianchang-2021.txt", public)
+    (internal / "jiangxin-notice.txt").write_text(SECRET, encoding="utf-8")
+    (internal / ".policyqa.toml").write_text('classification = "内部"\naudience = ["法制科"]\n', encoding="utf-8")
+    update_index(settings, [public], use)
+    with access_store(settings) as store:
+        store.update_catalogue(lambda c: c.create("法制科").grant("法制科", "group", "法制科", "viewer")
+                               .grant("法制科", "group", "*", "viewer"))
+    stats = update_index(settings, [internal], use, kb="法制科")
+    assert stats.documents_written == 1 and stats.files_failed == 0
+
+
+def _docids(retriever: Retriever, principal, k: int = 50, kbs: tuple[str, ...] = ()) -> set[str]:
+    from rag.index.acl import read_filter
+
+    access = read_filter(principal, retriever.store.catalogue(), kbs)
+    return {h.chunk.docid for h in retriever.search(SECRET_Q, k=k, filters=Filters(access=access))}
+
+
+def test_permissions_filter_inside_retrieval(fresh, tmp_path: Path, use) -> None:
+    from rag.index.acl import AccessError
+    from rag.index.build import access_store
+    from rag.models import LOCAL, Principal
+
+    settings = fresh()
+    _restricted_library(settings, tmp_path, use)
+    retriever = Retriever.open(settings, use)
+    member = Principal(name="oidc:li", role="read", groups=frozenset({"法制科"}))
+    outsider = Principal(name="oidc:wang", role="read", groups=frozenset({"服务大厅"}))
+    kiosk = Principal(name="key:00000000", role="read")
+    assert "jiangxin-notice.txt" in _docids(retriever, LOCAL)
+    assert "jiangxin-notice.txt" in _docids(retriever, member)
+    assert _docids(retriever, member, kbs=("法制科",)) == {"jiangxin-notice.txt"}
+    for stranger in (outsider, kiosk):  # even with every passage of the library asked for
+        assert _docids(retriever, stranger) == {"tianchang-2021.txt"}
+        assert _docids(retriever, stranger, kbs=("法制科",)) == set()
+    with pytest.raises(AccessError):
+        _docids(retriever, Principal(name="x", role="read"), kbs=("无此库",))
+    store = open_store(settings, readonly=True)
+    try:
+        meta = store.metadata_of(["jiangxin-notice.txt"])["jiangxin-notice.txt"]
+        assert (meta["kb"], meta["classification"], meta["audience"]) == ("法制科", "内部", "法制科")
+    finally:
+        store.close()
+    # an editor opens it to everyone, then makes it internal again: the next search follows each change
+    with access_store(settings) as store:
+        store.set_access("jiangxin-notice.txt", {"audience": "", "classification": "公开"})
+    assert "jiangxin-notice.txt" in _docids(retriever, kiosk)
+    with access_store(settings) as store:
+        store.set_access("jiangxin-notice.txt", {"classification": "内部"})
+    assert "jiangxin-notice.txt" not in _docids(retriever, kiosk)
+    assert "jiangxin-notice.txt" in _docids(retriever, member)
+    # re-indexing the unchanged folder keeps what the editor set
+    update_index(settings, [tmp_path / "internal"], use, kb="法制科")
+    assert "jiangxin-notice.txt" not in _docids(retriever, kiosk)

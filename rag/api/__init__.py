@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, File, Request, UploadFile
+from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
@@ -25,12 +25,13 @@ from rag.api.guard import Guard, LoginThrottle, access_for
 from rag.api.redact import hide_paths
 from rag.api.limits import RouteLimits, RouteRule
 from rag.index import IndexBusyError, StoreUnavailableError
+from rag.index.acl import CLASSIFICATIONS, ROLES, AccessError, NotReadable
 from rag.llm import LLMUnavailableError
 from rag.llm.queue import LLMBusyError
-from rag.models import Answer, Progress
+from rag.models import NOBODY, Answer, Principal, Progress
 from rag.retrieve import Filters
 from rag.feedback import FeedbackFull
-from rag.service import PolicyQA, UploadUnreadable, WriteQueueFull
+from rag.service import Forbidden, PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ MAX_TURN_CHARS = 20_000  # the ceiling of POLICYQA_MAX_QUESTION_CHARS: a questio
 READ_NOTE = ("; only the last POLICYQA_HISTORY_TURNS (6) turns within POLICYQA_HISTORY_CHARS (1200) characters in "
              "all are read")
 Turn = Annotated[str, Field(max_length=MAX_TURN_CHARS)]
+KBS = Field(default_factory=list, max_length=20, description="knowledge bases to search (default: every one "
+            "the asker may read); one the asker may not read is a 403 kb_forbidden")
 LLM_ONLY = Field(False, description="with mode 'llm': when the local model's queue is full (or a place in it waits "
                  "past POLICYQA_LLM_QUEUE_WAIT_S), answer 503 with Retry-After instead of the verified extractive "
                  "answer with a note")
@@ -76,6 +79,7 @@ class AnswerRequest(BaseModel):
     history_answers: list[Turn] = Field(default_factory=list, max_length=MAX_TURNS,
                                         description="the answers those questions got, where known (after 哪个城市…？ "
                                         "the answer names the city a following 该市 means)")
+    kb: list[Annotated[str, Field(max_length=64)]] = KBS
     stream: StrictBool = False
     draft: StrictBool = Field(False, description="with stream: also send the LLM's unverified draft as "
                               "'token' events (for display while waiting; never to be shown as an answer)")
@@ -86,6 +90,30 @@ class SearchRequest(BaseModel):
     question: str = Field(min_length=1)
     k: int = Field(5, ge=1, le=50)
     filters: FiltersIn | None = None
+    kb: list[Annotated[str, Field(max_length=64)]] = KBS
+
+
+class AccessRequest(BaseModel):
+    """Who may read a document: its audience (groups; [] for everyone who may read its knowledge
+    base) and classification; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    audience: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=64, examples=[["法制科"]])
+    classification: Literal[CLASSIFICATIONS] | None = Field(None, examples=["内部"])  # type: ignore[valid-type]
+
+
+class KbRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, examples=["法制科"])
+
+
+class GrantRequest(BaseModel):
+    """A role on a knowledge base for one user or one group ('*': everyone); role null revokes it."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: str | None = Field(None, max_length=200)
+    group: str | None = Field(None, max_length=64)
+    role: Literal[ROLES] | None = Field(..., examples=["viewer"])  # type: ignore[valid-type]
 
 
 class SubjectRequest(BaseModel):
@@ -143,6 +171,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES,
                                         description="the conversation; the last user message is the question" + READ_NOTE)
     llm_only: StrictBool = LLM_ONLY
+    kb: list[Annotated[str, Field(max_length=64)]] = KBS
     stream: StrictBool = False
     max_tokens: int | None = Field(None, ge=16, le=4096, description="caps what the LLM writes (LLM mode); the "
                                    "verified answer with its sources may be longer")
@@ -177,6 +206,9 @@ MESSAGES_ZH = {
     "http_error": "请求错误",
     "feedback_full": "反馈记录已达上限，请管理员导出（policyqa feedback export）并移走后再提交",
     "write_queue_full": "待处理的文件操作过多，请稍后重试",
+    "kb_forbidden": "没有您可以查阅的该知识库",
+    "not_permitted": "您没有该操作的权限（需要知识库的编辑或管理角色，或系统管理员）",
+    "invalid_access": "知识库、用户组或密级设置不正确",
 }
 
 
@@ -187,6 +219,7 @@ class WhoAmI(BaseModel):
                       "identity provider, 'local' on a server without keys.")
     role: Literal["read", "write"]
     groups: list[str] = Field(description="Departments, from the identity provider's groups claim (sorted).")
+    admin: bool = Field(description="A site administrator: reads every document, manages every knowledge base.")
 
 
 class ErrorDetail(BaseModel):
@@ -262,6 +295,18 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
     async def write_queue_full(_: Request, exc: WriteQueueFull):
         return _error(503, "write_queue_full", str(exc), headers={"Retry-After": "5"})
 
+    @app.exception_handler(NotReadable)
+    async def kb_forbidden(_: Request, exc: NotReadable):
+        return _error(403, "kb_forbidden", str(exc))
+
+    @app.exception_handler(AccessError)
+    async def invalid_access(_: Request, exc: AccessError):
+        return _error(422, "invalid_access", str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def not_permitted(_: Request, exc: Forbidden):
+        return _error(403, "not_permitted", str(exc))
+
     @app.exception_handler(StoreUnavailableError)
     async def store_unavailable(_: Request, exc: StoreUnavailableError):
         log.error("%s", exc)
@@ -286,56 +331,69 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         if llm_only and (mode or settings.answer_mode) == "llm" and qa.chain.queue.full():
             raise qa.chain.queue.busy_error()  # the 503 with Retry-After
 
+    def who(request: Request) -> Principal:
+        return getattr(request.state, "principal", NOBODY)
+
     @app.get("/healthz")
-    def healthz() -> dict:
+    def healthz(request: Request) -> dict:
+        """Open without a key; how many documents and chunks the library holds only to an
+        administrator (a count of documents others may not read says something about them)."""
+        asker = app.state.access.principal({k.lower(): v for k, v in request.headers.items()}, dict(request.cookies))
         counts = qa.retriever.store.counts()
-        return {"status": "ok", "documents": counts["documents"], "chunks": counts["chunks"],
-                "embedded_chunks": counts["embedded_chunks"], "embedding_model": qa.retriever.embedder.name, "answer_mode": settings.answer_mode,
-                "llm": qa.chain.llm_health()}
+        shown = {"documents": counts["documents"], "chunks": counts["chunks"],
+                 "embedded_chunks": counts["embedded_chunks"]} if asker is not None and asker.admin else {}
+        return {"status": "ok", **shown, "embedding_model": qa.retriever.embedder.name,
+                "answer_mode": settings.answer_mode, "llm": qa.chain.llm_health()}
 
     @app.get("/v1/me", response_model=WhoAmI)
     def me(request: Request) -> WhoAmI:
         """Who the server takes this request to be: the key's service account, the person signed in
         (``oidc:<sub>`` with the provider's groups), or ``local`` on a server without keys."""
         principal = request.state.principal
-        return WhoAmI(name=principal.name, role=principal.role, groups=sorted(principal.groups))
+        return WhoAmI(name=principal.name, role=principal.role, groups=sorted(principal.groups), admin=principal.admin)
 
     @app.post("/v1/answer", responses=STREAMABLE)
-    async def answer(body: AnswerRequest):
+    async def answer(body: AnswerRequest, request: Request):
         question = check_question(body.question)
         filters = body.filters.to_filters() if body.filters else None
+        asker = who(request)
         if body.stream:
             busy_now(body.mode, body.llm_only)
             return StreamingResponse(_sse(qa.stream(question, body.mode, filters, body.history, body.history_answers,
-                                                    llm_only=body.llm_only), body.draft),
+                                                    llm_only=body.llm_only, principal=asker, kbs=body.kb), body.draft),
                                      media_type="text/event-stream")
         result = await run_in_threadpool(lambda: qa.ask(question, body.mode, filters, body.history,
-                                                        history_answers=body.history_answers, llm_only=body.llm_only))
+                                                        history_answers=body.history_answers, llm_only=body.llm_only,
+                                                        principal=asker, kbs=body.kb))
         return json.loads(result.model_dump_json())
 
     @app.post("/v1/search")
-    async def search(body: SearchRequest):
+    async def search(body: SearchRequest, request: Request):
         question = check_question(body.question)
-        hits = await run_in_threadpool(qa.search, question, body.k, body.filters.to_filters() if body.filters else None)
+        hits = await run_in_threadpool(lambda: qa.search(question, body.k, body.filters.to_filters() if body.filters
+                                                         else None, principal=who(request), kbs=body.kb))
         return {"question": question, "hits": [
             {"docid": h.chunk.docid, "chunk_id": h.chunk.chunk_id, "title": h.title, "section": list(h.chunk.section),
              "start": h.chunk.start, "end": h.chunk.end, "score": h.score, "text": h.chunk.text} for h in hits]}
 
     @app.get("/v1/documents")
-    def list_documents() -> dict:
-        """Every document by docid (a folder document's docid is its path under the indexed folder,
-        an upload's ``uploads/<name>``); where the server keeps the files is not shown."""
-        return {"documents": [public_document(d) for d in qa.documents()]}
+    def list_documents(request: Request) -> dict:
+        """Every document the asker may read by docid (a folder document's docid is its path under
+        the indexed folder, an upload's ``uploads/<name>``), with its knowledge base, audience and
+        classification; where the server keeps the files is not shown."""
+        return {"documents": [public_document(d) for d in qa.documents(who(request))]}
 
     @app.post("/v1/documents", status_code=201, responses=UPLOAD_RESPONSES)
-    async def upload(file: UploadFile = File(...)):
-        """Add a file: it is indexed as ``uploads/<name>``; the same name again replaces that upload."""
+    async def upload(request: Request, file: UploadFile = File(...), kb: str | None = Form(None, max_length=64)):
+        """Add a file: it is indexed as ``uploads/<name>`` (``uploads/<kb>/<name>`` in another
+        knowledge base than the default one; an editor's right there); the same name again
+        replaces that upload."""
         limit = int(settings.max_upload_mb * 1024 * 1024)
         data = await file.read(limit + 1)
         if len(data) > limit:
             raise ApiError(413, "too_large", f"the file is over {settings.max_upload_mb:g} MB")
         try:
-            result = await run_in_threadpool(qa.add_upload, file.filename or "", data)
+            result = await run_in_threadpool(qa.add_upload, file.filename or "", data, who(request), kb)
         except UploadRefused as exc:
             raise ApiError(415 if exc.code == "unsupported_type" else 400, exc.code, str(exc)) from None
         except UploadUnreadable as exc:
@@ -344,21 +402,22 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
                 "chunks_embedded": result.chunks_embedded, "warnings": [hide_paths(w) for w in result.warnings]}
 
     @app.delete("/v1/documents/{docid:path}", responses={404: ERROR_RESPONSE})
-    async def delete(docid: str):
-        """Remove a document from the index; an uploaded file is deleted with its last document."""
-        if not await run_in_threadpool(qa.remove, docid):
+    async def delete(docid: str, request: Request):
+        """Remove a document from the index (an editor's right in its knowledge base); an uploaded
+        file is deleted with its last document."""
+        if not await run_in_threadpool(qa.remove, docid, who(request)):
             raise ApiError(404, "not_found", f"no document '{docid}'")
         return {"deleted": docid}
 
     @app.get("/v1/documents/{docid:path}/pages/{page}", responses={404: ERROR_RESPONSE},
              response_class=Response)
-    async def page_image(docid: str, page: int, start: int = 0, end: int = 0):
+    async def page_image(docid: str, page: int, request: Request, start: int = 0, end: int = 0):
         """Page ``page`` of a PDF or image document as a PNG of the original, the stored-text span
         ``start:end`` (a citation's ``start``/``end``) highlighted where it stands on the page."""
         from rag.ingest.view import PageNotAvailable, PageRenderFailed
 
         try:
-            png = await run_in_threadpool(qa.page_image, docid, page, start, end)
+            png = await run_in_threadpool(qa.page_image, docid, page, start, end, who(request))
         except LookupError:
             raise ApiError(404, "not_found", f"no document '{docid}'") from None
         except PageNotAvailable as exc:
@@ -368,21 +427,69 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     @app.put("/v1/documents/{docid:path}/subject", responses={404: ERROR_RESPONSE})
-    async def put_subject(docid: str, body: SubjectRequest):
+    async def put_subject(docid: str, body: SubjectRequest, request: Request):
         """Say what a document is about (city, organisation, year) where ingest got it wrong; a field
         sent as "" goes back to the derived value, a field left out stays as it is."""
         values = body.model_dump(exclude_unset=True)
-        subject = await run_in_threadpool(lambda: qa.set_subject(docid, **values))
+        subject = await run_in_threadpool(lambda: qa.set_subject(docid, who(request), **values))
         if subject is None:
             raise ApiError(404, "not_found", f"no document '{docid}'")
         return {"docid": docid, "subject": subject}
 
+    @app.put("/v1/documents/{docid:path}/access", responses={404: ERROR_RESPONSE})
+    async def put_access(docid: str, body: AccessRequest, request: Request):
+        """Who may read a document (an editor's right in its knowledge base): the next question
+        searches with it."""
+        try:
+            access = await run_in_threadpool(lambda: qa.set_access(who(request), docid, body.audience, body.classification))
+        except LookupError:
+            access = None
+        if access is None:
+            raise ApiError(404, "not_found", f"no document '{docid}'")
+        return {"docid": docid, **access}
+
+    @app.get("/v1/kb")
+    def list_kbs(request: Request) -> dict:
+        """The knowledge bases the asker may read, its role on each, and (to managers) the grants."""
+        asker, catalogue = who(request), qa.catalogue()
+        out = []
+        for kb in catalogue.readable(asker):
+            role = "manager" if asker.admin else catalogue.role_of(asker, kb) or catalogue.everyone_role(kb)
+            item = {"name": kb, "role": role}
+            if catalogue.may(asker, kb, "manager"):
+                item["grants"] = [{"kind": g.kind, "who": g.who, "role": g.role} for g in catalogue.grants if g.kb == kb]
+            out.append(item)
+        return {"knowledge_bases": out}
+
+    @app.post("/v1/kb", status_code=201)
+    async def create_kb(body: KbRequest, request: Request):
+        """Create a knowledge base (site administrators)."""
+        await run_in_threadpool(qa.create_kb, who(request), body.name)
+        return {"created": body.name}
+
+    @app.post("/v1/kb/{name}/grants")
+    async def grant(name: str, body: GrantRequest, request: Request):
+        """Grant (or with role null revoke) a role on a knowledge base to a user or a group (its managers)."""
+        if (body.user is None) == (body.group is None):
+            raise ApiError(422, "invalid_access", "name exactly one of 'user' or 'group'")
+        kind, whom = ("user", body.user) if body.user is not None else ("group", body.group)
+        await run_in_threadpool(qa.grant, who(request), name, kind, whom, body.role)
+        return {"kb": name, kind: whom, "role": body.role}
+
+    @app.get("/v1/audit", response_class=Response)
+    def audit(request: Request, format: Literal["jsonl", "csv"] = "jsonl", since: str | None = None):
+        """The audit trail (site administrators): one line per question and per change, as JSON lines or CSV."""
+        if not who(request).admin:
+            raise ApiError(403, "not_permitted", "only a site administrator may read the audit trail")
+        media = "application/x-ndjson" if format == "jsonl" else "text/csv"
+        return StreamingResponse(qa.audit.export(format, since), media_type=f"{media}; charset=utf-8")
+
     @app.post("/v1/feedback", status_code=201, responses={429: ERROR_RESPONSE, 507: ERROR_RESPONSE})
-    async def feedback(body: FeedbackRequest):
+    async def feedback(body: FeedbackRequest, request: Request):
         """Keep a 👍/👎 with the question, the answer and its citations; `policyqa feedback export`
         turns the 👎 ones into eval-set lines for a person to complete."""
         try:
-            item = await run_in_threadpool(qa.feedback.record, body.rating, body.answer, body.note)
+            item = await run_in_threadpool(qa.feedback.record, body.rating, body.answer, body.note, who(request).name)
         except FeedbackFull as exc:
             log.error("%s", exc)
             raise ApiError(507, "feedback_full", str(exc)) from None
@@ -394,7 +501,7 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         return {"object": "list", "data": [{"id": "policyqa", "object": "model", "created": 0, "owned_by": "policyqa"}]}
 
     @app.post("/v1/chat/completions", responses=STREAMABLE)
-    async def chat(body: ChatRequest):
+    async def chat(body: ChatRequest, request: Request):
         *history, question = _user_texts(body.messages)
         question = check_question(question)
         answers = turns([{"role": m.role, "content": _text_of(m)} for m in body.messages])["history_answers"][:len(history)]
@@ -402,10 +509,13 @@ def create_app(qa: PolicyQA, ui_path: str | None = None) -> FastAPI:
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if body.stream:
             busy_now(None, body.llm_only)
+            scope = {"principal": who(request), "kbs": body.kb}
+            qa.read_filter(who(request), body.kb)  # a knowledge base it may not read: 403 before streaming
             return StreamingResponse(_openai_stream(qa, question, history, answers, body.max_tokens, cid, created,
-                                                    body.llm_only), media_type="text/event-stream")
+                                                    body.llm_only, scope), media_type="text/event-stream")
         result = await run_in_threadpool(lambda: qa.ask(question, history=history, max_tokens=body.max_tokens,
-                                                        history_answers=answers, llm_only=body.llm_only))
+                                                        history_answers=answers, llm_only=body.llm_only,
+                                                        principal=who(request), kbs=body.kb))
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": "policyqa",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer_with_sources(result)},
@@ -502,7 +612,7 @@ def _sse(events: Iterator[str | Progress | Answer], drafts: bool) -> Iterator[st
 
 
 def _openai_stream(qa: PolicyQA, question: str, history: list[str], answers: list[str], max_tokens: int | None,
-                   cid: str, created: int, llm_only: bool) -> Iterator[str]:
+                   cid: str, created: int, llm_only: bool, scope: dict) -> Iterator[str]:
     """OpenAI chunks carrying only verified text: the draft is not streamed to API clients."""
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": "policyqa",
@@ -511,7 +621,8 @@ def _openai_stream(qa: PolicyQA, question: str, history: list[str], answers: lis
 
     yield chunk({"role": "assistant"})
     try:
-        answer = qa.ask(question, history=history, max_tokens=max_tokens, history_answers=answers, llm_only=llm_only)
+        answer = qa.ask(question, history=history, max_tokens=max_tokens, history_answers=answers, llm_only=llm_only,
+                        **scope)
     except (LLMUnavailableError, ValueError) as exc:
         yield chunk({"content": f"错误：{hide_paths(str(exc))}"}, "stop")
         yield "data: [DONE]\n\n"

@@ -7,7 +7,9 @@ alike), so no route can be added that it does not see. It does two things before
   ``POLICYQA_READ_KEYS`` (ask, search and list only) set, every request needs a key: an
   ``Authorization: Bearer`` or ``X-API-Key`` header (programs), or the session cookie set by the
   ``/login`` page (people in a browser). Open without a key: ``/healthz``, ``/login``, and the API
-  description (``/docs``, ``/openapi.json``), which holds no documents.
+  description (``/docs``, ``/openapi.json``), which holds no documents. Each key is a service
+  account (``key:<8 hex of its sha256>``); ``POLICYQA_KEY_GROUPS`` binds accounts to groups, and a
+  full-access key bound to none is a site administrator (what each may read: rag.index.acl).
 * **Identity provider.** With ``POLICYQA_OIDC_ISSUER`` set, people may sign in through the site's
   OpenID Connect provider instead (``/login/oidc``; :mod:`rag.api.oidc` does the protocol) and
   programs may send the provider's JWTs as ``Authorization: Bearer``. A bearer value shaped like a
@@ -75,9 +77,11 @@ class BodyTooLarge(Exception):
 class Keys:
     """The configured keys and the principal (service account) each stands for."""
 
-    def __init__(self, write: list[str], read: list[str]) -> None:
+    def __init__(self, write: list[str], read: list[str], groups: dict[str, frozenset[str]] | None = None) -> None:
+        """``groups``: service-account name ('key:<8 hex>') -> the groups its key is bound to."""
+        bound = groups or {}
         self._principals: dict[str, Principal] = \
-            {k: _key_principal(k, "read") for k in read} | {k: _key_principal(k, "write") for k in write}
+            {k: _key_principal(k, "read", bound) for k in read} | {k: _key_principal(k, "write", bound) for k in write}
 
     @property
     def enabled(self) -> bool:
@@ -167,7 +171,7 @@ def access_for(settings) -> Access:
         raise ValueError("an API key is shaped like a JWT (eyJ….….…), which would be read as the identity "
                          "provider's token: choose keys without dots (e.g. python -c 'import secrets; "
                          "print(secrets.token_urlsafe(32))')")
-    return Access(Keys(settings.api_key_list, settings.read_key_list), Sessions(settings.session_hours * 3600),
+    return Access(Keys(settings.api_key_list, settings.read_key_list, settings.key_group_map), Sessions(settings.session_hours * 3600),
                   OIDC(config) if config is not None else None)
 
 
@@ -176,9 +180,18 @@ def _key_header(headers: dict[str, str]) -> str:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-api-key", "")
 
 
-def _key_principal(key: str, role: str) -> Principal:
-    """A key's service account, named by a digest of the key so the audit trail never holds it."""
-    return Principal(name="key:" + sha256(key.encode("utf-8")).hexdigest()[:8], role=role)
+def key_account(key: str) -> str:
+    """A key's service-account name: a digest of the key, so the audit trail never holds the key."""
+    return "key:" + sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def _key_principal(key: str, role: str, bound: dict[str, frozenset[str]]) -> Principal:
+    """A key's service account. A full-access key bound to no group is a site administrator
+    (reads everything, manages every knowledge base); a key bound to groups (POLICYQA_KEY_GROUPS)
+    reads what those groups may (rag.index.acl), and a full one among them may also write."""
+    name = key_account(key)
+    groups = bound.get(name, frozenset())
+    return Principal(name=name, role=role, groups=groups, admin=role == "write" and not groups)
 
 
 def _lookup(table: dict[str, Principal], given: str) -> Principal | None:

@@ -36,7 +36,9 @@ from rag.index import (
     save_derived,
     write_manifest_file,
 )
+from rag.index.acl import AUDIENCE_KEY, CLASSIFICATION_KEY, DEFAULT_KB, KB_KEY, PUBLIC
 from rag.index.keyword import terms
+from rag.index.sidecar import Sidecars
 from rag.index.store import NewChunk, Store
 from rag.ingest import IngestError, Ingestor, find_files
 from rag.ingest.convert import target_of
@@ -75,8 +77,12 @@ Source = str | Path | tuple[Path, str]
 
 def update_index(settings: Settings, paths: Iterable[Source], embedder: Embedder, *,
                  rebuild: bool = False, progress: ProgressFn | None = None,
-                 ingestor: Ingestor | None = None, keyword_only: bool = False) -> IndexStats:
+                 ingestor: Ingestor | None = None, keyword_only: bool = False, kb: str | None = None) -> IndexStats:
     """Bring ``settings.index_dir`` up to date with ``paths`` (files/folders/JSONL corpora).
+
+    Each document goes into knowledge base ``kb`` (else its folder's sidecar's, else the default
+    one), with the audience and classification of the nearest ``.policyqa.toml`` (rag.index.sidecar);
+    a knowledge base must exist first (``policyqa kb create``).
 
     Files are read by ``ingestor`` (a long-lived one from a server), else by one made for this run.
     ``keyword_only``: store chunks without embedding them — keyword-searchable at once, at BM25's
@@ -86,7 +92,7 @@ def update_index(settings: Settings, paths: Iterable[Source], embedder: Embedder
     stats = IndexStats()
     with _writable(settings, embedder, rebuild=rebuild) as store, \
             (nullcontext(ingestor) if ingestor else Ingestor(settings.ingest_limits())) as reader:
-        _Run(store, settings, embedder, stats, progress, reader, keyword_only).run(list(paths))
+        _Run(store, settings, embedder, stats, progress, reader, keyword_only, Sidecars(kb)).run(list(paths))
         stats.totals = store.counts()
     stats.seconds = time.perf_counter() - started
     return stats
@@ -171,6 +177,41 @@ def set_subject(settings: Settings, docid: str, values: dict[str, str | None], e
         return store.set_subject(docid, values)
 
 
+@contextmanager
+def access_store(settings: Settings) -> Iterator[Store]:
+    """The store for changing knowledge bases, grants and documents' access: under the index's
+    write lock (waiting behind another writer), without loading a model — nothing derived changes."""
+    if settings.store == "milvus":
+        from rag.index.milvus import MilvusStore
+
+        store = MilvusStore.connect(settings, readonly=True)
+        try:
+            yield store  # type: ignore[misc]
+        finally:
+            store.close()
+        return
+    folder = Path(settings.index_dir)
+    if not (folder / STORE_FILE).exists():
+        raise FileNotFoundError(f"no index at {folder}: build one with `policyqa index docs/`")
+    with _index_lock(folder, wait=True):
+        store = Store(folder / STORE_FILE)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+@contextmanager
+def _index_lock(folder: Path, wait: bool) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(f"index {folder} is being updated by another process; wait for it to finish") from None
+        yield
+
+
 def _upgrade_terms(store: Store, expected: dict[str, str], folder: Path) -> None:
     """An index whose only difference is an older keyword-term scheme is upgraded in place
     (any other difference is left for check_manifest to explain)."""
@@ -192,12 +233,7 @@ def _writable(settings: Settings, embedder: Embedder, rebuild: bool = False, *, 
             yield store
         return
     folder = Path(settings.index_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusyError(f"index {folder} is being updated by another process; wait for it to finish") from None
+    with _index_lock(folder, wait):
         if rebuild:
             for path in [folder / STORE_FILE, folder / f"{STORE_FILE}-wal", folder / f"{STORE_FILE}-shm"]:
                 path.unlink(missing_ok=True)
@@ -240,8 +276,9 @@ def _writable_milvus(settings: Settings, embedder: Embedder, rebuild: bool) -> I
 
 class _Run:
     def __init__(self, store: Store, settings: Settings, embedder: Embedder, stats: IndexStats,
-                 progress: ProgressFn | None, ingestor: Ingestor, keyword_only: bool = False) -> None:
+                 progress: ProgressFn | None, ingestor: Ingestor, keyword_only: bool, sidecars: Sidecars) -> None:
         self.store, self.settings, self.embedder, self.stats = store, settings, embedder, stats
+        self.sidecars = sidecars
         self.ingestor = ingestor
         self.keyword_only = keyword_only
         self.progress = progress or (lambda *_: None)
@@ -261,25 +298,31 @@ class _Run:
                 files.extend((f, docid, str(root.resolve()), False) for f, docid in find_files([root]))
                 if root.is_dir():
                     folders.append(str(root.resolve()))
+        access = [self.sidecars.access(path, Path(root)) for path, _, root, _ in files]  # a bad sidecar stops here
+        kbs = self.store.catalogue().kbs
+        missing = sorted({a[KB_KEY] for a in access} - set(kbs))
+        if missing:
+            raise ValueError(f"no knowledge base {missing[0]!r}: create it first with `policyqa kb create {missing[0]}`")
         # the changed .doc/.xls/… converted in one LibreOffice run before the files are read one by one
-        self.ingestor.prepare([path for path, _, _, _ in files
-                               if target_of(path) and self.store.file_hash(str(path.resolve())) != _file_hash(path)])
+        self.ingestor.prepare([path for (path, _, _, _), given in zip(files, access) if target_of(path)
+                               and self.store.file_hash(str(path.resolve())) != _with_access(_file_hash(path), given)])
         seen: set[str] = set()
-        for i, (path, docid, root, chosen) in enumerate(files):
+        for i, ((path, docid, root, chosen), given) in enumerate(zip(files, access)):
             self.progress("files", i, len(files))
             key = str(path.resolve())
             seen.add(key)
             self.stats.files_seen += 1
-            data_hash = _file_hash(path)
+            data_hash = _with_access(_file_hash(path), given)
             if self.store.file_hash(key) == data_hash and self.store.docids_of_file(key):
                 self.stats.files_unchanged += 1
                 continue
-            self._read(path, docid, root, key, data_hash, chosen)
+            self._read(path, docid, root, key, data_hash, chosen, given)
         self.progress("files", len(files), len(files))
         self._flush()
         self._delete_missing({root for _, _, root, _ in files} | set(folders), seen)
 
-    def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str, chosen: bool) -> None:
+    def _read(self, path: Path, docid: str, root: str, key: str, data_hash: str, chosen: bool,
+              access: dict[str, str]) -> None:
         """Stream the file's documents into the store in batches (bounded memory, progress per
         document). Records already written stay written if the file fails later on; but then the
         file is not marked indexed and no record is taken for deleted, so a corpus cut off halfway
@@ -295,6 +338,8 @@ class _Run:
             doc = item
             if chosen and doc.docid != docid:  # the records of a multi-document file live under the caller's docid
                 doc = doc.model_copy(update={"docid": f"{docid}/{doc.docid}"})
+            doc = doc.model_copy(update={"metadata": {**doc.metadata, **access},
+                                         "content_hash": _with_access(doc.content_hash, access)})
             self.stats.warnings.extend(f"{path}: {w}" for w in doc.warnings)
             read += 1
             self.stats.documents_read += 1
@@ -363,6 +408,20 @@ class _Run:
         if gone:
             self.stats.documents_deleted += self.store.delete_files(gone)
             log.info("removed %d file(s) that no longer exist", len(gone))
+
+
+#: The access of a document indexed without a knowledge base or a sidecar (today's behaviour).
+_DEFAULT_ACCESS = {KB_KEY: DEFAULT_KB, AUDIENCE_KEY: "", CLASSIFICATION_KEY: PUBLIC}
+
+
+def _with_access(content_hash: str, access: dict[str, str]) -> str:
+    """A content hash that also changes with the knowledge base and sidecar access a file is
+    indexed with, so moving a folder to another knowledge base or editing its sidecar re-indexes
+    it; unchanged for the default access, so libraries indexed before this are not redone."""
+    if access == _DEFAULT_ACCESS:
+        return content_hash
+    tag = "\x00".join(f"{k}={access[k]}" for k in sorted(access))
+    return hashlib.sha256(f"{content_hash}\x00{tag}".encode()).hexdigest()
 
 
 def _file_hash(path: Path) -> str:

@@ -39,10 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.index import StoreUnavailableError
+from rag.index import IndexMismatchError, StoreUnavailableError
+from rag.index.acl import ACCESS_KEYS, CATALOGUE_META, DEFAULT_KB, Catalogue, ReadFilter, access_of
 from rag.index.keyword import query_terms
 from rag.index.search import SearchBackend
-from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk
+from rag.index.store import SUBJECT_KEYS, NewChunk, StoredChunk, overlay
 from rag.models import Chunk, Document
 from rag.text.offsets import decode_edits, encode_edits
 
@@ -70,7 +71,18 @@ def encode_terms(terms: Iterable[str]) -> str:
     return " ".join(t.encode("utf-8").hex().translate(_HEX_AS_LETTERS) for t in terms)
 
 
-_CHUNK_FIELDS = ["id", "docid", "doc_hash", "ordinal", "section", "start", "end", "text", "embed_hash", "embedded"]
+_CHUNK_FIELDS = ["id", "docid", "doc_hash", "ordinal", "section", "start", "end", "text", "embed_hash", "embedded",
+                 "kb", "audience", "classification"]
+_MAX_AUDIENCE = 64  # groups one document's audience may name
+
+
+def _access_fields(metadata: dict, subject: dict) -> dict:
+    """The scalar fields a read filter tests (rag.index.acl.ReadFilter.milvus), from the effective metadata."""
+    kb, audience, classification = access_of({**(metadata or {}), **(subject or {})})
+    groups = [g for g in audience.split(",") if g]
+    if len(groups) > _MAX_AUDIENCE:
+        raise ValueError(f"an audience may name at most {_MAX_AUDIENCE} groups")
+    return {"kb": kb, "audience": groups, "classification": classification}
 
 
 class _Guarded:
@@ -202,6 +214,10 @@ class MilvusStore(SearchBackend):
             client.create_collection(self.c[name], schema=schema, index_params=index, consistency_level="Strong")
 
         pk = {"is_primary": True, "max_length": 1024}
+        access = [("kb", DataType.VARCHAR, {"max_length": 256}),
+                  ("audience", DataType.ARRAY, {"element_type": DataType.VARCHAR, "max_capacity": _MAX_AUDIENCE,
+                                                "max_length": 256}),
+                  ("classification", DataType.VARCHAR, {"max_length": 16})]
         text = {"max_length": _VARCHAR}
         placeholder = ("v", 2, "FLAT", "IP")
         create("meta", [("key", DataType.VARCHAR, pk), ("value", DataType.VARCHAR, text)], placeholder)
@@ -211,7 +227,8 @@ class MilvusStore(SearchBackend):
                              ("source", DataType.VARCHAR, {"max_length": 4096}), ("title", DataType.VARCHAR, {"max_length": 2048}),
                              ("content_hash", DataType.VARCHAR, {"max_length": 128}), ("metadata", DataType.JSON, {}),
                              ("subject", DataType.JSON, {}), ("city", DataType.VARCHAR, {"max_length": 256}),
-                             ("year", DataType.VARCHAR, {"max_length": 32}), ("chunks", DataType.INT64, {})], placeholder)
+                             ("year", DataType.VARCHAR, {"max_length": 32}), ("chunks", DataType.INT64, {}),
+                             *access], placeholder)
         create("texts", [("id", DataType.VARCHAR, pk), ("docid", DataType.VARCHAR, {"max_length": 1024}),
                          ("doc_hash", DataType.VARCHAR, {"max_length": 128}), ("part", DataType.INT64, {}),
                          ("text", DataType.VARCHAR, text)], placeholder)
@@ -223,12 +240,16 @@ class MilvusStore(SearchBackend):
                           ("end", DataType.INT64, {}), ("text", DataType.VARCHAR, text),
                           ("key", DataType.VARCHAR, {**text, "enable_analyzer": True, "analyzer_params": ANALYZER}),
                           ("embed_hash", DataType.VARCHAR, {"max_length": 64}), ("embedded", DataType.BOOL, {}),
-                          ("sparse", DataType.SPARSE_FLOAT_VECTOR, {})],
+                          *access, ("sparse", DataType.SPARSE_FLOAT_VECTOR, {})],
                ("dense", dim, "AUTOINDEX", "IP"), functions=[bm25])
         self.dim = dim
 
     def _dense_dim(self) -> int:
         described = self.client.describe_collection(self.c["chunks"])
+        if not any(field["name"] == "kb" for field in described["fields"]):
+            raise IndexMismatchError(f"the Milvus collections {self.c['chunks']} at {self.location} were built before "
+                                     "knowledge bases and permissions: rebuild them with `POLICYQA_STORE=milvus "
+                                     "policyqa index --rebuild PATH...`")
         for field in described["fields"]:
             if field["name"] == "dense":
                 return int(field["params"]["dim"])
@@ -317,6 +338,8 @@ class MilvusStore(SearchBackend):
         zero = [0.0] * self.dim
         chunk_rows, text_rows, doc_rows = [], [], []
         for file, doc, chunks in items:
+            subject = (previous.get(doc.docid) or {}).get("subject") or {}
+            access = _access_fields(doc.metadata, subject)
             for c in chunks:
                 vector = known.get(c.embed_hash)
                 chunk_rows.append({
@@ -326,7 +349,7 @@ class MilvusStore(SearchBackend):
                     "end": c.chunk.end, "text": c.chunk.text,
                     "key": encode_terms(c.tokens.split(" ")[:2000]) if c.tokens else "",
                     "embed_hash": c.embed_hash, "embedded": vector is not None,
-                    "dense": vector if vector is not None else zero})
+                    "dense": vector if vector is not None else zero, **access})
             parts = _parts(doc.text) or [""]
             if doc.edits is not None:
                 edits = encode_edits(doc.edits)
@@ -336,7 +359,6 @@ class MilvusStore(SearchBackend):
             text_rows.extend({"id": f"{doc.docid}\x00{doc.content_hash}\x00{n}", "docid": doc.docid,
                               "doc_hash": doc.content_hash, "part": n, "text": part, "v": [0.0, 0.0]}
                              for n, part in parts_numbered)
-            subject = (previous.get(doc.docid) or {}).get("subject") or {}
             doc_rows.append(self._document_row(doc.docid, file, doc.source, doc.title, doc.content_hash, doc.metadata, subject,
                                                len(chunks)))
         self._upsert("chunks", chunk_rows)
@@ -358,7 +380,8 @@ class MilvusStore(SearchBackend):
         effective = {**metadata, **subject}
         return {"docid": docid, "file": file, "source": source, "title": title, "content_hash": content_hash,
                 "metadata": metadata, "subject": subject, "city": str(effective.get("city") or ""),
-                "year": str(effective.get("year") or ""), "chunks": chunks, "v": [0.0, 0.0]}
+                "year": str(effective.get("year") or ""), "chunks": chunks, "v": [0.0, 0.0],
+                **_access_fields(metadata, subject)}
 
     def _put_documents(self, rows: list[dict]) -> None:
         self._upsert("documents", rows)
@@ -394,23 +417,47 @@ class MilvusStore(SearchBackend):
         return 0
 
     def set_subject(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
-        unknown = set(values) - set(SUBJECT_KEYS)
+        return self._set_overlay(docid, values, SUBJECT_KEYS, "a subject")
+
+    def set_access(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
+        """As the embedded store's: the documents row first, then every chunk row of the document's
+        current version rewritten with the new access fields (Milvus updates rows, not fields), so
+        the next search filters by them."""
+        return self._set_overlay(docid, values, ACCESS_KEYS, "an access")
+
+    def _set_overlay(self, docid: str, values: dict[str, str | None], keys: tuple[str, ...],
+                     what: str) -> dict[str, str] | None:
+        unknown = set(values) - set(keys)
         if unknown:
-            raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
+            raise ValueError(f"not {what} field: {', '.join(sorted(unknown))} (use {', '.join(keys)})")
         rows = self._query("documents", f"docid == {_quote(docid)}",
                            ["file", "source", "title", "content_hash", "metadata", "subject", "chunks"])
         if not rows:
             return None
         row = rows[0]
-        current = {**(row["subject"] or {}), **values}
-        current = {k: v.strip() for k, v in current.items() if v and v.strip()}
+        current = overlay(row["subject"] or {}, values)
         self._put_documents([self._document_row(docid, row["file"], row["source"], row["title"], row["content_hash"],
                                                 row["metadata"], current, row["chunks"])])
+        if keys == ACCESS_KEYS:
+            access = _access_fields(row["metadata"], current)
+            chunks = self._query("chunks", f"docid == {_quote(docid)} and doc_hash == {_quote(row['content_hash'])}",
+                                 [*_CHUNK_FIELDS, "key", "dense"])
+            self._upsert("chunks", [{**c, **access} for c in chunks])
         return self.metadata_of([docid])[docid]
+
+    def catalogue(self) -> Catalogue:
+        return Catalogue.from_json(self.get_meta(CATALOGUE_META), DEFAULT_KB)
+
+    def update_catalogue(self, change) -> Catalogue:
+        """Apply ``change`` to the stored catalogue. Milvus has no transactions: two managers
+        changing grants at the same instant may lose one change (the audit trail shows both)."""
+        new = change(self.catalogue())
+        self.set_meta({CATALOGUE_META: new.to_json()})
+        return new
 
     def subject_set(self, docid: str) -> dict[str, str]:
         rows = self._query("documents", f"docid == {_quote(docid)}", ["subject"])
-        return dict(rows[0]["subject"] or {}) if rows else {}
+        return {k: v for k, v in (rows[0]["subject"] or {}).items() if k in SUBJECT_KEYS} if rows else {}
 
     # -- two-stage indexing -------------------------------------------------------------------------
     def missing_vectors(self, limit: int, after: int = 0) -> tuple[list[tuple[str, str, tuple[str, ...], str]], int]:
@@ -493,11 +540,16 @@ class MilvusStore(SearchBackend):
             metadata = {**(r["metadata"] or {}), **subject_set}
             subject = {k: metadata[k] for k in SUBJECT_KEYS if metadata.get(k)}
             out.append({"docid": r["docid"], "title": r["title"], "source": r["source"], "metadata": metadata,
-                        "subject": {**subject, "set": sorted(subject_set)}, "chunks": r["chunks"]})
+                        "subject": {**subject, "set": sorted(set(subject_set) & set(SUBJECT_KEYS))}, "chunks": r["chunks"]})
         return out
 
     # -- search (SearchBackend) ---------------------------------------------------------------------
-    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None) -> object:
+    def allowed(self, docids: Sequence[str] | None, city: str | None, year: str | None,
+                access: ReadFilter | None = None) -> object:
+        """A filter expression over chunk fields: the documents matching docids/city/year (looked up
+        in the documents collection), and what ``access`` lets the asker read (the chunks' own
+        kb/audience/classification fields, tested inside the search itself)."""
+        expression = []
         clauses = []
         if docids:
             clauses.append(_in("docid", docids))
@@ -505,8 +557,16 @@ class MilvusStore(SearchBackend):
             clauses.append(f"city == {_quote(city)}")
         if year:
             clauses.append(f"year == {_quote(str(year))}")
-        matching = [r["docid"] for r in self._query("documents", " and ".join(clauses), ["docid"])]
-        return _in("docid", matching) if matching else None
+        if clauses:
+            matching = [r["docid"] for r in self._query("documents", " and ".join(clauses), ["docid"])]
+            if not matching:
+                return None
+            expression.append(_in("docid", matching))
+        if access is not None:
+            if access.empty:
+                return None
+            expression.append(access.milvus())
+        return " and ".join(expression) or None
 
     def keyword(self, key: str, k: int, allowed: object = None) -> list[tuple[int, float]]:
         query = encode_terms(query_terms(key))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index.acl import (ACCESS_KEYS, AUDIENCE_KEY, CATALOGUE_META, CLASSIFICATION_KEY, DEFAULT_KB, KB_KEY, PUBLIC,
+                           Catalogue, ReadFilter)
 from rag.index.keyword import TERMS_VERSION
 from rag.models import Chunk, Document
 from rag.text.offsets import decode_edits, encode_edits
@@ -41,6 +43,10 @@ SUBJECT_KEYS = ("city", "organisation", "year")
 #: A document's metadata with the subject a person set laid over what ingest derived (SQL).
 _METADATA = "json_patch(d.metadata, COALESCE(s.value, '{}'))"
 _WITH_SUBJECT = "documents d LEFT JOIN subjects s ON s.docid = d.docid"
+#: A document's knowledge base, audience and classification (rag.index.acl), as SQL over _METADATA.
+_ACCESS_SQL = (f"COALESCE(json_extract({_METADATA}, '$.{KB_KEY}'), '{DEFAULT_KB}')",
+               f"COALESCE(json_extract({_METADATA}, '$.{AUDIENCE_KEY}'), '')",
+               f"COALESCE(json_extract({_METADATA}, '$.{CLASSIFICATION_KEY}'), '{PUBLIC}')")
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,16 @@ class Store:
     @property
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    @property
+    def filter_version(self) -> int:
+        """Moves when what filters read of documents changes without a new generation (a subject
+        or access a person set): searchers drop the allowed ids they kept."""
+        return int(self.get_meta("filter_version") or 0)
+
+    def _bump_filters(self) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES('filter_version', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def _bump(self) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
@@ -213,26 +229,48 @@ class Store:
         cleared key falls back to the derived value. Returns the document's metadata now, or None
         when there is no such document.
         """
-        unknown = set(values) - set(SUBJECT_KEYS)
+        return self._set_overlay(docid, values, SUBJECT_KEYS, "a subject")
+
+    def subject_set(self, docid: str) -> dict[str, str]:
+        """The subject fields a person set for ``docid`` (empty when all are derived)."""
+        row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
+        return {k: v for k, v in json.loads(row[0]).items() if k in SUBJECT_KEYS} if row else {}
+
+    def set_access(self, docid: str, values: dict[str, str | None]) -> dict[str, str] | None:
+        """Set a document's audience or classification over what its folder's sidecar gave it
+        (a value, "" included: an empty audience); None clears a key back to the sidecar's. Kept
+        beside the subject a person set, so it survives re-indexing. Searches see it at once
+        (filter_version moves). None when there is no such document."""
+        return self._set_overlay(docid, values, ACCESS_KEYS, "an access")
+
+    def _set_overlay(self, docid: str, values: dict[str, str | None], keys: tuple[str, ...],
+                     what: str) -> dict[str, str] | None:
+        unknown = set(values) - set(keys)
         if unknown:
-            raise ValueError(f"not a subject field: {', '.join(sorted(unknown))} (use {', '.join(SUBJECT_KEYS)})")
+            raise ValueError(f"not {what} field: {', '.join(sorted(unknown))} (use {', '.join(keys)})")
         with self.transaction():
             if not self.db.execute("SELECT 1 FROM documents WHERE docid=?", (docid,)).fetchone():
                 return None
             row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
-            current = {**(json.loads(row[0]) if row else {}), **values}
-            current = {k: v.strip() for k, v in current.items() if v and v.strip()}
+            current = overlay(json.loads(row[0]) if row else {}, values)
             if current:
                 self.db.execute("INSERT OR REPLACE INTO subjects(docid, value) VALUES(?, ?)",
                                 (docid, json.dumps(current, ensure_ascii=False)))
             else:
                 self.db.execute("DELETE FROM subjects WHERE docid=?", (docid,))
+            self._bump_filters()
         return self.metadata_of([docid])[docid]
 
-    def subject_set(self, docid: str) -> dict[str, str]:
-        """The subject fields a person set for ``docid`` (empty when all are derived)."""
-        row = self.db.execute("SELECT value FROM subjects WHERE docid=?", (docid,)).fetchone()
-        return json.loads(row[0]) if row else {}
+    def catalogue(self) -> Catalogue:
+        """The knowledge bases and grants (rag.index.acl)."""
+        return Catalogue.from_json(self.get_meta(CATALOGUE_META), DEFAULT_KB)
+
+    def update_catalogue(self, change) -> Catalogue:
+        """Apply ``change`` (Catalogue -> Catalogue) to the stored catalogue in one transaction."""
+        with self.transaction():
+            new = change(self.catalogue())
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (CATALOGUE_META, new.to_json()))
+        return new
 
     def forget_files(self, paths: Iterable[str]) -> None:
         """Drop file records (their documents are already gone) so a re-upload is indexed again."""
@@ -304,9 +342,13 @@ class Store:
         return out
 
     def chunk_ids_where(self, docids: Sequence[str] | None = None, city: str | None = None,
-                        year: str | None = None) -> np.ndarray:
-        """Ids of chunks whose document matches every given filter."""
+                        year: str | None = None, access: ReadFilter | None = None) -> np.ndarray:
+        """Ids of chunks whose document matches every given filter (``access``: what the asker may read)."""
         clauses, params = [], []
+        if access is not None:
+            clause, values = access.sql(*_ACCESS_SQL)
+            clauses.append(clause)
+            params.extend(values)
         if docids:
             clauses.append(f"d.docid IN ({','.join('?' * len(docids))})")
             params.extend(docids)
@@ -346,8 +388,16 @@ class Store:
             metadata, set_by_person = json.loads(metadata), json.loads(set_by_person)
             subject = {k: metadata[k] for k in SUBJECT_KEYS if metadata.get(k)}
             out.append({"docid": docid, "title": title, "source": source, "metadata": metadata,
-                        "subject": {**subject, "set": sorted(set_by_person)}, "chunks": chunks})
+                        "subject": {**subject, "set": sorted(set(set_by_person) & set(SUBJECT_KEYS))}, "chunks": chunks})
         return out
+
+
+def overlay(current: dict[str, str], values: dict[str, str | None]) -> dict[str, str]:
+    """A person's fields (a subject's, a document's access) laid over ``current``: a subject field set to None or "" is
+    cleared (back to the derived value); access fields (set_access) are kept as they are."""
+    merged = {**current, **values}
+    return {k: (v.strip() if k in SUBJECT_KEYS else v) for k, v in merged.items()
+            if v is not None and (k not in SUBJECT_KEYS or v.strip())}
 
 
 class _Transaction:

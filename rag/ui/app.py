@@ -15,12 +15,13 @@ from pathlib import Path
 import gradio as gr
 
 from rag.llm import LLMUnavailableError
-from rag.models import SOURCE_KINDS, Answer, Citation, Progress
+from rag.models import LOCAL, NOBODY, SOURCE_KINDS, Answer, Citation, Principal, Progress
 from rag.api.guard import Access
 from rag.api.redact import hide_paths
 from rag.index import IndexBusyError
+from rag.index.acl import CLASSIFICATIONS, AccessError
 from rag.feedback import FeedbackFull
-from rag.service import PolicyQA, UploadUnreadable, WriteQueueFull
+from rag.service import Forbidden, PolicyQA, UploadUnreadable, WriteQueueFull
 from rag.uploads import UploadRefused
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,9 @@ def _render_body(answer: Answer) -> str:
     return f"{text}<br><br><small>来源（点击 [编号] 或右侧引用查看原文）：<br>{cites}</small>"
 
 
-def render_source(qa: PolicyQA, c: Citation) -> str:
+def render_source(qa: PolicyQA, c: Citation, principal: Principal = LOCAL) -> str:
     """The paragraph holding the quote, the quoted span highlighted, with title and section."""
-    doc = qa.document(c.docid)
+    doc = qa.document(c.docid, principal)
     if doc is None:
         return "<p>该文件已被删除。</p>"
     text = doc.text
@@ -136,6 +137,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                                           elem_id="pq-question")
                     with gr.Row():
                         mode = gr.Radio(list(MODES), value=_default_mode_label(qa), label="回答方式")
+                        kb_pick = gr.CheckboxGroup([], label="检索的知识库（不选：全部可查阅的）", elem_id="pq-kbs")
                         ask = gr.Button("提问", variant="primary", elem_id="pq-ask")
                         new_chat = gr.Button("新对话", elem_id="pq-new")
                     with gr.Row():
@@ -150,7 +152,7 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         # The documents tab is read from the index again on every page load and every visit of the
         # tab: what it is built with (the index at server start) is only what shows until then, so
         # uploads since, from any browser, the API or the CLI, are listed and deletable.
-        table, picks = _doc_list(qa)
+        table, picks = _doc_list(qa, LOCAL if not access.enabled else NOBODY)
         with gr.Tab("文档", elem_id="pq-docs-tab") as docs_tab:
             upload = gr.File(label="上传文件（txt / md / html / docx / pdf / ofd / jsonl）", file_count="multiple")
             upload_status = gr.Markdown()
@@ -160,8 +162,18 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 delete_pick = gr.Dropdown(picks["choices"], value=None, label="删除文件", elem_id="pq-delete-pick")
                 delete_btn = gr.Button("删除", variant="stop", elem_id="pq-delete")
             delete_status = gr.Markdown(elem_id="pq-delete-status")
+            with gr.Row():  # an editor of the document's knowledge base sets who may read it
+                audience_box = gr.Textbox(label="可见范围（用户组，逗号分隔；留空：知识库内全部可见）", elem_id="pq-audience")
+                classification_pick = gr.Radio(list(CLASSIFICATIONS), value=CLASSIFICATIONS[0], label="密级",
+                                               elem_id="pq-classification")
+                access_btn = gr.Button("保存所选文件的权限", elem_id="pq-access")
+            access_status = gr.Markdown(elem_id="pq-access-status")
+        with gr.Tab("审计", elem_id="pq-audit-tab") as audit_tab:
+            audit_note = gr.Markdown("仅系统管理员可查看：每次提问和每次变更各一条记录（最新在前）。", elem_id="pq-audit-note")
+            audit_table = gr.Dataframe(headers=AUDIT_HEADERS, interactive=False, elem_id="pq-audit-table")
 
-        def respond(q: str, mode_label: str, history: list, asked: list, answered: list):
+        def respond(q: str, mode_label: str, history: list, asked: list, answered: list, kbs: list | None,
+                    request: gr.Request):
             history, asked, answered = list(history or []), list(asked or []), list(answered or [])
             q = (q or "").strip()
             if not q:
@@ -172,7 +184,8 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
             # a new answer clears the previous answer's source paragraph
             yield history, [], gr.update(choices=[], value=None), SOURCE_HINT, asked, gr.update(), answered
             try:
-                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered):
+                for item in qa.stream(q, mode=MODES.get(mode_label), history=asked, history_answers=answered,
+                                      principal=_principal(access, request), kbs=kbs or ()):
                     if isinstance(item, Answer):
                         history[-1] = {"role": "assistant", "content": render_answer(item)}
                         # a refusal's related passages open too, labelled as what they are
@@ -191,21 +204,21 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         def start_over():
             return [], [], gr.update(choices=[], value=None), SOURCE_HINT, [], None, []
 
-        def rate(rating: str, note: str, last: dict | None):
+        def rate(rating: str, note: str, last: dict | None, request: gr.Request):
             if not last:
                 return "请先提问，再评价回答。", gr.update()
             try:
-                qa.feedback.record(rating, Answer(**last), note or "")
+                qa.feedback.record(rating, Answer(**last), note or "", _principal(access, request).name)
             except FeedbackFull as exc:
                 log.error("%s", exc)
                 return "❌ 反馈记录已达上限，请联系管理员导出（policyqa feedback export）后再评价。", gr.update()
             return "已记录，谢谢！" + ("（👎 会进入评测集，供人工核对）" if rating == "down" else ""), ""
 
-        def show_source(label: str | None, cites: list[dict]):
+        def show_source(label: str | None, cites: list[dict], request: gr.Request):
             for c in cites or []:
                 cit = Citation(**c)
                 if label in (citation_label(cit), _label(cit, True)):
-                    return render_source(qa, cit)
+                    return render_source(qa, cit, _principal(access, request))
             return gr.update()
 
         def add_files(files, request: gr.Request, progress=gr.Progress()):
@@ -218,9 +231,9 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 path = Path(f)
                 name = path.name
                 progress(i / len(files), desc=f"正在收录 {name}")
-                lines.append(_add_one(qa, path, upload_root))
+                lines.append(_add_one(qa, path, upload_root, _principal(access, request)))
             progress(1.0)
-            return "\n\n".join(lines), *_doc_list(qa)
+            return "\n\n".join(lines), *_doc_list(qa, _principal(access, request))
 
         def delete_doc(docid: str | None, request: gr.Request):
             if not docid:
@@ -229,13 +242,47 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
                 status = "❌ 当前密钥只能提问，不能删除文件。"
             else:
                 try:
-                    status = f"已删除 {docid}。" if qa.remove(docid) else f"没有找到 {docid}。"
+                    status = f"已删除 {docid}。" if qa.remove(docid, _principal(access, request)) else f"没有找到 {docid}。"
                 except (IndexBusyError, WriteQueueFull):
                     status = f"未删除 {docid}：索引正忙（其他写入正在进行），请稍后重试。"
-            return *_doc_list(qa), status
+                except Forbidden:
+                    status = f"未删除 {docid}：只有该知识库的编辑可以删除其中的文件。"
+            return *_doc_list(qa, _principal(access, request)), status
+
+        def set_access(docid: str | None, audience: str, classification: str, request: gr.Request):
+            if not docid:
+                return "未保存：请先在上方选择文件。"
+            groups = [g.strip() for g in (audience or "").replace("，", ",").split(",") if g.strip()]
+            try:
+                done = qa.set_access(_principal(access, request), docid, groups, classification)
+            except Forbidden:
+                return f"未保存：只有该知识库的编辑可以修改 {html.escape(docid)} 的权限。"
+            except LookupError:
+                done = None
+            except (AccessError, IndexBusyError, WriteQueueFull) as exc:
+                return f"未保存：{html.escape(str(exc))}"
+            if done is None:
+                return f"没有找到 {html.escape(docid)}。"
+            return (f"已保存 {html.escape(docid)}：{done['classification']}，可见范围 "
+                    f"{html.escape('、'.join(done['audience']) or '知识库内全部')}。")
+
+        def rate_up(note: str, last: dict | None, request: gr.Request):
+            return rate("up", note, last, request)
+
+        def rate_down(note: str, last: dict | None, request: gr.Request):
+            return rate("down", note, last, request)
+
+        def doc_list(request: gr.Request):
+            return _doc_list(qa, _principal(access, request))
+
+        def readable_kbs(request: gr.Request):
+            return gr.update(choices=qa.catalogue().readable(_principal(access, request)), value=[])
+
+        def audit_view(request: gr.Request):
+            return _audit_rows(qa, _principal(access, request))
 
         outputs = [chatbot, citations_state, cite_pick, source, asked_state, last_answer, answers_state]
-        inputs = [question, mode, chatbot, asked_state, answers_state]
+        inputs = [question, mode, chatbot, asked_state, answers_state, kb_pick]
         ask.click(respond, inputs, outputs)
         question.submit(respond, inputs, outputs)
         new_chat.click(start_over, None, outputs)
@@ -244,11 +291,23 @@ def build_ui(qa: PolicyQA, access: Access) -> gr.Blocks:
         # a person confirms before a document leaves the library (cancelling sends no document)
         delete_btn.click(delete_doc, delete_pick, [docs_table, delete_pick, delete_status],
                          js="(docid) => (docid && confirm('确定从文库中删除 ' + docid + ' 吗？')) ? docid : null")
-        demo.load(lambda: _doc_list(qa), None, [docs_table, delete_pick])
-        docs_tab.select(lambda: _doc_list(qa), None, [docs_table, delete_pick])
-        up.click(lambda note, last: rate("up", note, last), [fb_note, last_answer], [fb_status, fb_note])
-        down.click(lambda note, last: rate("down", note, last), [fb_note, last_answer], [fb_status, fb_note])
+        demo.load(doc_list, None, [docs_table, delete_pick])
+        demo.load(readable_kbs, None, kb_pick)
+        access_btn.click(set_access, [delete_pick, audience_box, classification_pick], access_status)
+        audit_tab.select(audit_view, None, [audit_note, audit_table])
+        docs_tab.select(doc_list, None, [docs_table, delete_pick])
+        up.click(rate_up, [fb_note, last_answer], [fb_status, fb_note])
+        down.click(rate_down, [fb_note, last_answer], [fb_status, fb_note])
     return demo
+
+
+def _principal(access: Access, request: gr.Request | None) -> Principal:
+    """Who a UI event comes from: the guard's answer for the browser's cookie (no one: no rights)."""
+    if not access.enabled:
+        return LOCAL
+    if request is None:
+        return NOBODY
+    return access.principal(dict(request.headers), dict(request.cookies)) or NOBODY
 
 
 def _may_write(access: Access, request: gr.Request | None) -> bool:
@@ -261,7 +320,7 @@ def _may_write(access: Access, request: gr.Request | None) -> bool:
     return principal is not None and principal.role == "write"
 
 
-def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
+def _add_one(qa: PolicyQA, path: Path, upload_root: Path, principal: Principal) -> str:
     """Index one file the browser uploaded. Only files in Gradio's upload folder are read: a client
     that names any other server path (a crafted FileData) gets nothing."""
     name = html.escape(path.name)
@@ -270,7 +329,9 @@ def _add_one(qa: PolicyQA, path: Path, upload_root: Path) -> str:
         log.warning("UI upload refused: %s is not an uploaded file", path)
         return f"❌ {name}：不是通过本页面上传的文件，已拒绝。"
     try:
-        result = qa.add_upload(path.name, resolved.read_bytes())
+        result = qa.add_upload(path.name, resolved.read_bytes(), principal)
+    except (Forbidden, AccessError) as exc:
+        return f"❌ {name}：{html.escape(str(exc))}（需要默认知识库的编辑角色）"
     except UploadRefused as exc:
         return f"❌ {name}：{html.escape(hide_paths(str(exc)))}"
     except UploadUnreadable as exc:
@@ -289,14 +350,33 @@ def _default_mode_label(qa: PolicyQA) -> str:
     return next(label for label, mode in MODES.items() if mode == qa.settings.answer_mode)
 
 
-DOC_HEADERS = ["docid", "标题", "地区", "机构", "年份", "段落数", "来源", "疑似指令"]
+DOC_HEADERS = ["docid", "标题", "地区", "机构", "年份", "段落数", "来源", "疑似指令", "知识库", "密级", "可见范围"]
+AUDIT_HEADERS = ["时间", "类型", "操作人", "知识库", "问题或对象", "引用的文件", "因权限未显示", "回答摘要值"]
+#: The most audit records the UI shows (newest first); `policyqa audit export` gives them all.
+AUDIT_ROWS = 500
 
 
-def _doc_list(qa: PolicyQA) -> tuple:
-    """The documents table and the delete list as the index holds them now (nothing selected)."""
-    documents = qa.documents()
+def _audit_rows(qa: PolicyQA, principal: Principal) -> tuple:
+    """The latest audit records as a table, for site administrators only."""
+    if not principal.admin:
+        return "仅系统管理员可查看审计记录。", gr.update(value={"headers": AUDIT_HEADERS, "data": []})
+    records = list(qa.audit.items())[-AUDIT_ROWS:][::-1]
+    rows = [[r.get("time", ""), r.get("kind", ""), r.get("who", ""), "、".join(r.get("kbs") or []),
+             r.get("question") or r.get("target", ""), "、".join(r.get("cited") or []), r.get("withheld", ""),
+             (r.get("answer_sha256") or "")[:12]] for r in records]
+    intact = qa.audit.verify()
+    note = f"最近 {len(rows)} 条记录（全部导出：policyqa audit export 或 GET /v1/audit）；" + \
+        ("记录链完整。" if intact is None else f"⚠ 第 {intact} 行在写入后被改动过。")
+    return note, gr.update(value={"headers": AUDIT_HEADERS, "data": rows})
+
+
+def _doc_list(qa: PolicyQA, principal: Principal) -> tuple:
+    """The documents table and the delete list as the index holds them now (nothing selected),
+    of the documents ``principal`` may read."""
+    documents = qa.documents(principal)
     rows = [[d["docid"], d["title"], d["subject"].get("city", ""), d["subject"].get("organisation", ""),
              d["subject"].get("year", ""), d["chunks"], SOURCE_KINDS[d["kind"]],
-             f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else ""] for d in documents]
+             f"⚠ {d['directives']} 句：{d['directive_example']}" if d["directives"] else "",
+             d["kb"], d["classification"], "、".join(d["audience"]) or "全部"] for d in documents]
     return (gr.update(value={"headers": DOC_HEADERS, "data": rows}),
             gr.update(choices=[d["docid"] for d in documents], value=None))
