@@ -33,7 +33,7 @@ METADATA_LABELS = ("成文日期", "发布日期", "发布机构", "发布单位
 
 
 #: The longest line that is front matter: a sentence that mentions a date states something else.
-_LINE_MAX = 50
+_LINE_MAX = 40
 
 
 def states_metadata(line: str) -> bool:
