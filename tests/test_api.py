@@ -76,8 +76,10 @@ def test_upload_docx_ask_then_delete(api: httpx.Client, tmp_path: Path) -> None:
 
 
 def test_upload_refusals(api: httpx.Client, live_server, tmp_path: Path) -> None:
+    r = api.post("/v1/documents", files={"file": ("slides.pptx", b"PK\x03\x04")})
+    assert r.status_code == 415  # a format PolicyQA does not read
     r = api.post("/v1/documents", files={"file": ("macro.xlsm", b"PK\x03\x04")})
-    assert r.status_code == 415
+    assert r.status_code == 422 and "macro.xlsm" in r.json()["error"]["message"]  # read, and found broken
     r = api.post("/v1/documents", files={"file": ("big.txt", "法".encode() * 600_000)})
     assert r.status_code == 413
     r = api.post("/v1/documents", files={"file": ("scan.pdf", b"%PDF-1.4 nothing")})
