@@ -83,8 +83,11 @@ def test_weight_repack_is_off_exactly_on_amx_cpus() -> None:
     assert not use_weight_repack("off", epyc) and use_weight_repack("on", xeon)
 
 
+# A plain script as a person runs it from a terminal: Ctrl-C raises KeyboardInterrupt even where the
+# test runner was started in the background, whose children inherit SIGINT ignored.
 CALLER = """
-import logging, sys
+import logging, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 from rag.isolation import Worker
 if __name__ == "__main__":

@@ -154,6 +154,7 @@ def test_api_and_ui_uploads_convert_a_doc_and_name_a_protected_one(office, tmp_p
     finally:
         stop()
     from rag.service import PolicyQA
+    from rag.models import LOCAL
     from rag.ui.app import _add_one
 
     qa = PolicyQA.open(settings=copy_index(office.settings, tmp_path / "ui", convert_cache_dir=tmp_path / "ui-cache"))
@@ -162,10 +163,10 @@ def test_api_and_ui_uploads_convert_a_doc_and_name_a_protected_one(office, tmp_p
         upload_root.mkdir()
         for name in ("密码.doc", "压缩包.wps", "统计.et"):
             shutil.copy(office.folder / name, upload_root / name)
-        assert "密码.doc" in (said := _add_one(qa, upload_root / "密码.doc", upload_root.resolve())) and "密码" in said
-        assert "压缩包.wps" in (said := _add_one(qa, upload_root / "压缩包.wps", upload_root.resolve()))
+        assert "密码.doc" in (said := _add_one(qa, upload_root / "密码.doc", upload_root.resolve(), LOCAL)) and "密码" in said
+        assert "压缩包.wps" in (said := _add_one(qa, upload_root / "压缩包.wps", upload_root.resolve(), LOCAL))
         assert "zip archive" in said
-        assert "已收录为 uploads/统计.et" in _add_one(qa, upload_root / "统计.et", upload_root.resolve())
+        assert "已收录为 uploads/统计.et" in _add_one(qa, upload_root / "统计.et", upload_root.resolve(), LOCAL)
     finally:
         qa.close()
 
