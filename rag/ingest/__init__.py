@@ -32,6 +32,8 @@ from rag.isolation import Worker, WorkerCrashed, WorkerTimeout
 from rag.models import Document
 from rag.ingest.pages import strip_running_lines
 from rag.text.directives import directive_sentences
+from rag.text.doc_kinds import ends_in_document_kind, unwrap_title
+from rag.text.frontmatter import labels_document
 from rag.text.normalize import HEADING_START, normalize_pages, normalize_traced
 from rag.text.offsets import Traced, edits_between
 
@@ -305,14 +307,20 @@ def flag_directives(text: str, metadata: dict[str, str]) -> list[str]:
 
 
 _TITLE_END = tuple("。！？；：，、:;,")
+#: The longest line taken for a title; a line that ends in the name of a kind of document
+#: ("…关于印发《…实施方案（2023—2025年）》的通知") may run longer, as notices' titles do.
+_TITLE_MAX, _KIND_TITLE_MAX = 40, 80
 
 
 def _title_from_text(text: str) -> str | None:
     """A short, unpunctuated, non-heading line among the first few (how titles are set), else the
-    lead phrase of a one-line document (flattened corpora put the title first, then a space)."""
-    lines = text.split("\n")
+    lead phrase of a one-line document (flattened corpora put the title first, then a space).
+    A line that only labels the document (its number, its date, a field of the page: 发布日期：…)
+    is not its title, and a title a page wraps in 《》 is given without them."""
+    lines = [unwrap_title(line) for line in text.split("\n")]
     candidates = [line for line in lines[:6]
-                  if 2 <= len(line) <= 40 and not line.endswith(_TITLE_END) and not HEADING_START.match(line)]
+                  if 2 <= len(line) <= (_KIND_TITLE_MAX if ends_in_document_kind(line) else _TITLE_MAX)
+                  and not line.endswith(_TITLE_END) and not HEADING_START.match(line) and not labels_document(line)]
     if candidates:
         return next((c for c in candidates if len(c) >= 6), candidates[0])
     lead = re.match(r"[^\s。！？；]{6,40}(?=\s)", lines[0])

@@ -42,7 +42,8 @@ def _city(title: str, text: str) -> str | None:
     """The place a document is about: the innermost place its title names (天津市南开区… → 南开区;
     a place inside a 《quoted title》 is another document's), else the innermost its front lines name
     (a work report titled only 政府工作报告 is given "——2023年4月25日在交城县第十七届人民代表大会…上",
-    by "略阳县人民政府县长…"), else the place its text names most (at least twice) or a place inside
+    by "略阳县人民政府县长…"), else the place its text names most (at least twice, or the only place it names: a 施政报告
+    that says "为香港的房屋政策定下方向" once and names no other place is Hong Kong's) or a place inside
     that one named nearly as often (a district's report names its district more than its city), else
     the short name it repeats as a word of its own (大同 in "推动大同高质量发展", a text that never
     writes 大同市)."""
@@ -51,13 +52,15 @@ def _city(title: str, text: str) -> str | None:
         named = [m for m in places_in(search_key(lines)) if not _in_book_title(lines, m)]
         if named:
             return _innermost(named[0].place, [m.place for m in named])
-    counts = Counter(m.place for m in places_in(search_key(text[:20000])))
+    key = search_key(text[:20000])
+    mentions = places_in(key)
+    counts = Counter(m.place for m in mentions)
     if not counts:
-        repeated = repeated_short_names(search_key(text[:20000]))
+        repeated = repeated_short_names(key)
         return repeated.name if repeated else None
     top, n = counts.most_common(1)[0]
-    if n < 2:
-        return None
+    if n < 2 and (len(counts) > 1 or _in_book_title(key, mentions[0])):
+        return None  # several places each named once, or one in another document's title
     inner = [(c, p) for p, c in counts.items() if p.inside(top) and c * 2 >= n and c >= 2]
     return max(inner, key=lambda cp: (cp[0], LEVELS.index(cp[1].level)))[1].name if inner else top.name
 

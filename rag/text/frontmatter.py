@@ -32,6 +32,14 @@ METADATA_LABELS = ("成文日期", "发布日期", "发布机构", "发布单位
                    "公开方式", "公开范围")
 
 
+#: Verbs of issuing a document: what "什么时候印发的" asks, and what its own dateline says it was.
+ISSUING_VERBS = ("发布", "印发", "公布", "发出", "出台", "下发", "签发")
+#: What a document's own dateline or date field states besides the date: that it was issued,
+#: signed (落款, 成文) or published on that day — the words a question about it asks with.
+DATELINE_STATES = (*ISSUING_VERBS, "落款", "成文", "日期", "时间")
+#: A page's counters set beside its date ("浏览次数：", "访问次数：123"): they state nothing.
+PAGE_COUNTER = re.compile(r"(?:浏览|访问|点击|阅读)(?:次数|量|数)\s*[:：]?\s*\d*")
+
 #: The longest line that is front matter: a sentence that mentions a date states something else.
 _LINE_MAX = 40
 

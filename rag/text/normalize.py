@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
+from rag.text.doc_kinds import ends_in_document_kind
 from rag.text.offsets import Traced
 
 #: Bumped whenever the stored text or search key of the same input would change; recorded in the
 #: index manifest so an index built by another version is rebuilt instead of silently mismatched.
-NORMALIZER_VERSION = "3"
+NORMALIZER_VERSION = "4"
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -170,7 +171,8 @@ def _join_wrapped_lines(lines: list[Traced]) -> list[Traced]:
     A line is a wrap when the document shows a wrap width (several lines of nearly the same length),
     the line reaches it (a paragraph's first line two characters short, for its indent), does not
     end a sentence, and the next line is not a heading; a line that starts with a comma or a
-    closing mark always continues the one before. Blank lines always end a paragraph. Chinese needs no space at the join; Latin text gets one.
+    closing mark always continues the one before — except after a first line that ends in the name of a
+    kind of document (…统计公报), which is the title. Blank lines always end a paragraph. Chinese needs no space at the join; Latin text gets one.
     """
     rows = [bool(TABLE_CELL_GAP.search(line.text)) for line in lines]
     width = _wrap_width([line.text for line, row in zip(lines, rows) if not row])
@@ -183,7 +185,8 @@ def _join_wrapped_lines(lines: list[Traced]) -> list[Traced]:
             joinable = False
             continue
         continues = bool(_CONTINUATION.match(line.lstrip(PAGE_BREAK)))  # "，督促…" never starts a paragraph
-        if (joinable or continues) and not row and out and out[-1].text \
+        titled = len(out) == 1 and ends_in_document_kind(out[0].text)  # the title line ends in its kind
+        if (joinable or continues) and not row and out and out[-1].text and not titled \
                 and not HEADING_START.match(line.lstrip(PAGE_BREAK)):
             prev = out[-1].text
             # Latin words get a space at the join; a number wrapped inside Chinese text does not
