@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.text import analyze_question as Q
+from rag.text.question import ANSWER_KINDS
 
 RAG = Path(__file__).resolve().parents[1] / "rag"
 
@@ -147,3 +148,9 @@ def test_layers_import_one_way(layer: str, above: list[str]) -> None:
     for path in files:
         wrong = {m for m in _imports(path) if m.split(".")[1] in above}
         assert not wrong, f"{path.relative_to(RAG)} imports {wrong} from a higher layer"
+
+
+@pytest.mark.parametrize("rule, question", [pytest.param(r, q, id=f"{r.kind}-{i}")
+                                            for r in ANSWER_KINDS for i, q in enumerate(r.examples)])
+def test_every_answer_kind_is_asked_by_its_examples(rule, question: str) -> None:
+    assert rule.kind in Q(question).kinds

@@ -9,8 +9,10 @@ is analysed the same way as simplified.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rag.models import AnswerKind, Question
+from rag.text.frontmatter import DOC_NUMBER
 from rag.text.normalize import search_key, to_simplified
 from rag.text.places import lies_within, places_in
 from rag.text.words import posseg, tokenize
@@ -24,7 +26,8 @@ PHRASING_WORDS = frozenset(
     "何时 什么 多少 哪 哪些 哪个 哪里 哪年 哪天 谁 怎样 如何 是否 什么时候 几 多 吗 呢 请问 有 哪位 为什么 怎么 具体 "
     "主要 情况 内容 方面 包括 年度 时候 时间 一下 介绍 方面 工作 "
     "获得 获评 荣获 被评为 评为 称号 荣誉 名称 名字 叫 叫做 一共 总共 共计 合计 现在 目前 分别 到底 大约 大概 定下 "
-    "达到 达 是 了 的 过 多长时间 多长 长时间 多久 要花 花多少 多少钱 要多少 需要 要 控制".split()
+    "达到 达 是 了 的 过 多长时间 多长 长时间 多久 要花 花多少 多少钱 要多少 需要 要 控制 "
+    "文号 发文字号 文件编号 文件号 日期 这份 这个 这项 这些 这次 那个 那份 该".split()
 )
 
 #: Names a question quotes, e.g. “亭满意”, 「…」, 《…》: the very thing asked about.
@@ -33,6 +36,8 @@ QUOTED = re.compile(r"“([^”]{2,30})”|「([^」]{2,30})」|《([^》]{2,60}
 _STATED_FIGURE = re.compile(r"(?<![\d.])\d+(?:\.\d+)?\s*(?:[%％]|[个项件名次条家批人户元份类期所座倍天])")
 #: A date (with its month) that a question states, e.g. "在2020年8月获得了什么称号", "截至11月".
 _STATED_DATE = re.compile(r"(?:\d{4}年)?(?<!\d)\d{1,2}月(?:\d{1,2}日)?")
+#: An ordinal the question states, e.g. "获评第二批“国际湿地城市”", "第三届": another batch is another fact.
+_STATED_ORDINAL = re.compile(r"第(?:[二三四五六七八九十]+|[2-9]|\d{2,})[批届轮期]")
 #: A word that makes a clause ask something ("A多少件，B多少份？" asks twice).
 ASKS = re.compile(r"多少|几|什么|何时|哪|谁|怎样|如何|是否")
 #: Not a question on its own: a name and "呢", e.g. "那常熟呢？", "2022年的呢" (a follow-up).
@@ -125,7 +130,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         roles=tuple(dict.fromkeys(m.group(0) for m in ROLE.finditer(key))),
         levels=tuple(dict.fromkeys(m.group(1) for m in ADMIN_LEVEL.finditer(key))),
         quoted=tuple(next(g for g in m.groups() if g) for m in QUOTED.finditer(text)),
-        stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE) for m in pattern.finditer(key)),
+        stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE, _STATED_ORDINAL) for m in pattern.finditer(key)),
         content_words=words,
         phrasing_words=phrasing,
         elliptical=bool(_ELLIPTICAL.match(key)) and not ASKS.search(key),
@@ -163,7 +168,15 @@ _CHINESE_YEAR = re.compile(r"([〇○零一二三四五六七八九]{4})年")
 _CHINESE_DIGITS = str.maketrans("〇○零一二三四五六七八九", "00012345678" + "9")
 
 
+#: A span of years in brackets, as a plan's name gives its period: "实施方案（2023—2025年）".
+_YEAR_SPAN = re.compile(r"[(（]\s*(?:19|20)\d{2}\s*年?\s*[—–\-~～至到]+\s*(?:19|20)\d{2}\s*年?\s*[)）]")
+
+
 def _years(key: str) -> tuple[str, ...]:
+    """The years asked about. A year inside a document number (鲁政发〔2014〕20号) or a plan's
+    bracketed period names that document or plan, it does not ask about that year: the
+    question "按鲁政发〔2014〕20号，哪一年要完成…" is answered by the sentence stating 2016."""
+    key = _YEAR_SPAN.sub(lambda m: " " * len(m.group(0)), DOC_NUMBER.sub(lambda m: " " * len(m.group(0)), key))
     written = {m.group(1).translate(_CHINESE_DIGITS) for m in _CHINESE_YEAR.finditer(key)}
     return tuple(sorted({m.group(1) for m in _YEAR.finditer(key)} | {y for y in written if y[:2] in ("19", "20")}))
 
@@ -174,11 +187,17 @@ def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
     answer kind)."""
     for term in subject:
         key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
+    key = _ASKING_SPAN.sub(" ", key)
     tokens = [w for w in tokenize(key) if not w.isdigit()]
     words = [w for w in tokens if not _phrasing(w)]
     longer = [w for w in words if len(w) > 1]
     phrasing = [w for w in tokens if _phrasing(w)]
     return tuple(dict.fromkeys(longer or words)), tuple(dict.fromkeys(phrasing))
+
+
+#: How a question asks for a year, a day, an item (哪一年, 哪一天, 哪个月, 哪几项): jieba cuts "一年",
+#: "一天" out of them, which no answer need contain.
+_ASKING_SPAN = re.compile(r"哪[一几]?[年天日月个位家项次种类条件]|几月几[日号]|几月|几号")
 
 
 def _phrasing(word: str) -> bool:
@@ -188,15 +207,33 @@ def _phrasing(word: str) -> bool:
             or (len(word) >= 3 and (word[1:] in PHRASING_WORDS or word[:-1] in PHRASING_WORDS)))
 
 
+@dataclass(frozen=True)
+class KindRule:
+    """One answer kind: the words that ask for it (on the search key) and questions that do; the
+    checks of what answers it are rag.answer.verify.KIND_CHECKS. The examples are the unit tests."""
+
+    kind: AnswerKind
+    asks: re.Pattern
+    examples: tuple[str, ...]
+
+
+#: Every answer kind a question may ask for, in the order Question.kinds lists them.
+ANSWER_KINDS: tuple[KindRule, ...] = (
+    KindRule("count", _ASKS_NUMBER, ("清水县2022年化解纠纷多少件？", "清水县有几个调解组织？", "企业开办要多长时间？")),
+    KindRule("rate", _ASKS_RATE, ("清水县行政复议纠错率是多少？", "清水县城镇人口占比多少？")),
+    KindRule("date", _ASKS_DATE, ("清水县何时被评为示范县？", "清水县哪一年建成法治广场？", "这份通知的印发日期是？")),
+    KindRule("person", _ASKS_PERSON, ("清水县县长是谁？", "哪位副县长分管司法工作？")),
+    KindRule("honour", _ASKS_HONOUR, ("清水县获得过什么荣誉？", "清水县何时被评为示范县？")),
+    KindRule("name", _ASKS_NAME, ("清水县的营商环境品牌是什么？", "这个平台叫什么？")),
+    KindRule("place", _ASKS_PLACE, ("哪个县开展了56场送法进村活动？", "哪个区的纠错率最高？")),
+    KindRule("list", _ASKS_LIST, ("清水县采取了哪些措施？", "该通知由哪几个部门联合发布？")),
+    KindRule("yesno", _ASKS_YESNO, ("清水县是否实现了企业开办0费用？", "清水县建成法治广场了吗？")),
+    KindRule("docno", _ASKS_DOCNO, ("清水县实施方案的文号是什么？", "这份通知的发文字号是？")),
+)
+
+
 def _kinds(key: str) -> tuple[AnswerKind, ...]:
-    found: list[AnswerKind] = []
-    for kind, pattern in (("count", _ASKS_NUMBER), ("rate", _ASKS_RATE), ("date", _ASKS_DATE),
-                          ("person", _ASKS_PERSON), ("honour", _ASKS_HONOUR), ("name", _ASKS_NAME),
-                          ("place", _ASKS_PLACE), ("list", _ASKS_LIST), ("yesno", _ASKS_YESNO),
-                          ("docno", _ASKS_DOCNO)):
-        if pattern.search(key):
-            found.append(kind)  # type: ignore[arg-type]
-    return tuple(found)
+    return tuple(rule.kind for rule in ANSWER_KINDS if rule.asks.search(key))
 
 
 def _counted_noun(key: str, unit: re.Match) -> tuple[str, tuple[str, ...]]:
