@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         "best get it first (on 2 cores the first token waits for the whole prompt).",
     )
     extractive_passages: int = Field(8, ge=1, le=20, description="Passages searched for sentences in extractive mode.")
+    place_passages: int = Field(3, ge=0, le=10, description="Passages added from the documents about the place a "
+                                "question names, when the search found fewer of theirs (in a library of many places, "
+                                "other places' passages on the same topic crowd out the asked one's); 0 turns it off.")
     llm_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://10.0.0.5:8000/v1")
     llm_model: str = Field("policyqa-llm", description="Model name sent to that server.")
     llm_api_key: str | None = None

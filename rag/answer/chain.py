@@ -255,7 +255,7 @@ class AnswerChain:
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         k = self.settings.answer_passages if state["mode"] == "llm" else self.settings.extractive_passages
         question, filters = state["question"], state.get("filters")
-        hits = self.retriever.search(question.text, k=k, filters=filters)
+        hits = self.retriever.search(question.text, k=k, filters=filters, places=question.places)
         if question.compound:  # make sure each part's best passages are there
             subject = " ".join(question.subject_terms)
             seen = {h.chunk.chunk_id for h in hits}

@@ -7,6 +7,8 @@ simplified phrasing of a question are literally the same query to both retriever
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +25,8 @@ from rag.retrieve.rerank import LLMJudgeReranker, Reranker
 from rag.text.normalize import normalize_text, search_key
 
 log = logging.getLogger(__name__)
+#: How long the places of a live store's documents (Milvus) are kept before they are read again.
+_LIVE_CITIES_S = 30
 #: Question vectors a Retriever keeps (by search key), newest first.
 QUERY_VECTORS = 256
 
@@ -51,6 +55,7 @@ class Retriever:
         # the same question is searched again within one answer (its parts, the audit trail's count
         # of what permissions withheld): its vector is computed once (~17 ms with e5 on a small CPU)
         self._query_vector = lru_cache(maxsize=QUERY_VECTORS)(lambda key: self.embedder.embed_queries([key])[0])
+        self._city_cache: tuple[tuple[int, int], dict[str, str]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None, reranker: Reranker | None = None) -> Retriever:
@@ -74,7 +79,11 @@ class Retriever:
         self.backend.refresh()
 
     def search(self, question: str, k: int | None = None, filters: Filters | None = None,
-               candidates: int | None = None) -> list[Hit]:
+               candidates: int | None = None, places: Sequence[str] = ()) -> list[Hit]:
+        """The ``k`` best passages for ``question``, and, when it names ``places`` (short names:
+        交城, 大安区) that documents are about, up to ``Settings.place_passages`` more of those
+        documents' best passages that the search left out: a county's figure must reach the
+        answer even where twenty other counties' reports use the same words."""
         k = k or self.settings.top_k
         candidates = max(candidates or self.settings.candidates, k)
         key = query_key(question, self.settings.max_question_chars)
@@ -85,6 +94,18 @@ class Retriever:
             allowed = backend.allowed(filters.docids or None, filters.city, filters.year, filters.access)
             if allowed is None:
                 return []
+        hits = self._ranked(key, question, k, candidates, allowed)
+        about = self._documents_about(places, filters)
+        if about and self.settings.place_passages and sum(h.chunk.docid in about for h in hits) < self.settings.place_passages:
+            scoped = backend.allowed(sorted(about), None, None, filters.access if filters else None)
+            seen = {h.chunk.chunk_id for h in hits}
+            extra = [h for h in self._ranked(key, question, self.settings.place_passages, candidates, scoped)
+                     if h.chunk.chunk_id not in seen]
+            hits += extra[:self.settings.place_passages]
+        return hits
+
+    def _ranked(self, key: str, question: str, k: int, candidates: int, allowed: object) -> list[Hit]:
+        backend = self.backend
         keyword = backend.keyword(key, candidates, allowed)
         dense = backend.dense(self._query_vector(key), candidates, allowed) if backend.has_vectors else []
         # chunks still waiting for their vector (two-stage indexing) are judged on keywords alone
@@ -100,6 +121,24 @@ class Retriever:
         hits = [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
                 for i, score, ranks in fused if i in rows]
         return (self.reranker.rerank(question, hits) if self.reranker else hits)[:k]
+
+    def _documents_about(self, places: Sequence[str], filters: Filters | None) -> set[str]:
+        """The documents whose place is one of ``places`` (of those ``filters`` name, if any)."""
+        if not places:
+            return set()
+        keys = [search_key(p) for p in places]
+        about = {docid for docid, city in self._cities().items() if any(k in city for k in keys)}
+        return about & set(filters.docids) if filters and filters.docids else about
+
+    def _cities(self) -> dict[str, str]:
+        """docid → the search key of its place, read again when the index or a subject changed (a
+        store read live, Milvus, has no version to watch: it is read again every half minute)."""
+        version = ((self.store.generation, self.store.filter_version) if hasattr(self.store, "filter_version")
+                   else (-1, int(time.monotonic() // _LIVE_CITIES_S)))
+        if self._city_cache is None or self._city_cache[0] != version:
+            cities = {d["docid"]: search_key(d["subject"].get("city", "")) for d in self.store.documents()}
+            self._city_cache = (version, {d: c for d, c in cities.items() if c})
+        return self._city_cache[1]
 
 
 def _llm_reranker(settings: Settings) -> Reranker:
