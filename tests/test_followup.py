@@ -26,6 +26,23 @@ def test_follow_ups_inherit_place_year_and_topic(follow_up: str, standalone: str
     assert got.rewritten and got.question == standalone
 
 
+@pytest.mark.parametrize("history, follow_up, standalone", [
+    # only what happened to it: the thing the previous question counted
+    (["清水县2022年地区生产总值预计完成多少？"], "增长多少？", "清水县2022年地区生产总值增长多少？"),
+    (["清水县2022年地区生产总值预计完成多少？"], "比上年下降了多少？", "清水县2022年地区生产总值比上年下降了多少？"),
+    # "这项工作", "该方案": the document the previous question named, asked the same way
+    (["清水县促进残疾人就业行动实施方案的就业目标是多少？"], "这项工作的培训目标呢？",
+     "清水县促进残疾人就业行动实施方案的培训目标多少？"),
+    # "他们" after a question about a place is that place; the place never sits beside the pronoun
+    (["清水县2023年的政府工作报告是哪天作的？"], "他们2022年地区生产总值完成多少？", "清水县2022年地区生产总值完成多少？"),
+    (["清水县2023年的政府工作报告是哪天作的？", "他们2022年地区生产总值完成多少？"], "略阳县的呢？",
+     "略阳县2022年地区生产总值完成多少？"),
+])
+def test_follow_ups_name_what_they_point_back_at(history: list[str], follow_up: str, standalone: str) -> None:
+    got = S(follow_up, history)
+    assert got.rewritten and got.question == standalone
+
+
 @pytest.mark.parametrize("question", [
     "天长市何时被评为全国法治政府建设示范市？",        # names its own place: a new topic
     "哪个城市打造了“亭满意”营商环境品牌？",            # asks which place

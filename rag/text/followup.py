@@ -13,20 +13,26 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.text.doc_kinds import DOCUMENT_KINDS
 from rag.text.normalize import search_key, to_traditional
 from rag.text.places import Gazetteer, Mention, places_in
 from rag.text.question import ASKS, WHICH_CITY, analyze_question
+from rag.text.words import posseg
 
 #: An elliptical follow-up: a new place, year or topic and nothing else, e.g. "那太仓呢？",
 #: "太仓市的呢", "2022年呢？", "换成常熟市呢", "那么如皋又如何？".
 _ELLIPSIS = re.compile(r"^(?:那么?|那在|换成|改成|还有|再问一下)?(?P<x>[^，,。？?]{1,20}?)(?:的呢|呢|又如何|如何|怎么样|的情况呢)[？?。]*$")
-#: A place referred to, not named, e.g. "该市", "这个城市", "当地", "这座城市".
-_PLACE_PRONOUN = re.compile(r"该(?:市|县|区|省|自治区|州|旗|镇|乡|街道|地)|此市|本市|这个(?:城市|市|县|区|省)|这座城市|那个城市|当地")
+#: A place referred to, not named, e.g. "该市", "这个城市", "当地", "这座城市", "这个街道", and "他们"
+#: after a question about a place (its government: "他们2022年地区生产总值完成多少？").
+_PLACE_PRONOUN = re.compile(r"该(?:市|县|区|省|自治区|州|旗|镇|乡|街道|地)|此市|本市|这个(?:城市|市|县|区|省|镇|乡|街道)|这座城市"
+                            r"|那个城市|当地|[他她]们")
+#: The thing the previous question was about, referred to: "这项工作", "该方案", "这份报告".
+_THING_PRONOUN = re.compile(r"(?:这|那|该|此)(?:项|个|份|一)?(?:工作|方案|文件|报告|政策|措施|规定|办法|通知|计划|项目|活动|行动)")
 #: A year named by where it stands from the one asked about: "上一年呢？" after a question about 2023.
 _RELATIVE_YEAR = {w: -1 for w in ("上一年", "前一年", "上年", "去年", "头一年", "上一年度")} | {
     w: 1 for w in ("下一年", "后一年", "次年", "第二年", "下一年度")}
-#: A person referred to, not named ("他", "她们"): the rules leave such a follow-up as it is.
-_PERSON_PRONOUN = re.compile(r"[他她](?:们)?(?!人|国|乡|方)")
+#: A person referred to, not named ("他", "她"): the rules leave such a follow-up as it is.
+_PERSON_PRONOUN = re.compile(r"[他她](?!们|人|国|乡|方)")
 #: Asking where the previous answer came from, e.g. "出处在哪一段？", "原文在哪里？", "依据是什么？".
 _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答案|回答|数据|数字|说法)?的?(?:出处|来源|原文|依据|出自)"
                           r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?")
@@ -102,8 +108,13 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         # about the previous answer itself: the same question again (its citation shows the
         # paragraph; the year is in the cited sentence)
         return previous
-    q = analyze_question(text)
     prev_key = search_key(previous)
+    if _THING_PRONOUN.search(key) and (named := _document_of(prev_key)):
+        # "这项工作的职业技能培训目标呢？" after a question naming a plan: that plan, asked the same way
+        out = _THING_PRONOUN.sub(lambda m: named, key, count=1)
+        ask = ASKS.search(prev_key)
+        return re.sub(r"(?:的)?呢[?？。]*$", "", out) + prev_key[ask.start():] if ask and _ELLIPSIS.match(key) else out
+    q = analyze_question(text)
     if (m := _ELLIPSIS.match(key)) and not q.kinds and (shift := _RELATIVE_YEAR.get(m.group("x").strip("的 "))):
         # "上一年呢？": the year before the one asked about (nothing to count from: left alone)
         return _replace_years(prev_key, prev, str(int(prev.years[0]) + shift)) if prev.years else None
@@ -130,11 +141,48 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         city = _place_in(prev_key, prev.places[0])
         out = _PLACE_PRONOUN.sub(city, key, count=1)
         return _with_year(out, q, prev)
+    if q.content_words and not _names_a_thing(key) and (topic := _topic_of(prev_key)):
+        # "增长多少？" after "延庆区2022年地区生产总值预计完成多少？": what the previous one counted
+        return topic + key
     if prev.places and q.content_words:
         # the place (and year) of the conversation carry over to a question that names none
         city = _place_in(prev_key, prev.places[0])
         return _with_year(city + key, q, prev)
     return None
+
+
+def _names_a_thing(key: str) -> bool:
+    """Whether a question names what it asks about, or only what happened to it: a short verb and
+    the question word, nothing counted after it ("增长多少？", "比上年下降了多少", "占比多少")."""
+    ask = ASKS.search(key)
+    if ask is None or not _ASK_TAIL.fullmatch(key[ask.end():]) or len(key[:ask.start()]) > 8:
+        return True
+    return any(flag.startswith(("n", "j")) for _, flag in posseg(key[:ask.start()]))
+
+
+#: What may follow the question word of a question naming no thing: a classifier, the end.
+_ASK_TAIL = re.compile(r"(?:少)?[个项件名次条家批人户元份类期所座倍天亿万%]?[?？。!！]*")
+
+
+def _topic_of(prev_key: str) -> str | None:
+    """What the previous question was about: its words before its question word, less the verbs
+    and particles that asked it ("延庆区2022年地区生产总值预计完成|多少" → "延庆区2022年地区生产总值")."""
+    ask = ASKS.search(prev_key)
+    words = posseg(prev_key[:ask.start()] if ask else prev_key)
+    while words and not words[-1][1].startswith(("n", "j")):
+        words.pop()
+    topic = "".join(w for w, _ in words)
+    return topic if len(topic) >= 4 else None
+
+
+def _document_of(prev_key: str) -> str | None:
+    """The document the previous question named, with its place: "东阳市促进残疾人就业行动实施方案"."""
+    m = _NAMED_DOCUMENT.search(prev_key)
+    return m.group(0) if m else None
+
+
+#: A document named in a question: words up to the name of its kind (see rag.text.doc_kinds).
+_NAMED_DOCUMENT = re.compile(f"[^，,。？?；;：:]{{2,40}}?(?:{'|'.join(DOCUMENT_KINDS)})")
 
 
 def _same_ask(topic: str, prev_key: str, prev) -> str | None:
