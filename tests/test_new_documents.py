@@ -261,3 +261,72 @@ def test_the_reader_judges_what_the_checks_of_wording_would_refuse_and_reads_sho
     assert "新增企业首次超1万家" in answer.answer and answer.answer.startswith("一年来")  # the whole sentence
     assert all(len(s) <= 80 for s in reader.shown[0])
     assert not any("坚强领导" in s and "新增企业" not in s and not any(ch.isdigit() for ch in s) for s in reader.shown[0])
+
+
+# -- round three: kinds of failure seen on dev2 (made-up examples) --
+
+def test_a_year_inside_a_document_number_or_a_plans_period_is_not_asked_about() -> None:
+    assert Q("按清政发〔2014〕20号意见，哪一年要基本完成改革任务？").years == ()
+    assert Q("清水县就业行动实施方案（2023—2025年）以多少名残疾人为对象？").years == ()
+    assert Q("清水县2023年就业行动实施方案以多少名残疾人为对象？").years == ("2023",)
+    plan = _passage(1, "2016年基本完成深化预算管理改革的各项任务。", "sd.txt", "某省人民政府关于深化预算管理制度改革的实施意见",
+                    city="山东省", year="2014")
+    assert "2016年" in _answer("按山东省鲁政发〔2014〕20号意见，哪一年要基本完成深化预算管理改革的各项任务？", [plan]).answer
+
+
+def test_how_a_question_asks_for_a_year_or_a_day_is_no_content_word() -> None:
+    assert "一年" not in Q("清水县哪一年建成法治广场？").content_words
+    assert "一天" not in Q("清水县的报告是哪一天发布的？").content_words
+    assert Q("清水县哪一年建成法治广场？").kinds == ("date",)
+
+
+def test_a_rate_may_be_per_mille_in_points_or_a_ratio() -> None:
+    bulletin = _passage(1, "全年出生人口1.9万人，人口出生率为6.0‰。城镇化率比上年末提高0.3个百分点。三次产业结构为7.9:22.3:69.8。",
+                        "b.txt", "2022年清水县国民经济和社会发展统计公报", city="清水县", year="2022")
+    assert "6.0‰" in _answer("清水县2022年人口出生率是多少？", [bulletin]).answer
+    assert "7.9:22.3:69.8" in _answer("清水县2022年三次产业结构比例是多少？", [bulletin]).answer
+
+
+def test_a_sentence_wins_a_tie_with_a_table_row() -> None:
+    row = _passage(1, "全县常住人口 | 31.0 | 100.0 |", "b.txt", "2022年清水县国民经济和社会发展统计公报",
+                   city="清水县", year="2022")
+    prose = _passage(2, "年末全县常住人口为31.0万人，比上年末增加0.1万人。", "b.txt", "2022年清水县国民经济和社会发展统计公报",
+                     city="清水县", year="2022")
+    assert "31.0万人" in _answer("2022年末清水县常住人口有多少？", [row, prose]).answer
+
+
+def test_a_documents_dateline_says_it_was_issued_or_signed_that_day() -> None:
+    published = _passage(1, "时间：2018-05-03 浏览次数：", "r.txt", "某市人民政府关于2017年度法治政府建设情况的报告",
+                         city="淮安市", year="2017")
+    assert "2018-05-03" in _answer("淮安市2017年度法治政府建设情况的报告是什么时候发布的？", [published]).answer
+    signed = _passage(1, "二〇〇八年十月十四日", "n.txt", "清水县人民政府办公室关于印发某某办法的通知", city="清水县", year="2008")
+    assert "十月十四日" in _answer("清水县办公室这份通知的落款日期是哪天？", [signed]).answer
+    # a page's publishing date and the notice's signing date: both shown, each with its own line, once
+    both = _passage(1, "发布日期：2023-03-21 访问次数：\n清水县人民政府办公室关于印发某某方案的通知\n现将方案印发给你们。\n"
+                    "清水县人民政府办公室\n2023年3月13日", "n.txt", "清水县人民政府办公室关于印发某某方案的通知", city="清水县", year="2023")
+    answer = _answer("清水县印发某某方案的通知落款日期是哪天？", [both]).answer
+    assert "2023年3月13日" in answer and answer.count("2023-03-21") == 1
+
+
+def test_titles_from_pages_that_label_wrap_or_run_them_on() -> None:
+    """A page's field line is not the title, a title in 《》 is given without them, a long notice
+    title is a title, and a first line ending in its kind is not joined to a body line after it."""
+    from rag.ingest import _title_from_text
+    from rag.text.normalize import normalize_text
+
+    assert _title_from_text("发布日期：2023-03-21 访问次数：\n清水县人民政府办公室关于印发《清水县促进残疾人就业行动实施方案"
+                            "（2023—2025年）》的通知\n各乡镇：") == ("清水县人民政府办公室关于印发《清水县促进残疾人就业行动实施方案"
+                                                                 "（2023—2025年）》的通知")
+    assert _title_from_text("《清水縣人民政府辦公室關於印發某某方案的通知》\n清政辦〔2023〕1號\n正文。") == "清水縣人民政府辦公室關於印發某某方案的通知"
+    stored = normalize_text("2022年清水縣國民經濟和社會發展統計公報\n?2022年，面對復雜嚴峻的形勢，全縣上下堅持發展第一要務。")
+    assert stored.split("\n")[0] == "2022年清水縣國民經濟和社會發展統計公報"
+
+
+def test_a_document_naming_one_place_only_is_about_it() -> None:
+    from rag.ingest.subject import derive_subject
+
+    body = "房屋是最受關注的民生問題。本屆政府有決心、有信心、有能力逐步扭轉供求失衡問題，多管齊下處理房屋問題，增加供應。"
+    text = f"二零一五年施政報告\n{body}長遠房屋策略為香港的房屋政策定下方向。"
+    assert derive_subject("hk.txt", "二零一五年施政報告", text).get("city") == "香港特别行政区"
+    two = f"二零一五年施政報告\n{body}為香港的房屋政策定下方向，與深圳市合作。"
+    assert "city" not in derive_subject("hk.txt", "二零一五年施政報告", two)

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer.verify import (HAS_DATE, MIN_COVERAGE, Draft, Passage, about_subject, anchored, answers_as_asked, asked_facts,
+                               beyond_title,
                                fits_answer_type, labelled, stands_for_document)
 from rag.models import Question
-from rag.text import HEADING_START, coverage, directive_sentences, found, gives_orders, search_key, sentence_spans
+from rag.text.frontmatter import FULL_DATE
+from rag.text import HEADING_START, TABLE_CELL_GAP, coverage, directive_sentences, found, gives_orders, search_key, sentence_spans
 
 if TYPE_CHECKING:
     from rag.answer.reader import Reader
@@ -45,6 +47,8 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
     rivals = _rivals(chosen_list, question, candidates, passages) if len(chosen_list) == 1 else []
     if rivals:
         chosen_list.extend(rivals)
+    elif len(chosen_list) == 1 and (datelines := _other_datelines(*chosen_list[0], question, candidates, passages)):
+        chosen_list.extend(datelines)
     elif "list" in question.kinds and len(chosen_list) == 1:
         chosen_list.extend(_items_after(*chosen_list[0], passages))
     return Draft(sentences=tuple((s, (n,)) for n, s in chosen_list), quotes=tuple((n, s) for n, s in chosen_list),
@@ -66,9 +70,10 @@ def _docids(passages: Sequence[Passage]) -> dict[int, str]:
 
 
 def _candidates(question: Question, passages: Sequence[Passage], by_meaning: bool = False) -> list[tuple]:
-    """(rank, offset, n, sentence, key, context key) of every sentence and heading that gives the
-    kind of answer asked, about the asked subject (``by_meaning``: for the reader, which judges
-    what the checks of wording judge by words)."""
+    """(rank, offset, n, sentence, key, context key, words asked) of every sentence and heading
+    that gives the kind of answer asked, about the asked subject (``by_meaning``: for the reader,
+    which judges what the checks of wording judge by words); the words asked are those beyond the
+    passage's own title (see verify.beyond_title)."""
     terms = question.subject_terms
     candidates = []
     for rank, p in enumerate(passages):
@@ -76,6 +81,7 @@ def _candidates(question: Question, passages: Sequence[Passage], by_meaning: boo
             continue  # another city or year: the verifier would reject it anyway
         chunk = p.hit.chunk
         context_key = search_key(p.context)
+        asked = beyond_title(question.content_words, search_key(p.hit.title))
         # the passage's sentences and its heading (which may state the fact: "以打造“亭满意”营商环境为抓手")
         # (on a tie a sentence of the passage wins: the heading is ordered after them)
         orders = set(directive_sentences(chunk.text))
@@ -86,8 +92,8 @@ def _candidates(question: Question, passages: Sequence[Passage], by_meaning: boo
             if len(key) < 6 or not answers_as_asked(question, [p], sentence, terms, by_meaning):
                 continue
             if stands_for_document(question, sentence, p.hit.title):
-                key = labelled(key, context_key)  # its number or date says what its title says
-            candidates.append((rank, s, p.n, sentence, key, context_key))
+                key = labelled(key, search_key(p.hit.title))  # its number or date says what its title says
+            candidates.append((rank, s, p.n, sentence, key, context_key, asked))
     return candidates
 
 
@@ -95,26 +101,27 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
                docid_of: dict[int, str]) -> list[tuple[int, str]]:
     """The best-covering sentence first; further sentences of the same document only while they
     themselves cover content words still uncovered (a question asking two things gets two sentences)."""
-    words = question.content_words
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
     while len(chosen) < max_sentences:
         best = None
-        for rank, s, n, sentence, key, context_key in candidates:
+        for rank, s, n, sentence, key, context_key, asked in candidates:
             if (n, sentence) in chosen:
                 continue
             if chosen and docid_of.get(n) != docid_of.get(chosen[0][0]):
                 continue  # an answer is one document's: another's figures are a rival, shown as such
-            new = [w for w in words if w not in covered]
+            new = [w for w in asked if w not in covered]
             # what a further sentence adds it must say itself: its passage's title said it already
-            gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(words)), 1)
-            total = coverage(words, key, context_key)
-            score = (gain, total, -rank, -s)
+            gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(asked)), 1)
+            total = coverage(asked, key, context_key)
+            # on a tie a sentence beats a table row: "年末全市常住人口为310.0万人" gives the unit its
+            # row ("全市常住人口 | 310.0 | 100.0 |") leaves to the table's header
+            score = (gain, total, not TABLE_CELL_GAP.search(sentence), -rank, -s)
             if best is None or score > best[0]:
-                best = (score, n, sentence, key)
+                best = (score, n, sentence, key, asked)
         if best is None:
             break
-        (gain, total, _, _), n, sentence, key = best
+        (gain, total, *_), n, sentence, key, words = best
         if not words and not chosen and anchored(question):
             # nothing left to match but the kind of answer: the best-ranked sentence of that kind
             # about the subject (every candidate already fits the answer type and the subject)
@@ -137,9 +144,8 @@ def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[
     question: "物价涨了多少" is answered by "居民消费价格比上年上涨1.9%")."""
     if question.compound or not candidates:
         return None
-    words = question.content_words
     windows: dict[str, tuple[float, int, int, int, str]] = {}
-    for rank, s, n, sentence, _, context_key in candidates:
+    for rank, s, n, sentence, _, context_key, words in candidates:
         for window in _windows(sentence, reader.sentence_chars):
             key = search_key(window)
             if window not in windows and fits_answer_type(question, key, by_meaning=True):
@@ -186,19 +192,19 @@ def _rivals(chosen: list[tuple[int, str]], question: Question, candidates: list[
     shown with its source rather than one picked silently (a planted "2015" must not hide the
     genuine "2020", nor the reverse). One sentence per document and per set of figures, best-covering
     first; a version is another when its figures are neither all among nor all of one already shown."""
-    needs, words = asked_facts(question), question.content_words
+    needs = asked_facts(question)
     if not chosen or not needs or not question.subject_terms:
         return []
     pattern = _DATE_FACT if HAS_DATE in needs else _NUMBER_FACT
     docid = {p.n: p.hit.chunk.docid for p in passages}
-    keys = {s: key for _, _, _, s, key, _ in candidates}
-    covers = [coverage(words, key, ctx) for _, _, n, s, key, ctx in candidates if (n, s) in chosen]
+    keys = {s: key for _, _, _, s, key, _, _ in candidates}
+    covers = [coverage(asked, key, ctx) for _, _, n, s, key, ctx, asked in candidates if (n, s) in chosen]
     best_total = max(covers, default=MIN_COVERAGE)
     shown = [set(pattern.findall(keys.get(s) or search_key(s))) for _, s in chosen]
     docs = {docid[n] for n, _ in chosen if n in docid}
-    ranked = sorted(candidates, key=lambda c: (-coverage(words, c[4], c[5]), c[0], c[1]))
+    ranked = sorted(candidates, key=lambda c: (-coverage(c[6], c[4], c[5]), c[0], c[1]))
     out: list[tuple[int, str]] = []
-    for _, _, n, sentence, key, context_key in ranked:
+    for _, _, n, sentence, key, context_key, asked in ranked:
         if len(out) == _MAX_VERSIONS:
             break
         if docid[n] in docs or any(sentence == s for _, s in chosen):
@@ -206,11 +212,29 @@ def _rivals(chosen: list[tuple[int, str]], question: Question, candidates: list[
         facts = set(pattern.findall(key))
         if not facts or any(facts <= f or f <= facts for f in shown if f):
             continue
-        if coverage(words, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
+        if coverage(asked, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
             out.append((n, sentence))
             shown.append(facts)
             docs.add(docid[n])
     return out
+
+
+def _other_datelines(n: int, sentence: str, question: Question, candidates: list[tuple],
+                     passages: Sequence[Passage]) -> list[tuple[int, str]]:
+    """When a document's own date line answers when it was issued, its other date lines with other
+    dates: a page's 发布日期 and the notice's signing date (落款) are both "when", and the reader sees
+    each with its label rather than one picked for them."""
+    by_n = {p.n: p for p in passages}
+    if not stands_for_document(question, sentence, by_n[n].hit.title):
+        return []
+    dates = {d for d in FULL_DATE.findall(search_key(sentence))}
+    docid = by_n[n].hit.chunk.docid
+    for _, _, m, other, key, _, _ in candidates:
+        if by_n[m].hit.chunk.docid == docid and other != sentence and stands_for_document(question, other, by_n[m].hit.title):
+            found_dates = set(FULL_DATE.findall(key))
+            if found_dates and not found_dates & dates:
+                return [(m, other)]
+    return []
 
 
 #: How much a list answer may add after the sentence naming the measure (characters, sentences).

@@ -18,7 +18,8 @@ from difflib import SequenceMatcher
 
 from rag.ingest.sheet import row_of_line
 from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
-from rag.text.frontmatter import DATE_LABEL, DOC_NUMBER, FULL_DATE, labels_document
+from rag.text.frontmatter import (DATE_LABEL, DATELINE_STATES, DOC_NUMBER, FULL_DATE, ISSUING_VERBS, PAGE_COUNTER,
+                                  labels_document, states_metadata)
 from rag.text.places import lies_within, short_of
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
@@ -184,7 +185,9 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
             support = [n for n in dict.fromkeys(n for n, _ in draft.quotes) if n in verified and n not in cited]
             if not _holds_facts(text, support, verified):
                 continue
-        whole = "".join(c.quote for c in verified[support[0]])
+        # the quote the sentence is (an extractive draft's sentence is its own quote), else all of them
+        whole = next((c.quote for c in verified[support[0]] if folded(c.quote)[0] == folded(text)[0]),
+                     "".join(c.quote for c in verified[support[0]]))
         if _partial(question, text, whole):
             # "1534[1]" says nothing on its own, and "196名…参加了考试" leaves out the "171人通过考试"
             # of the same sentence: the cited sentence that states it is the answer
@@ -313,9 +316,12 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     if not question.compound:
+        titles = search_key("\n".join(by_n[n].hit.title for n in used))
         if any(stands_for_document(question, s, by_n[n].hit.title) for n in used for s in sentences):
-            quotes = labelled(quotes, context)
-        ok = not question.content_words or coverage(question.content_words, quotes, context) >= MIN_COVERAGE
+            quotes = labelled(quotes, titles)
+        asked = beyond_title(question.content_words, titles) if len({by_n[n].hit.title for n in used}) == 1 \
+            else question.content_words
+        ok = not asked or coverage(asked, quotes, context) >= MIN_COVERAGE
         return [] if ok else [question]
     missing = [part for part in question.parts
                if (part.content_words and coverage(part.content_words, quotes, context) < MIN_COVERAGE)
@@ -364,10 +370,21 @@ def non_answer(question: Question, passages: Sequence[Passage], sentences: str) 
     return bool(spans) and all(_only_names(question, s, titles) for s in spans)
 
 
+def beyond_title(words: tuple[str, ...], title_key: str) -> tuple[str, ...]:
+    """The words a question asks beyond naming a passage's own document ("东阳市促进残疾人就业行动
+    实施方案到2025年新增残疾人就业的目标是多少" asks 新增…目标 of that plan): words its title holds name
+    the document, as its place and year do, and every sentence of it answers for them — they must
+    not favour the sentences that quote the title again. All of them when the title holds them all."""
+    rest = tuple(w for w in words if not found(w, title_key))
+    return rest or words
+
+
 def labelled(sentence_key: str, context_key: str) -> str:
     """A line that labels its document (see stands_for_document: its number, its date) says what the
-    title around it says, so the question is matched against both."""
-    return sentence_key + "\n" + context_key
+    title around it says, and a dateline that the document was issued, signed or published that
+    day (DATELINE_STATES: "报告是什么时候发布的", "落款日期是哪天" ask with words it need not print),
+    so the question is matched against all of it."""
+    return "\n".join((sentence_key, context_key, " ".join(DATELINE_STATES)))
 
 
 def _only_names(question: Question, sentence: str, titles: set[str]) -> bool:
@@ -399,7 +416,12 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
     if "docno" in question.kinds and (_only(key, DOC_NUMBER) or (
             title and DOC_NUMBER.search(key) and folded(title)[0] in folded(sentence)[0])):
         return True
-    return "date" in question.kinds and _only(DATE_LABEL.sub("", key), FULL_DATE)
+    if "date" not in question.kinds:
+        return False
+    # a date field, or a dateline of its own, unpunctuated ("——2023年4月25日在某县第十七届人民代表大会
+    # 第四次会议上", how a work report says when it was delivered): a body sentence ends in 。
+    return _only(PAGE_COUNTER.sub("", DATE_LABEL.sub("", key)), FULL_DATE) or (
+        states_metadata(sentence) and not key.rstrip().endswith((".", "。")))
 
 
 def _states_year(text: str) -> bool:
@@ -470,7 +492,9 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
 #: Chinese numeral with a counting classifier ("十二项"), e.g. "1534名", "98.6%", "0.5天".
 _QUANTITY = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.]*\s*(?:年|月|日))|[零〇一二三四五六七八九十百千万两]+[个项件名次条家批人户元份类期所座倍]")
 _CHINESE_NUMERAL = re.compile(r"[零〇一二三四五六七八九十百千万两]+")
-_HAS_PERCENT = re.compile(r"\d\s*[%％]|百分之")
+#: A rate: a percentage, a per-mille ("出生率为6.0‰"), a change in points ("提高0.3个百分点") or a
+#: ratio ("三次产业结构为7.9:22.3:69.8", what "比例是多少" may ask for).
+_HAS_PERCENT = re.compile(r"\d\s*[%％‰]|百分之|千分之|\d\s*个百分点|\d(?:\.\d+)?\s*[:：]\s*\d+(?:\.\d+)?")
 HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十]+月|年初|年底|去年|今年|上半年|下半年"
                       r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
 
@@ -538,7 +562,8 @@ _ASKS_YEAR = re.compile(r"哪一?年|哪个年份|什么年份|哪个(?:财政)?
 _YEAR_STATED = re.compile(r"(?:19|20)\d{2}\s*年|[〇零一二三四五六七八九]{4}年")
 #: When a document was issued or published: it was on a day ("报告是什么时候发布的" is not answered
 #: by the year the report is about).
-_ASKS_ISSUED = re.compile(r"(?:什么时候|何时|什么时间|哪天)(?:正式)?(?:发布|印发|公布|发出|出台|下发|签发)|(?:发布|印发|公布|签发)(?:的)?(?:时间|日期)")
+_ISSUING = "|".join(ISSUING_VERBS)
+_ASKS_ISSUED = re.compile(f"(?:什么时候|何时|什么时间|哪天)(?:正式)?(?:{_ISSUING})|(?:{_ISSUING})(?:的)?(?:时间|日期)")
 #: A question for the day itself, and a day a sentence states ("5月28日", "五月二十八日").
 _ASKS_DAY = re.compile(r"日期|哪一?天|几号|哪日|何日")
 _DAY_STATED = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}[日号]"
@@ -563,6 +588,9 @@ class Check:
     #: sentence): the reader's judgement of meaning stands in for it ("法治专题讲座2次" counts the
     #: 法治课 a question asks about in other words); checks of form always apply
     wording: bool = False
+    #: (a question it applies to, a sentence that gives what it asks, one this check refuses):
+    #: the unit tests are generated from them (tests/test_checks.py)
+    examples: tuple[tuple[str, str, str], ...] = ()
 
 
 def _is_person(question: Question, key: str, plain: str) -> bool:
@@ -614,36 +642,64 @@ def _single(question: Question) -> bool:
 #: document's title (《…评估报告（2022年）》) says when that was written, not when the thing happened.
 KIND_CHECKS: tuple[Check, ...] = (
     Check("figure", lambda q: "count" in q.kinds, lambda q, k, p: bool(_QUANTITY.search(p)),
-          "文件中有相关段落，但没有给出具体数字"),
+          "文件中有相关段落，但没有给出具体数字",
+          examples=(("清水县2022年办理行政复议案件多少件？", "全年办理行政复议案件128件。", "全年行政复议工作取得新进展。"),)),
     Check("date", lambda q: "date" in q.kinds, lambda q, k, p: bool(HAS_DATE.search(_TITLE.sub("", k))),
-          "文件中有相关段落，但没有给出具体时间"),
+          "文件中有相关段落，但没有给出具体时间",
+          examples=(("清水县何时被评为法治政府建设示范县？", "2020年8月，清水县被评为法治政府建设示范县。",
+                     "清水县被评为法治政府建设示范县，依据《示范县评估报告（2019年）》。"),)),
     Check("stated", lambda q: bool(q.stated), lambda q, k, p: all(f in k for f in q.stated),
-          "文件中没有问题所说的数字或日期"),
-    Check("level", lambda q: bool(q.levels), _at_level, "文件中的数字不是所问那一级的"),
+          "文件中没有问题所说的数字或日期",
+          examples=(("清水县哪一年办理行政复议案件128件？", "2022年办理行政复议案件128件。", "2022年办理行政复议案件130件。"),
+                    ("清水县哪一年获评第二批“国际湿地城市”？", "2021年获评第二批“国际湿地城市”。", "2018年获评首批“国际湿地城市”。"))),
+    Check("level", lambda q: bool(q.levels), _at_level, "文件中的数字不是所问那一级的",
+          examples=(("清水县县级行政执法人员有多少名？", "全县县级行政执法人员共312名。", "全县乡级行政执法人员共312名。"),)),
     Check("rate", lambda q: _single(q) and "rate" in q.kinds, lambda q, k, p: bool(_HAS_PERCENT.search(p)),
-          "文件中有相关段落，但没有给出比例或百分比"),
+          "文件中有相关段落，但没有给出比例或百分比",
+          examples=(("清水县行政复议纠错率是多少？", "行政复议纠错率为7.9%。", "行政复议纠错案件12件。"),
+                    ("清水县2022年人口出生率是多少？", "人口出生率为6.0‰。", "出生人口1.9万人。"))),
     Check("per-head", lambda q: "count" in q.kinds and "人均" not in q.key, _total_not_per_head,
-          "文件中只有人均数，没有总数"),
+          "文件中只有人均数，没有总数",
+          examples=(("清水县2022年地区生产总值是多少？", "全县地区生产总值95.1亿元。", "人均地区生产总值为74331元。"),)),
+    Check("total", lambda q: "count" in q.kinds and "人均" in q.key, lambda q, k, p: "人均" in k,
+          "文件中只有总数，没有人均数",
+          examples=(("清水县2022年人均地区生产总值是多少？", "人均地区生产总值为74331元。",
+                     "非公有制经济增加值112.39亿元，占全县地区生产总值的52.9%。"),)),
     Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
-          "文件中的数字数的是另一类事项", wording=True),
+          "文件中的数字数的是另一类事项", wording=True,
+          examples=(("清水县全年共制定县政府行政规范性文件多少件？", "全年共制定县政府行政规范性文件15件。",
+                     "今年共清理县政府、县政府办公室规范性文件75件。"),)),
     Check("unit", lambda q: _single(q) and bool(q.unit), lambda q, k, p: bool(_counts_of_unit(p, q.unit, bool(q.counted))),
-          "文件中有相关段落，但没有给出所问单位的数量"),
+          "文件中有相关段落，但没有给出所问单位的数量",
+          examples=(("清水县有多少名专职调解员？", "全县共有专职调解员23名。", "全县共有专职调解员队伍5支。"),)),
     Check("counts-what", lambda q: _single(q) and bool(q.unit and q.counted),
           lambda q, k, p: _counts_in(p, q.unit, q.counted), "文件中有相关段落，但没有给出所问事项的数量",
-          wording=True),
+          wording=True,
+          examples=(("清水县目前已建立多少个调解组织？", "全县已建立调解组织506个。", "全县充分发挥293个调解室作用。"),)),
     # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam, "272人
     # 参加…培训" a training; "3个重大行政决策事项" were published, not "放到网上运行"
     Check("predicate", lambda q: _single(q) and bool(q.predicate), lambda q, k, p: found(q.predicate[-1], k),
-          "文件中的数字说的是另一件事", wording=True),
+          "文件中的数字说的是另一件事", wording=True,
+          examples=(("清水县有多少名行政执法机关工作人员参加了行政执法证考试？",
+                     "全县共有196名行政执法机关工作人员参加了行政执法证考试。",
+                     "组织全县行政执法机关工作人员272名参加公共法律知识培训。"),)),
     Check("honour", lambda q: "honour" in q.kinds, lambda q, k, p: bool(_HONOR_CUE.search(k)),
-          "文件中没有授予荣誉或称号的说法"),
-    Check("name", lambda q: "name" in q.kinds, lambda q, k, p: bool(_QUOTED_NAME.search(k)), "文件中没有给出名称"),
-    Check("docno", lambda q: "docno" in q.kinds, lambda q, k, p: bool(own_doc_numbers(k)), "文件中没有给出该文件的文号"),
+          "文件中没有授予荣誉或称号的说法",
+          examples=(("清水县获得过什么荣誉？", "清水县被评为全国法治政府建设示范县。", "清水县召开法治政府建设推进会。"),)),
+    Check("name", lambda q: "name" in q.kinds, lambda q, k, p: bool(_QUOTED_NAME.search(k)), "文件中没有给出名称",
+          examples=(("清水县营商环境品牌叫什么？", "清水县打造“清满意”营商环境品牌。", "清水县持续打造营商环境品牌。"),)),
+    Check("docno", lambda q: "docno" in q.kinds, lambda q, k, p: bool(own_doc_numbers(k)), "文件中没有给出该文件的文号",
+          examples=(("清水县法治政府建设实施方案的文号是什么？", "清政发〔2022〕3号",
+                     "清水县人民政府关于印发法治政府建设实施方案的通知"),)),
     Check("year", lambda q: "date" in q.kinds and bool(_ASKS_YEAR.search(q.key)),
-          lambda q, k, p: bool(_YEAR_STATED.search(_TITLE.sub("", k))), "文件中有相关段落，但没有说是哪一年"),
+          lambda q, k, p: bool(_YEAR_STATED.search(_TITLE.sub("", k))), "文件中有相关段落，但没有说是哪一年",
+          examples=(("清水县哪一年建成法治广场？", "2019年，清水县建成法治广场。", "3月，清水县建成法治广场。"),)),
     Check("day", lambda q: "date" in q.kinds and bool(_ASKS_DAY.search(q.key) or _ASKS_ISSUED.search(q.key)),
-          lambda q, k, p: bool(_DAY_STATED.search(k)), "文件中有相关段落，但没有给出具体日期"),
-    Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人"),
+          lambda q, k, p: bool(_DAY_STATED.search(k)), "文件中有相关段落，但没有给出具体日期",
+          examples=(("清水县法治广场是哪一天建成的？", "2019年3月5日，清水县建成法治广场。", "2019年3月，清水县建成法治广场。"),
+                    ("清水县这份通知是什么时候印发的？", "2019年3月5日", "2019年，清水县印发通知。"))),
+    Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人",
+          examples=(("清水县县长是谁？", "县长王建国主持召开县政府常务会议。", "县长主持召开县政府常务会议。"),)),
 )
 
 
