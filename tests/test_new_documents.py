@@ -330,3 +330,36 @@ def test_a_document_naming_one_place_only_is_about_it() -> None:
     assert derive_subject("hk.txt", "二零一五年施政報告", text).get("city") == "香港特别行政区"
     two = f"二零一五年施政報告\n{body}為香港的房屋政策定下方向，與深圳市合作。"
     assert "city" not in derive_subject("hk.txt", "二零一五年施政報告", two)
+
+
+def test_the_asked_places_passages_reach_the_answer_among_other_places_reports(tmp_path, e5) -> None:
+    """Other counties' bulletins on grain crowd the asked county's one mention out of the top
+    passages; the documents about the place a question names are searched too."""
+    from tests.files import indexed
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    others = ["东至", "石台", "青阳", "祁门", "休宁", "绩溪", "旌德", "郎溪"]
+    for i, name in enumerate(others):
+        (corpus / f"c{i}.txt").write_text(
+            f"2022年{name}县国民经济和社会发展统计公报\n全年粮食播种面积{30 + i}万亩，粮食总产量{10 + i}万吨，粮食产量比上年增长{i}%。"
+            f"全县粮食生产再获丰收，粮食收购量、粮食储备量稳中有升。\n", encoding="utf-8")
+    # a work report titled only 政府工作报告: its county is named in its dateline, not where the grain is
+    filler = "面对多重压力，全县上下坚持稳中求进工作总基调，科学统筹发展和安全，迎难而上，奋勇争先，较好地完成了各项既定目标任务。" * 5
+    (corpus / "qs.txt").write_text(
+        "政府工作报告\n——2023年4月25日在清水县第十七届人民代表大会第四次会议上\n各位代表：\n"
+        f"现在，我代表县人民政府向大会报告工作，请予审议。\n一、2022年工作回顾\n{filler}\n"
+        "过去的一年，全县地区生产总值完成107.2亿元，固定资产投资完成39.9亿元，一般公共预算收入完成9亿元。"
+        "出台实施稳经济措施47条、助企纾困措施22条，推动稳增长一揽子政策落地见效，新兴产业稳步发展，转型项目建成投产。"
+        "完成粮食播种11.34万亩，总产量8287万斤，建设高标准农田1万亩，改造温室大棚141个，种植花卉1100万株、中药材5000亩。\n",
+        encoding="utf-8")
+    settings, qa = indexed(corpus, tmp_path / "index", e5, extractive_passages=1)
+    try:
+        question = "清水县2022年一共打了多少粮食？"
+        plain = qa.chain.retriever.search(question, k=1)
+        scoped = qa.chain.retriever.search(question, k=1, places=("清水",))
+        assert not any("8287" in h.chunk.text for h in plain)  # the crowding this is about
+        assert any("8287" in h.chunk.text for h in scoped) and scoped[:1] == plain
+        assert "8287万斤" in qa.ask("清水县2022年粮食总产量是多少？", mode="extractive").answer
+    finally:
+        qa.close()
