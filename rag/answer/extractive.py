@@ -73,7 +73,7 @@ def _candidates(question: Question, passages: Sequence[Passage], by_meaning: boo
     """(rank, offset, n, sentence, key, context key, words asked) of every sentence and heading
     that gives the kind of answer asked, about the asked subject (``by_meaning``: for the reader,
     which judges what the checks of wording judge by words); the words asked are those beyond the
-    passage's own title (see verify.beyond_title)."""
+    passage's own title (see verify.beyond_title), which rank the first sentence."""
     terms = question.subject_terms
     candidates = []
     for rank, p in enumerate(passages):
@@ -103,6 +103,7 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
     themselves cover content words still uncovered (a question asking two things gets two sentences)."""
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
+    words = question.content_words
     while len(chosen) < max_sentences:
         best = None
         for rank, s, n, sentence, key, context_key, asked in candidates:
@@ -110,18 +111,21 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
                 continue
             if chosen and docid_of.get(n) != docid_of.get(chosen[0][0]):
                 continue  # an answer is one document's: another's figures are a rival, shown as such
-            new = [w for w in asked if w not in covered]
+            new = [w for w in words if w not in covered]
             # what a further sentence adds it must say itself: its passage's title said it already
-            gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(asked)), 1)
-            total = coverage(asked, key, context_key)
+            gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(words)), 1)
+            total = coverage(words, key, context_key)
+            # the first sentence is the one saying most of what is asked beyond its document's name:
+            # a sentence quoting the title again ("为贯彻落实《…实施方案》") says nothing asked
+            beyond = coverage(asked, key, "") if not chosen else gain
             # on a tie a sentence beats a table row: "年末全市常住人口为310.0万人" gives the unit its
             # row ("全市常住人口 | 310.0 | 100.0 |") leaves to the table's header
-            score = (gain, total, not TABLE_CELL_GAP.search(sentence), -rank, -s)
+            score = (beyond, gain, total, not TABLE_CELL_GAP.search(sentence), -rank, -s)
             if best is None or score > best[0]:
-                best = (score, n, sentence, key, asked)
+                best = (score, n, sentence, key)
         if best is None:
             break
-        (gain, total, *_), n, sentence, key, words = best
+        (_, gain, total, *_), n, sentence, key = best
         if not words and not chosen and anchored(question):
             # nothing left to match but the kind of answer: the best-ranked sentence of that kind
             # about the subject (every candidate already fits the answer type and the subject)
@@ -144,8 +148,9 @@ def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[
     question: "物价涨了多少" is answered by "居民消费价格比上年上涨1.9%")."""
     if question.compound or not candidates:
         return None
+    words = question.content_words
     windows: dict[str, tuple[float, int, int, int, str]] = {}
-    for rank, s, n, sentence, _, context_key, words in candidates:
+    for rank, s, n, sentence, _, context_key, _ in candidates:
         for window in _windows(sentence, reader.sentence_chars):
             key = search_key(window)
             if window not in windows and fits_answer_type(question, key, by_meaning=True):
@@ -192,19 +197,19 @@ def _rivals(chosen: list[tuple[int, str]], question: Question, candidates: list[
     shown with its source rather than one picked silently (a planted "2015" must not hide the
     genuine "2020", nor the reverse). One sentence per document and per set of figures, best-covering
     first; a version is another when its figures are neither all among nor all of one already shown."""
-    needs = asked_facts(question)
+    needs, words = asked_facts(question), question.content_words
     if not chosen or not needs or not question.subject_terms:
         return []
     pattern = _DATE_FACT if HAS_DATE in needs else _NUMBER_FACT
     docid = {p.n: p.hit.chunk.docid for p in passages}
     keys = {s: key for _, _, _, s, key, _, _ in candidates}
-    covers = [coverage(asked, key, ctx) for _, _, n, s, key, ctx, asked in candidates if (n, s) in chosen]
+    covers = [coverage(words, key, ctx) for _, _, n, s, key, ctx, _ in candidates if (n, s) in chosen]
     best_total = max(covers, default=MIN_COVERAGE)
     shown = [set(pattern.findall(keys.get(s) or search_key(s))) for _, s in chosen]
     docs = {docid[n] for n, _ in chosen if n in docid}
-    ranked = sorted(candidates, key=lambda c: (-coverage(c[6], c[4], c[5]), c[0], c[1]))
+    ranked = sorted(candidates, key=lambda c: (-coverage(words, c[4], c[5]), c[0], c[1]))
     out: list[tuple[int, str]] = []
-    for _, _, n, sentence, key, context_key, asked in ranked:
+    for _, _, n, sentence, key, context_key, _ in ranked:
         if len(out) == _MAX_VERSIONS:
             break
         if docid[n] in docs or any(sentence == s for _, s in chosen):
@@ -212,7 +217,7 @@ def _rivals(chosen: list[tuple[int, str]], question: Question, candidates: list[
         facts = set(pattern.findall(key))
         if not facts or any(facts <= f or f <= facts for f in shown if f):
             continue
-        if coverage(asked, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
+        if coverage(words, key, context_key) >= max(MIN_COVERAGE, best_total - _RIVAL_MARGIN):
             out.append((n, sentence))
             shown.append(facts)
             docs.add(docid[n])

@@ -316,12 +316,9 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
     quotes = search_key("\n".join(sentences))
     context = search_key("\n".join(by_n[n].context for n in used))
     if not question.compound:
-        titles = search_key("\n".join(by_n[n].hit.title for n in used))
         if any(stands_for_document(question, s, by_n[n].hit.title) for n in used for s in sentences):
-            quotes = labelled(quotes, titles)
-        asked = beyond_title(question.content_words, titles) if len({by_n[n].hit.title for n in used}) == 1 \
-            else question.content_words
-        ok = not asked or coverage(asked, quotes, context) >= MIN_COVERAGE
+            quotes = labelled(quotes, search_key("\n".join(by_n[n].hit.title for n in used)))
+        ok = not question.content_words or coverage(question.content_words, quotes, context) >= MIN_COVERAGE
         return [] if ok else [question]
     missing = [part for part in question.parts
                if (part.content_words and coverage(part.content_words, quotes, context) < MIN_COVERAGE)
@@ -374,7 +371,8 @@ def beyond_title(words: tuple[str, ...], title_key: str) -> tuple[str, ...]:
     """The words a question asks beyond naming a passage's own document ("东阳市促进残疾人就业行动
     实施方案到2025年新增残疾人就业的目标是多少" asks 新增…目标 of that plan): words its title holds name
     the document, as its place and year do, and every sentence of it answers for them — they must
-    not favour the sentences that quote the title again. All of them when the title holds them all."""
+    not favour the sentences that quote the title again (the drafter ranks its first sentence by the
+    rest). All of them when the title holds them all."""
     rest = tuple(w for w in words if not found(w, title_key))
     return rest or words
 
