@@ -17,8 +17,9 @@ from rag.index import check_manifest, expected_manifest, open_store
 from rag.index.acl import ReadFilter
 from rag.index.search import LocalSearch, SearchBackend
 from rag.index.store import Store
-from rag.models import Hit
+from rag.models import Hit, Original, Question, Retrieved
 from rag.retrieve.fusion import rrf, score_fusion
+from rag.retrieve.passages import in_context, original_of
 from rag.retrieve.rerank import LLMJudgeReranker, Reranker
 from rag.text.normalize import normalize_text, search_key
 
@@ -100,6 +101,27 @@ class Retriever:
         hits = [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
                 for i, score, ranks in fused if i in rows]
         return (self.reranker.rerank(question, hits) if self.reranker else hits)[:k]
+
+
+    def passages(self, question: Question, k: int, filters: Filters | None = None) -> list[Retrieved]:
+        """The ``k`` best passages for an analysed question, with what the answer layer reads of
+        their documents (rag.retrieve.passages); a compound question also gets the two best
+        passages of each part (searched with the question's places and years), after the others."""
+        hits = self.search(question.text, k=k, filters=filters)
+        if question.compound:  # make sure each part's best passages are there
+            subject = " ".join(question.subject_terms)
+            seen = {h.chunk.chunk_id for h in hits}
+            for part in question.parts:
+                for h in self.search(f"{subject} {part.text}", k=2, filters=filters):
+                    if h.chunk.chunk_id not in seen:
+                        seen.add(h.chunk.chunk_id)
+                        hits.append(h)
+        return in_context(self.store, hits, question.quoted)
+
+    def original(self, docid: str) -> Original | None:
+        """A document's text as extracted from its file, for citing a quote where it stands there
+        (None where the index does not know how the stored text differs)."""
+        return original_of(self.store, docid)
 
 
 def _llm_reranker(settings: Settings) -> Reranker:
