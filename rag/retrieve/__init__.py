@@ -21,6 +21,7 @@ from rag.models import Hit, Original, Question, Retrieved
 from rag.retrieve.fusion import rrf, score_fusion
 from rag.retrieve.passages import in_context, original_of
 from rag.retrieve.rerank import LLMJudgeReranker, Reranker
+from rag.text import analyze_question
 from rag.text.normalize import normalize_text, search_key
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,12 @@ class Retriever:
         """Reload the search structures if the index was updated since they were loaded."""
         self.backend.refresh()
 
-    def search(self, question: str, k: int | None = None, filters: Filters | None = None,
+    def search(self, question: str | Question, k: int | None = None, filters: Filters | None = None,
                candidates: int | None = None) -> list[Hit]:
+        """The ``k`` best hits for a question's text; given analysed (a :class:`Question`), the
+        reranker reads that analysis instead of making its own."""
+        analysed = question if isinstance(question, Question) else None
+        question = question.text if isinstance(question, Question) else question
         k = k or self.settings.top_k
         candidates = max(candidates or self.settings.candidates, k)
         key = query_key(question, self.settings.max_question_chars)
@@ -100,14 +105,16 @@ class Retriever:
         rows = self.store.chunks_by_id([i for i, _, _ in fused])
         hits = [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
                 for i, score, ranks in fused if i in rows]
-        return (self.reranker.rerank(question, hits) if self.reranker else hits)[:k]
+        if not self.reranker:
+            return hits[:k]
+        return self.reranker.rerank(analysed or analyze_question(question), hits)[:k]
 
 
     def passages(self, question: Question, k: int, filters: Filters | None = None) -> list[Retrieved]:
         """The ``k`` best passages for an analysed question, with what the answer layer reads of
         their documents (rag.retrieve.passages); a compound question also gets the two best
         passages of each part (searched with the question's places and years), after the others."""
-        hits = self.search(question.text, k=k, filters=filters)
+        hits = self.search(question, k=k, filters=filters)
         if question.compound:  # make sure each part's best passages are there
             subject = " ".join(question.subject_terms)
             seen = {h.chunk.chunk_id for h in hits}
