@@ -89,6 +89,30 @@ class Hit(Record):
     ranks: dict[str, int] = Field(default_factory=dict)
 
 
+class Retrieved(Record):
+    """A retrieved passage with what the answer layer reads of its document (made by
+    ``Retriever.passages``): the answer layer never reads the store itself."""
+
+    hit: Hit
+    subject: dict[str, str] = Field(default_factory=dict, description="The document's city, organisation and year "
+                                    "where known (rag.index.store.SUBJECT_KEYS).")
+    heading_start: int | None = Field(None, description="Where the passage's own section heading "
+                                      "(``hit.chunk.section[-1]``) stands in the stored document, if it does.")
+    document_names: tuple[str, ...] = Field(default=(), description="The names the question quotes that the "
+                                            "passage's document holds (anywhere in it, not only in the passage).")
+    page_starts: tuple[int, ...] = Field(default=(), description="Where each page of a paged document (PDF, scan) "
+                                         "starts in its stored text; () without pages.")
+    sheet: str | None = Field(None, description="The sheet a spreadsheet's passage is from ('' for .csv).")
+
+
+class Original(Record):
+    """A document's text as extracted from its file, and how its stored text differs from it
+    (rag.text.offsets), so that a quote's place in the stored text can be found in the original."""
+
+    edits: tuple[Edit, ...]
+    text: str
+
+
 #: What kind of answer a question wants: a count or amount, a percentage, a date, a person in a role,
 #: an honour conferred, the name of a thing (a brand, a title), which place, a list of measures, yes/no,
 #: a document number (文号: 京政办发〔2016〕8号).

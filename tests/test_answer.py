@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.chain import AnswerChain
+from rag.answer.chain import AnswerChain, ChainState
 from rag.text import analyze_question, evidence_windows, focus_window
 from rag.config import Settings
 from rag.index.store import Store
@@ -124,8 +124,8 @@ def test_a_named_centre_must_be_in_the_passage(chain: AnswerChain) -> None:
     from rag.answer.verify import answers_as_asked
 
     question = analyze_question("常熟市诉前调解中心有多少名调解员？")
-    state = chain._retrieve({"question": question, "filters": None, "mode": "extractive"})
-    changshu = [p for p in state["passages"] if "563名" in p.hit.chunk.text]
+    state = chain._retrieve(ChainState(question, "extractive"))
+    changshu = [p for p in state.passages if "563名" in p.hit.chunk.text]
     assert changshu and not any(answers_as_asked(question, [p], "有专职人民调解员563名", question.subject_terms)
                                 for p in changshu)
     answer = chain.ask("天长法院诉前和解中心可以对几类民商事纠纷进行诉前调解？", mode="extractive")

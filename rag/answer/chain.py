@@ -11,25 +11,26 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableLambda
 
 from rag.answer.extractive import draft_extractive, other_versions
 from rag.answer.reader import Reader
-from rag.answer.verify import (Draft, Passage, about_subject, defuse_markers, page_starts, parse_cited_text, refusal,
-                               to_script_of, verify)
+from rag.answer.verify import (Draft, Passage, about_subject, defuse_markers, parse_cited_text, refusal, to_script_of,
+                               verify)
 from rag.config import Settings
-from rag.index.store import SUBJECT_KEYS
 from rag.llm import ChatModel, LLMUnavailableError, load_chat_model
 from rag.llm.base import RelevanceJudge
 from rag.llm.queue import LLMBusyError, LLMQueue, Ticket
-from rag.models import Answer, Citation, Edit, Progress
+from rag.models import Answer, Citation, Original, Progress, Question, Retrieved
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
-from rag.text import analyze_question, contains, directive_sentences, evidence_windows
+from rag.text import analyze_question, directive_sentences, evidence_windows
 from rag.text.followup import Standalone, depends_on_context, standalone_question
-from rag.text.offsets import original_span, original_text
+from rag.text.offsets import original_span
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,37 @@ _QUOTE_LINE = re.compile(r"^\s*\[(\d{1,3})\]\s*[「“\"]?(.+?)[」”\"]?\s*$")
 MODEL_DOWN_NOTE = "本地模型暂不可用：{reason}。以下为经核验的原文摘录答案。"
 MODEL_BUSY_NOTE = "本地模型正忙（{reason}），以下为经核验的原文摘录答案；需要模型生成的回答请稍后再问。"
 NOT_VERIFIED_NOTE = "本地模型的回答未能通过原文核对，以下为经核验的原文摘录答案。"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as the user typed it, the standalone question it stands for (a follow-up read with
+    its conversation) and that question analysed: once per asked question, every step reads it."""
+
+    text: str
+    standalone: Standalone
+    question: Question
+    started: float  # perf_counter() when answering began (the answer's latency)
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """What flows between the chain's steps; a step returns a new state (:meth:`replace`)."""
+
+    question: Question
+    mode: str
+    filters: Filters | None = None
+    max_tokens: int | None = None
+    passages: tuple[Passage, ...] = ()
+    #: the passages the model was shown (LLM mode; none: the model was not asked)
+    shown: tuple[Passage, ...] = ()
+    messages: tuple[dict[str, str], ...] = ()
+    raw: str = ""  # the model's reply
+    draft: Draft | None = None
+    llm_error: str | None = None  # why the model could not answer (Chinese), shown as a note
+
+    def replace(self, **changes: Any) -> ChainState:
+        return dataclasses.replace(self, **changes)
 
 
 class AnswerChain:
@@ -91,13 +123,13 @@ class AnswerChain:
         ``llm_only``, :class:`LLMBusyError` is raised (the API's 503 with Retry-After)."""
         mode = mode or self.settings.answer_mode
         if mode != "llm":
-            return self._answer(question, mode, filters, history, max_tokens, history_answers)
+            return self._answer(self._asked(question, history, history_answers, mode), mode, filters, max_tokens)
         try:
             ticket = self.queue.join()
             try:
                 for _ in ticket.wait():
                     pass
-                return self._answer(question, mode, filters, history, max_tokens, history_answers)
+                return self._answer(self._asked(question, history, history_answers, mode), mode, filters, max_tokens)
             finally:
                 ticket.leave()
         except LLMBusyError as exc:
@@ -105,22 +137,24 @@ class AnswerChain:
                 raise
             return self._busy_answer(question, filters, history, history_answers, exc)
 
-    def _answer(self, question: str, mode: str, filters: Filters | None, history: Sequence[str],
-                max_tokens: int | None, history_answers: Sequence[str]) -> Answer:
+    def _asked(self, question: str, history: Sequence[str], history_answers: Sequence[str], mode: str) -> Asked:
+        """The question read with its conversation and analysed: the one analysis of this question."""
         started = time.perf_counter()
+        standalone = self._standalone(question, history, history_answers, mode)
+        return Asked(question, standalone, analyze_question(standalone.question), started)
+
+    def _answer(self, asked: Asked, mode: str, filters: Filters | None, max_tokens: int | None) -> Answer:
         chain = self.llm_chain if mode == "llm" else self.extractive_chain
-        asked = self._standalone(question, history, history_answers, mode)
-        answer: Answer = chain.invoke({"question": analyze_question(asked.question), "filters": filters, "mode": mode,
-                                       "max_tokens": max_tokens})
-        return self._finish(answer, question, asked, started)
+        answer: Answer = chain.invoke(ChainState(asked.question, mode, filters, max_tokens))
+        return self._finish(answer, asked)
 
     def _busy_answer(self, question: str, filters: Filters | None, history: Sequence[str],
                      history_answers: Sequence[str], exc: LLMBusyError) -> Answer:
         """The verified extractive answer for an LLM-mode question the model has no place for, saying so."""
         log.warning("LLM mode busy, answering extractively: %s", exc)
-        answer = self._answer(question, "extractive", filters, history, None, history_answers)
-        note = to_script_of(analyze_question(question), MODEL_BUSY_NOTE.format(reason=exc.reason_zh))
-        return answer.model_copy(update={"notes": (note, *answer.notes)})
+        asked = self._asked(question, history, history_answers, "extractive")
+        answer = self._answer(asked, "extractive", filters, None)
+        return _noted(answer, to_script_of(asked.question, MODEL_BUSY_NOTE.format(reason=exc.reason_zh)))
 
     def bounded_history(self, history: Sequence[str], answers: Sequence[str]) -> tuple[list[str], list[str]]:
         """The turns a follow-up is read against: the last ``history_turns``, newest first while they
@@ -171,22 +205,20 @@ class AnswerChain:
             yield self._busy_answer(question, filters, history, history_answers, exc)
             return
         yield Progress.checking()
-        mode = "llm"
-        started = time.perf_counter()
-        asked = self._standalone(question, history, history_answers, mode)
-        state = self._prompt(self._retrieve({"question": analyze_question(asked.question), "filters": filters, "mode": mode}))
+        asked = self._asked(question, history, history_answers, "llm")
+        state = self._prompt(self._retrieve(ChainState(asked.question, "llm", filters)))
         pieces = []
-        if state["shown"]:
+        if state.shown:
             try:
-                for piece in self.llm.stream(state["messages"], max_tokens or self.settings.llm_max_tokens):
+                for piece in self.llm.stream(list(state.messages), max_tokens or self.settings.llm_max_tokens):
                     pieces.append(piece)
                     yield piece
             except LLMUnavailableError as exc:
                 log.warning("answering extractively, the model is unavailable: %s", exc)
-                state = {**state, "llm_error": exc.reason_zh}
+                state = state.replace(llm_error=exc.reason_zh)
                 pieces = []  # a draft cut off by a crash is not an answer
-        answer = self._verify(with_versions(self._parse({**state, "raw": "".join(pieces)})))
-        yield self._finish(answer, question, asked, started)
+        answer = self._verify(with_versions(self._parse(state.replace(raw="".join(pieces)))))
+        yield self._finish(answer, asked)
 
     def _standalone(self, question: str, history: Sequence[str], answers: Sequence[str], mode: str) -> Standalone:
         """The question as it would be asked alone: by rules; in LLM mode, a follow-up the rules
@@ -226,25 +258,25 @@ class AnswerChain:
         user's turns are what a follow-up inherits from), the verified Answer out."""
         return RunnableLambda(lambda x: self.ask(x["question"], mode=mode, **turns(x.get("chat_history") or ())))
 
-    def _finish(self, answer: Answer, question: str, asked: Standalone, started: float) -> Answer:
+    def _finish(self, answer: Answer, asked: Asked) -> Answer:
+        standalone = asked.standalone
         return self._in_original(answer).model_copy(update={
-            "question": question, "understood_as": asked.question if asked.rewritten else None,
-            "latency_ms": round((time.perf_counter() - started) * 1000, 1)})
+            "question": asked.text, "understood_as": standalone.question if standalone.rewritten else None,
+            "latency_ms": round((time.perf_counter() - asked.started) * 1000, 1)})
 
     def _in_original(self, answer: Answer) -> Answer:
         """Citations with their place and wording in the text as extracted from the file (where
         the index knows its documents' edits), so a person can find the quote in the original."""
-        originals: dict[str, tuple[tuple[Edit, ...], str] | None] = {}
+        originals: dict[str, Original | None] = {}
 
         def located(c: Citation) -> Citation:
             if c.docid not in originals:
-                doc = self.retriever.store.document(c.docid)
-                originals[c.docid] = (doc.edits, original_text(doc.text, doc.edits)) if doc and doc.edits is not None else None
-            if originals[c.docid] is None:
+                originals[c.docid] = self.retriever.original(c.docid)
+            original = originals[c.docid]
+            if original is None:
                 return c
-            edits, original = originals[c.docid]
-            start, end = original_span(edits, c.start, c.end)
-            return c.model_copy(update={"orig_start": start, "orig_end": end, "original": original[start:end]})
+            start, end = original_span(original.edits, c.start, c.end)
+            return c.model_copy(update={"orig_start": start, "orig_end": end, "original": original.text[start:end]})
 
         if not answer.citations and not answer.related:
             return answer
@@ -252,60 +284,19 @@ class AnswerChain:
                                          "related": tuple(map(located, answer.related))})
 
     # -- steps ----------------------------------------------------------------------------------
-    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
-        k = self.settings.answer_passages if state["mode"] == "llm" else self.settings.extractive_passages
-        question, filters = state["question"], state.get("filters")
-        hits = self.retriever.search(question.text, k=k, filters=filters, places=question.places)
-        if question.compound:  # make sure each part's best passages are there
-            subject = " ".join(question.subject_terms)
-            seen = {h.chunk.chunk_id for h in hits}
-            for part in question.parts:
-                for h in self.retriever.search(f"{subject} {part.text}", k=2, filters=filters):
-                    if h.chunk.chunk_id not in seen:
-                        seen.add(h.chunk.chunk_id)
-                        hits.append(h)
-        meta = self.retriever.store.metadata_of([h.chunk.docid for h in hits])
-        texts = self._document_texts(hits, need_all=bool(question.quoted))
-        headings = self._heading_offsets(hits, texts)
-        names = {docid: tuple(n for n in question.quoted if text and contains(text, n)) for docid, text in texts.items()}
-        passages = [Passage(n, h, {k: v for k, v in meta.get(h.chunk.docid, {}).items() if k in SUBJECT_KEYS},
-                            headings.get(h.chunk.chunk_id), names.get(h.chunk.docid, ()),
-                            page_starts(meta.get(h.chunk.docid, {})), meta.get(h.chunk.docid, {}).get("sheet"))
-                    for n, h in enumerate(hits, 1)]
-        return {**state, "passages": passages}
+    def _retrieve(self, state: ChainState) -> ChainState:
+        k = self.settings.answer_passages if state.mode == "llm" else self.settings.extractive_passages
+        retrieved = self.retriever.passages(state.question, k, state.filters)
+        return state.replace(passages=tuple(passage(n, r) for n, r in enumerate(retrieved, 1)))
 
-    def _document_texts(self, hits, need_all: bool) -> dict[str, str | None]:
-        """Stored texts of the documents whose passages have a section heading (or of all of them
-        when the question quotes a name, which may stand elsewhere in the same document)."""
-        texts: dict[str, str | None] = {}
-        for h in hits:
-            c = h.chunk
-            if (c.section or need_all) and c.docid not in texts:
-                doc = self.retriever.store.document(c.docid)
-                texts[c.docid] = doc.text if doc else None
-        return texts
-
-    @staticmethod
-    def _heading_offsets(hits, texts: dict[str, str | None]) -> dict[str, int]:
-        """Where each passage's innermost section heading stands in its stored document (the last
-        occurrence before the passage), so that the heading can be quoted with exact offsets."""
-        out = {}
-        for h in hits:
-            c = h.chunk
-            text = texts.get(c.docid) if c.section else None
-            at = text.rfind(c.section[-1], 0, c.start) if text else -1
-            if at >= 0:
-                out[c.chunk_id] = at
-        return out
-
-    def _prompt(self, state: dict[str, Any]) -> dict[str, Any]:
+    def _prompt(self, state: ChainState) -> ChainState:
         """The model sees only passages about the asked places and years (anything it took from
         another city's passage would be refused by the verifier anyway), and of those only the
         windows that cover the question best, within a budget: on 2 cores the first token waits
         for the whole prompt (see evidence_windows). When no passage is about the subject the model
         is not asked at all."""
-        question = state["question"]
-        about = [p for p in state["passages"] if about_subject([p], question.subject_terms)]
+        question = state.question
+        about = [p for p in state.passages if about_subject([p], question.subject_terms)]
         windows = evidence_windows([p.hit.chunk.text for p in about],
                                    [f"{p.hit.title} {' '.join(p.hit.chunk.section)}" for p in about],
                                    question, self.settings.llm_prompt_chars, self.settings.llm_passage_chars)
@@ -318,24 +309,24 @@ class AnswerChain:
             text = shown_to_model(p.hit.chunk.text[window[0]:window[1]])
             blocks.append(f"[{p.n}] 《{p.hit.title}》{(' ' + heading) if heading else ''}\n{text}")
         user = self._user.format(passages="\n\n".join(blocks), question=question.text.strip())
-        return {**state, "shown": shown,
-                "messages": [{"role": "system", "content": self._system}, {"role": "user", "content": user}]}
+        return state.replace(shown=tuple(shown), messages=({"role": "system", "content": self._system},
+                                                           {"role": "user", "content": user}))
 
-    def _generate(self, state: dict[str, Any]) -> dict[str, Any]:
-        if not state["shown"]:
-            return {**state, "raw": ""}
+    def _generate(self, state: ChainState) -> ChainState:
+        if not state.shown:
+            return state.replace(raw="")
         try:
-            limit = state.get("max_tokens") or self.settings.llm_max_tokens
-            return {**state, "raw": self.llm.complete(state["messages"], limit)}
+            limit = state.max_tokens or self.settings.llm_max_tokens
+            return state.replace(raw=self.llm.complete(list(state.messages), limit))
         except LLMUnavailableError as exc:
             log.warning("answering extractively, the model is unavailable: %s", exc)
-            return {**state, "raw": "", "llm_error": exc.reason_zh}
+            return state.replace(raw="", llm_error=exc.reason_zh)
 
-    def _parse(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {**state, "draft": parse_llm_output(state["raw"])}
+    def _parse(self, state: ChainState) -> ChainState:
+        return state.replace(draft=parse_llm_output(state.raw))
 
-    def _extract(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {**state, "draft": draft_extractive(state["question"], state["passages"], reader=self._reader_for(state["mode"]))}
+    def _extract(self, state: ChainState) -> ChainState:
+        return state.replace(draft=draft_extractive(state.question, state.passages, reader=self._reader_for(state.mode)))
 
     def _reader_for(self, mode: str) -> Reader | None:
         """The reader for this mode (see Settings.reader), if the generator can be read as a choice."""
@@ -347,25 +338,27 @@ class AnswerChain:
             self._reader = Reader(self.llm, s.reader_margin, s.reader_candidates, s.reader_sentence_chars)
         return self._reader
 
-    def _verify(self, state: dict[str, Any]) -> Answer:
-        draft: Draft = state["draft"]
-        answer = (verify(state["question"], draft, state["passages"], state["mode"]) if draft.sentences
-                  else refusal(state["question"], state["passages"], state["mode"]))
-        if state["mode"] == "llm" and (answer.refused or answer.unanswered):
+    def _verify(self, state: ChainState) -> Answer:
+        draft = state.draft
+        if draft is None:
+            raise ValueError("the chain reached verification without a draft (a step is missing)")
+        answer = (verify(state.question, draft, state.passages, state.mode) if draft.sentences
+                  else refusal(state.question, state.passages, state.mode))
+        if state.mode == "llm" and (answer.refused or answer.unanswered):
             # The small LLM often says "not in the documents" (or quotes loosely) when a passage
             # does answer; the source sentences themselves, verified the same way, are then shown,
             # marked as extractive. Measured on eval/policyqa_eval.jsonl: see the issue-5 note.
             # The same answer stands in when the model could not run at all (not installed, crashed).
             # A reply that answers one part of a two-part question gives way to source sentences
             # that answer more of it (the model often stops after the first part).
-            fallback = self._verify({**self._extract(state), "mode": "extractive", "llm_error": None})
+            fallback = self._verify(self._extract(state).replace(mode="extractive", llm_error=None))
             if not fallback.refused and (answer.refused or len(fallback.unanswered) < len(answer.unanswered)):
                 log.info("LLM answer not supported by the passages; showing the extractive answer")
                 answer = fallback
-                if not state.get("llm_error") and state["shown"]:
-                    answer = _noted(answer, to_script_of(state["question"], NOT_VERIFIED_NOTE))
-        if state.get("llm_error"):
-            answer = _noted(answer, to_script_of(state["question"], MODEL_DOWN_NOTE.format(reason=state["llm_error"])))
+                if not state.llm_error and state.shown:
+                    answer = _noted(answer, to_script_of(state.question, NOT_VERIFIED_NOTE))
+        if state.llm_error:
+            answer = _noted(answer, to_script_of(state.question, MODEL_DOWN_NOTE.format(reason=state.llm_error)))
         return answer
 
 
@@ -373,17 +366,25 @@ def _noted(answer: Answer, note: str) -> Answer:
     return answer.model_copy(update={"notes": (note, *answer.notes)})
 
 
-def with_versions(state: dict[str, Any]) -> dict[str, Any]:
+def passage(n: int, retrieved: Retrieved) -> Passage:
+    """The verifier's numbered passage (n from 1) of a retrieved one."""
+    return Passage(n, retrieved.hit, dict(retrieved.subject), retrieved.heading_start, retrieved.document_names,
+                   retrieved.page_starts, retrieved.sheet)
+
+
+def with_versions(state: ChainState) -> ChainState:
     """A generated draft with the other documents' versions beside it where they disagree (see
     extractive.other_versions): the model may have been shown, or have chosen, one document only,
     and no document, however it is worded, may keep another's statement out of the answer."""
-    draft: Draft = state["draft"]
+    draft = state.draft
+    if draft is None:
+        raise ValueError("with_versions needs the model's parsed draft (run _parse first)")
     answered = [(numbers[0], text) for text, numbers in draft.sentences if numbers]
-    rivals = other_versions(state["question"], state["passages"], answered)
+    rivals = other_versions(state.question, state.passages, answered)
     if not rivals:
         return state
-    return {**state, "draft": Draft(sentences=draft.sentences + tuple((s, (n,)) for n, s in rivals),
-                                    quotes=draft.quotes + tuple(rivals), conflict=True, judged=draft.judged)}
+    return state.replace(draft=Draft(sentences=draft.sentences + tuple((s, (n,)) for n, s in rivals),
+                                     quotes=draft.quotes + tuple(rivals), conflict=True, judged=draft.judged))
 
 
 STEERING_PLACEHOLDER = "（此处为疑似指令，已隐去）"

@@ -776,12 +776,6 @@ def _citation(n: int, p: Passage, start: int, end: int, quote: str) -> Citation:
                     date=p.metadata.get("date") or p.metadata.get("year"))
 
 
-def page_starts(metadata: dict[str, str]) -> tuple[int, ...]:
-    """A document's page starts from its metadata ("0,1520,3011"), empty when it has no pages."""
-    raw = metadata.get("page_starts", "")
-    return tuple(int(x) for x in raw.split(",") if x.strip().isdigit()) if raw else ()
-
-
 def parse_cited_text(text: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     """Split generated answer text into sentences with the [n] numbers each one carries."""
     # "…示范市。[1]" — a marker after the full stop belongs to the sentence before it

@@ -19,9 +19,11 @@ from rag.index import check_manifest, expected_manifest, open_store
 from rag.index.acl import ReadFilter
 from rag.index.search import LocalSearch, SearchBackend
 from rag.index.store import Store
-from rag.models import Hit
+from rag.models import Hit, Original, Question, Retrieved
 from rag.retrieve.fusion import rrf, score_fusion
+from rag.retrieve.passages import in_context, original_of
 from rag.retrieve.rerank import LLMJudgeReranker, Reranker
+from rag.text import analyze_question
 from rag.text.normalize import normalize_text, search_key
 
 log = logging.getLogger(__name__)
@@ -78,12 +80,15 @@ class Retriever:
         """Reload the search structures if the index was updated since they were loaded."""
         self.backend.refresh()
 
-    def search(self, question: str, k: int | None = None, filters: Filters | None = None,
+    def search(self, question: str | Question, k: int | None = None, filters: Filters | None = None,
                candidates: int | None = None, places: Sequence[str] = ()) -> list[Hit]:
-        """The ``k`` best passages for ``question``, and, when it names ``places`` (short names:
-        交城, 大安区) that documents are about, up to ``Settings.place_passages`` more of those
-        documents' best passages that the search left out: a county's figure must reach the
-        answer even where twenty other counties' reports use the same words."""
+        """The ``k`` best hits for a question's text; given analysed (a :class:`Question`), the
+        reranker reads that analysis instead of making its own. When the question names ``places``
+        (short names: 交城, 大安区) that documents are about, up to ``Settings.place_passages`` more of
+        those documents' best passages that the search left out follow: a county's figure must reach
+        the answer even where twenty other counties' reports use the same words."""
+        analysed = question if isinstance(question, Question) else None
+        question = question.text if isinstance(question, Question) else question
         k = k or self.settings.top_k
         candidates = max(candidates or self.settings.candidates, k)
         key = query_key(question, self.settings.max_question_chars)
@@ -94,17 +99,18 @@ class Retriever:
             allowed = backend.allowed(filters.docids or None, filters.city, filters.year, filters.access)
             if allowed is None:
                 return []
-        hits = self._ranked(key, question, k, candidates, allowed)
+        hits = self._ranked(key, question, analysed, k, candidates, allowed)
         about = self._documents_about(places, filters)
         if about and self.settings.place_passages and sum(h.chunk.docid in about for h in hits) < self.settings.place_passages:
             scoped = backend.allowed(sorted(about), None, None, filters.access if filters else None)
             seen = {h.chunk.chunk_id for h in hits}
-            extra = [h for h in self._ranked(key, question, self.settings.place_passages, candidates, scoped)
+            extra = [h for h in self._ranked(key, question, analysed, self.settings.place_passages, candidates, scoped)
                      if h.chunk.chunk_id not in seen]
             hits += extra[:self.settings.place_passages]
         return hits
 
-    def _ranked(self, key: str, question: str, k: int, candidates: int, allowed: object) -> list[Hit]:
+    def _ranked(self, key: str, question: str, analysed: Question | None, k: int, candidates: int,
+                allowed: object) -> list[Hit]:
         backend = self.backend
         keyword = backend.keyword(key, candidates, allowed)
         dense = backend.dense(self._query_vector(key), candidates, allowed) if backend.has_vectors else []
@@ -120,7 +126,9 @@ class Retriever:
         rows = self.store.chunks_by_id([i for i, _, _ in fused])
         hits = [Hit(chunk=rows[i].chunk, title=rows[i].title, score=score, ranks=ranks)
                 for i, score, ranks in fused if i in rows]
-        return (self.reranker.rerank(question, hits) if self.reranker else hits)[:k]
+        if not self.reranker:
+            return hits[:k]
+        return self.reranker.rerank(analysed or analyze_question(question), hits)[:k]
 
     def _documents_about(self, places: Sequence[str], filters: Filters | None) -> set[str]:
         """The documents whose place is one of ``places`` (of those ``filters`` name, if any)."""
@@ -139,6 +147,26 @@ class Retriever:
             cities = {d["docid"]: search_key(d["subject"].get("city", "")) for d in self.store.documents()}
             self._city_cache = (version, {d: c for d, c in cities.items() if c})
         return self._city_cache[1]
+
+    def passages(self, question: Question, k: int, filters: Filters | None = None) -> list[Retrieved]:
+        """The ``k`` best passages for an analysed question, with what the answer layer reads of
+        their documents (rag.retrieve.passages); a compound question also gets the two best
+        passages of each part (searched with the question's places and years), after the others."""
+        hits = self.search(question, k=k, filters=filters, places=question.places)
+        if question.compound:  # make sure each part's best passages are there
+            subject = " ".join(question.subject_terms)
+            seen = {h.chunk.chunk_id for h in hits}
+            for part in question.parts:
+                for h in self.search(f"{subject} {part.text}", k=2, filters=filters):
+                    if h.chunk.chunk_id not in seen:
+                        seen.add(h.chunk.chunk_id)
+                        hits.append(h)
+        return in_context(self.store, hits, question.quoted)
+
+    def original(self, docid: str) -> Original | None:
+        """A document's text as extracted from its file, for citing a quote where it stands there
+        (None where the index does not know how the stored text differs)."""
+        return original_of(self.store, docid)
 
 
 def _llm_reranker(settings: Settings) -> Reranker:

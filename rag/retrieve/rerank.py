@@ -12,9 +12,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from rag.llm.base import LLMUnavailableError, RelevanceJudge
-from rag.models import Hit
+from rag.models import Hit, Question
 from rag.resources import load_prompt
-from rag.text import analyze_question, focus_window
+from rag.text import focus_window
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ class Reranker(ABC):
     candidates: int
 
     @abstractmethod
-    def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
-        """The same hits, best first."""
+    def rerank(self, question: Question, hits: Sequence[Hit]) -> list[Hit]:
+        """The same hits, best first, for the analysed question."""
 
 
 def order_by(hits: Sequence[Hit], scores: Sequence[float], ranker: str) -> list[Hit]:
@@ -45,14 +45,13 @@ class LLMJudgeReranker(Reranker):
         self.passage_chars = passage_chars
         self._prompt = load_prompt("rerank.md")
 
-    def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
-        analysed = analyze_question(question)
+    def rerank(self, question: Question, hits: Sequence[Hit]) -> list[Hit]:
         head = list(hits[: self.candidates])
         scores = []
         try:
             for h in head:
-                start, end = focus_window(h.chunk.text, analysed, self.passage_chars)  # the window the answer LLM sees
-                text = self._prompt.format(title=h.title, passage=h.chunk.text[start:end], question=question.strip())
+                start, end = focus_window(h.chunk.text, question, self.passage_chars)  # the window the answer LLM sees
+                text = self._prompt.format(title=h.title, passage=h.chunk.text[start:end], question=question.text.strip())
                 scores.append(self.model.relevance([{"role": "user", "content": text}]))
         except LLMUnavailableError as exc:  # the fused order stands; retrieval never fails for the judge
             log.warning("reranking skipped: %s", exc)
