@@ -131,6 +131,8 @@ class Question(Record):
     organisations: tuple[str, ...] = Field(default=(), description="Bodies named: 司法局, 诉前调解中心.")
     kinds: tuple[AnswerKind, ...] = ()
     unit: str = Field("", description="The counting classifier asked for: 多少名 → 名.")
+    measure: str = Field("", description="What the asked figure measures when no classifier says it, from "
+                         "the noun asked about (rag.text.measures): 常住人口是多少 → people.")
     counted: str = Field("", description="Head of what is counted: 多少个调解组织 → 组织.")
     counted_phrase: str = Field("", description="What is counted, named before the count: 全年共制定市政府行政"
                                 "规范性文件多少件 → 市政府行政规范性文件 (it must stand by the count that answers).")
@@ -138,7 +140,8 @@ class Question(Record):
                                        "thing: 多少个事项放到网上运行了 → 放到, 网上, 运行.")
     roles: tuple[str, ...] = Field(default=(), description="Roles asked for: 市委书记.")
     levels: tuple[str, ...] = Field(default=(), description="Administrative levels asked about: 镇一级 → 镇.")
-    quoted: tuple[str, ...] = Field(default=(), description="Names the question quotes; support must hold them.")
+    quoted: tuple[str, ...] = Field(default=(), description="Names the question quotes, and the document numbers "
+                                    "it names (余府办发〔2008〕52号); support must hold them.")
     stated: tuple[str, ...] = Field(default=(), description="Figures and dates the question itself states.")
     content_words: tuple[str, ...] = Field(default=(), description="What support must match.")
     phrasing_words: tuple[str, ...] = Field(default=(), description="How it was asked (获得, 称号, 是什么).")

@@ -269,9 +269,11 @@ def test_a_year_inside_a_document_number_or_a_plans_period_is_not_asked_about() 
     assert Q("按清政发〔2014〕20号意见，哪一年要基本完成改革任务？").years == ()
     assert Q("清水县就业行动实施方案（2023—2025年）以多少名残疾人为对象？").years == ()
     assert Q("清水县2023年就业行动实施方案以多少名残疾人为对象？").years == ("2023",)
-    plan = _passage(1, "2016年基本完成深化预算管理改革的各项任务。", "sd.txt", "某省人民政府关于深化预算管理制度改革的实施意见",
-                    city="山东省", year="2014")
+    plan = _passage(1, "鲁政发〔2014〕20号\n2016年基本完成深化预算管理改革的各项任务。", "sd.txt",
+                    "某省人民政府关于深化预算管理制度改革的实施意见", city="山东省", year="2014")
     assert "2016年" in _answer("按山东省鲁政发〔2014〕20号意见，哪一年要基本完成深化预算管理改革的各项任务？", [plan]).answer
+    # the number names the document: another number's document does not answer for it
+    assert _answer("按山东省鲁政发〔2015〕8号意见，哪一年要基本完成深化预算管理改革的各项任务？", [plan]).refused
 
 
 def test_how_a_question_asks_for_a_year_or_a_day_is_no_content_word() -> None:

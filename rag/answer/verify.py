@@ -20,6 +20,7 @@ from rag.ingest.sheet import row_of_line
 from rag.models import SOURCE_KINDS, Answer, Citation, Hit, Question, source_kind
 from rag.text.frontmatter import (DATE_LABEL, DATELINE_STATES, DOC_NUMBER, FULL_DATE, ISSUING_VERBS, PAGE_COUNTER,
                                   labels_document, states_metadata)
+from rag.text.measures import states_measure
 from rag.text.places import lies_within, short_of
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
@@ -663,6 +664,10 @@ KIND_CHECKS: tuple[Check, ...] = (
           "文件中只有总数，没有人均数",
           examples=(("清水县2022年人均地区生产总值是多少？", "人均地区生产总值为74331元。",
                      "非公有制经济增加值112.39亿元，占全县地区生产总值的52.9%。"),)),
+    Check("measure", lambda q: _single(q) and bool(q.measure), lambda q, k, p: states_measure(p, q.measure),
+          "文件中的数字不是所问的那一类（人数、金额、产量或面积）",
+          examples=(("清水县2022年末常住人口是多少？", "年末全县常住人口31.0万人。", "全县人均生产总值为99856元（按常住人口计算）。"),
+                    ("清水县2022年粮食总产量是多少？", "粮食总产量8287万斤。", "粮食播种面积11.34万亩。"))),
     Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
           "文件中的数字数的是另一类事项", wording=True,
           examples=(("清水县全年共制定县政府行政规范性文件多少件？", "全年共制定县政府行政规范性文件15件。",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from rag.models import AnswerKind, Question
 from rag.text.frontmatter import DOC_NUMBER
+from rag.text.measures import measure_of
 from rag.text.normalize import search_key, to_simplified
 from rag.text.places import lies_within, places_in
 from rag.text.words import posseg, tokenize
@@ -124,17 +125,27 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
         organisations=_organisations(key),
         kinds=_kinds(key),
         unit=unit.group(1) if unit else "",
+        measure=_measure(key) if not unit else "",
         counted=counted,
         counted_phrase=phrase,
         predicate=predicate,
         roles=tuple(dict.fromkeys(m.group(0) for m in ROLE.finditer(key))),
         levels=tuple(dict.fromkeys(m.group(1) for m in ADMIN_LEVEL.finditer(key))),
-        quoted=tuple(next(g for g in m.groups() if g) for m in QUOTED.finditer(text)),
+        quoted=tuple(next(g for g in m.groups() if g) for m in QUOTED.finditer(text))
+        + tuple(_issued_as(text, m) for m in DOC_NUMBER.finditer(key)),
         stated=tuple(m.group(0) for pattern in (_STATED_FIGURE, _STATED_DATE, _STATED_ORDINAL) for m in pattern.finditer(key)),
         content_words=words,
         phrasing_words=phrasing,
         elliptical=bool(_ELLIPTICAL.match(key)) and not ASKS.search(key),
     )
+
+
+def _issued_as(text: str, m: re.Match) -> str:
+    """A document number the question names, as its document must hold it: from the last three
+    characters of the issuer's abbreviation ("新余市余府办发〔2008〕52号" → "府办发〔2008〕52号"; where the
+    abbreviation begins is not written)."""
+    bracket = next(i for i in range(m.start(), m.end()) if not "\u4e00" <= text[i] <= "\u9fff")
+    return text[max(m.start(), bracket - 3):m.end()]
 
 
 def _places(key: str) -> tuple[str, ...]:
@@ -187,7 +198,7 @@ def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
     answer kind)."""
     for term in subject:
         key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
-    key = _ASKING_SPAN.sub(" ", key)
+    key = _ASKING_SPAN.sub(" ", DOC_NUMBER.sub(" ", key))  # a document number names its document (see quoted)
     tokens = [w for w in tokenize(key) if not w.isdigit()]
     words = [w for w in tokens if not _phrasing(w)]
     longer = [w for w in words if len(w) > 1]
@@ -205,6 +216,22 @@ def _phrasing(word: str) -> bool:
     phrasing word with one character of its neighbour glued on (败诉率控制 → 率控制)."""
     return (word in PHRASING_WORDS or bool(re.fullmatch(r"(?:哪几|几|多少)[\u4e00-\u9fff]?", word))
             or (len(word) >= 3 and (word[1:] in PHRASING_WORDS or word[:-1] in PHRASING_WORDS)))
+
+
+#: Words between what a question asks about and its question word: "常住人口(一共)有多少".
+_BEFORE_ASK = re.compile(r"(?:是|有|为|共|一共|总共|合计|达到|达|约|大约)*$")
+#: A change asked about: "增长多少" is answered by a percentage as well as by an amount.
+_CHANGE = re.compile(r"(?:增长|下降|增加|减少|提高|降低|上涨|上升|回落|变化|增幅|降幅)")
+
+
+def _measure(key: str) -> str:
+    """What the figure asked for measures, from the noun right before "是多少"/"有多少" (see
+    rag.text.measures), "" when no measure is known or a change or a rate is asked."""
+    ask = re.search(r"多少|几", key)
+    if ask is None or _CHANGE.search(key) or _ASKS_RATE.search(key):
+        return ""
+    measure = measure_of(_BEFORE_ASK.sub("", key[:ask.start()]))
+    return measure.name if measure else ""
 
 
 @dataclass(frozen=True)
