@@ -33,6 +33,10 @@ def test_follow_ups_inherit_place_year_and_topic(follow_up: str, standalone: str
     # "这项工作", "该方案": the document the previous question named, asked the same way
     (["清水县促进残疾人就业行动实施方案的就业目标是多少？"], "这项工作的培训目标呢？",
      "清水县促进残疾人就业行动实施方案的培训目标多少？"),
+    # "这项政策" of a question naming no document: what the previous question asked something of
+    (["清水县在职职工总数多少人以下的企业暂免征收残疾人保障金？"], "这项政策实施期限到什么时候？",
+     "清水县企业暂免征收残疾人保障金政策实施期限到什么时候？"),
+    (["清水县2023年开展了多少场送法进村活动？"], "这项工作由哪个部门牵头？", "清水县2023年送法进村活动工作由哪个部门牵头？"),
     # "他们" after a question about a place is that place; the place never sits beside the pronoun
     (["清水县2023年的政府工作报告是哪天作的？"], "他们2022年地区生产总值完成多少？", "清水县2022年地区生产总值完成多少？"),
     (["清水县2023年的政府工作报告是哪天作的？", "他们2022年地区生产总值完成多少？"], "略阳县的呢？",

@@ -114,6 +114,10 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         out = _THING_PRONOUN.sub(lambda m: named, key, count=1)
         ask = ASKS.search(prev_key)
         return re.sub(r"(?:的)?呢[?？。]*$", "", out) + prev_key[ask.start():] if ask and _ELLIPSIS.match(key) else out
+    if (m := _THING_PRONOUN.search(key)) and prev.places and (about := _what_it_was_about(prev_key, prev)):
+        # "这项政策实施期限到什么时候？" after "东莞市…多少人以下的企业暂免征收残疾人保障金？": that policy
+        city = _place_in(prev_key, prev.places[0])
+        return _with_year(city + key[:m.start()] + about + m.group(0)[-2:] + key[m.end():], analyze_question(text), prev)
     q = analyze_question(text)
     if (m := _ELLIPSIS.match(key)) and not q.kinds and (shift := _RELATIVE_YEAR.get(m.group("x").strip("的 "))):
         # "上一年呢？": the year before the one asked about (nothing to count from: left alone)
@@ -173,6 +177,25 @@ def _topic_of(prev_key: str) -> str | None:
         words.pop()
     topic = "".join(w for w, _ in words)
     return topic if len(topic) >= 4 else None
+
+
+def _what_it_was_about(prev_key: str, prev) -> str | None:
+    """What the previous question asked something of, without its place, year and question: the
+    longer of its clause before the question word and its clause after it ("东莞市在职职工总数|多少人
+    以下的|企业暂免征收残疾人保障金" → "企业暂免征收残疾人保障金")."""
+    ask = ASKS.search(prev_key)
+    if ask is None:
+        return None
+    before = prev_key[:ask.start()]
+    for term in prev.subject_terms:
+        before = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", "", before)
+    after = _ASK_REST.sub("", prev_key[ask.end():]).rstrip("?？。")
+    about = max((before.strip("的 ，,"), after.strip("的 ，,")), key=len)
+    return about if len(about) >= 4 else None
+
+
+#: What follows a question word before what it asks of: "多少|人以下的企业…", "几|项"…
+_ASK_REST = re.compile(r"^(?:少)?[个项件名次条家批人户元份类期所座倍天场起宗位种]?(?:（含）)?(?:以下|以上|以内|之内|左右)?的?")
 
 
 def _document_of(prev_key: str) -> str | None:
