@@ -29,6 +29,13 @@ def test_overlap_rules(quote: str, expected: bool) -> None:
     assert overlaps(quote, SPAN) is expected
 
 
+def test_end_marks_are_not_text() -> None:
+    """Quotes are cut before their sentence's 。; a one-sentence gold span ends with it."""
+    span = "可以暂时凭银行支付凭证扣除，并在九十日内补充提供票据。"
+    assert overlaps("个人不能及时取得票据的，可以暂时凭银行支付凭证扣除，并在九十日内补充提供票据", span)
+    assert overlaps("可以暂时凭银行支付凭证扣除", span)
+
+
 def test_full_width_and_traditional_are_folded() -> None:
     assert overlaps("企業可以申請延期繳納稅款，最長不超過三個月。", SPAN)
 
