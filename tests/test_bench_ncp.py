@@ -42,22 +42,31 @@ def test_full_width_and_traditional_are_folded() -> None:
 
 def test_duplicate_counts_as_the_gold_document() -> None:
     s = score_answer([Quote("d1-copy", "企业可以申请延期缴纳税款，最长不超过三个月。")], False, "d1", [SPAN], CANON)
-    assert s == {"gold_quoted": True, "other_docs_only": False, "refused": False, "gold_doc_cited": True}
+    assert s == {"gold_quoted": True, "other_docs_only": False, "other_docs_gold_words": False, "refused": False,
+                 "gold_doc_cited": True}
 
 
 def test_right_words_from_another_document_are_not_gold() -> None:
     s = score_answer([Quote("d2", SPAN)], False, "d1", [SPAN], CANON)
-    assert s == {"gold_quoted": False, "other_docs_only": True, "refused": False, "gold_doc_cited": False}
+    assert s == {"gold_quoted": False, "other_docs_only": True, "other_docs_gold_words": True,
+                 "refused": False, "gold_doc_cited": False}
+
+
+def test_other_documents_with_other_words() -> None:
+    s = score_answer([Quote("d2", "企业可以申请减免房租，最长不超过六个月。")], False, "d1", [SPAN], CANON)
+    assert s["other_docs_only"] and not s["other_docs_gold_words"]
 
 
 def test_gold_document_cited_elsewhere_in_it() -> None:
     s = score_answer([Quote("d1", "本通知自发布之日起施行。"), Quote("d2", "其他内容。")], False, "d1", [SPAN], CANON)
-    assert s == {"gold_quoted": False, "other_docs_only": False, "refused": False, "gold_doc_cited": True}
+    assert s == {"gold_quoted": False, "other_docs_only": False, "other_docs_gold_words": False, "refused": False,
+                 "gold_doc_cited": True}
 
 
 def test_a_refusal_is_not_other_docs_only() -> None:
     assert score_answer([], True, "d1", [SPAN], CANON) == {
-        "gold_quoted": False, "other_docs_only": False, "refused": True, "gold_doc_cited": False}
+        "gold_quoted": False, "other_docs_only": False, "other_docs_gold_words": False, "refused": True,
+        "gold_doc_cited": False}
 
 
 def test_any_gold_span_and_blank_ones_ignored() -> None:
