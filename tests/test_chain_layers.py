@@ -98,6 +98,13 @@ def test_a_follow_up_is_analysed_once_as_the_standalone_question(counted: list[s
     assert counted == [answer.understood_as] and retriever.questions[0].text == answer.understood_as
 
 
+def test_asked_for_its_source_an_answer_names_the_document_it_quotes(counted: list[str]) -> None:
+    chain, _ = _chain()
+    answer = chain.ask("这是哪个文件说的？", mode="extractive", history=[TIANCHANG_Q])
+    assert answer.answer.startswith("出自《天长市法治创建工作案例》：") and QUOTE in answer.answer
+    assert not chain.ask(TIANCHANG_Q, mode="extractive").answer.startswith("出自")
+
+
 def test_a_busy_model_answers_extractively_analysing_once(counted: list[str], monkeypatch) -> None:
     chain, _ = _chain()
 

@@ -71,3 +71,17 @@ def test_chains_of_follow_ups_and_traditional_script() -> None:
     assert S("2022年呢？", [SUZHOU, "那太仓呢？"]).question == "太仓市2022年全市人民调解组织共化解纠纷多少件？"
     assert S("那太倉呢？", [SUZHOU]).question == "太倉市2023年全市人民調解組織共化解糾紛多少件？"
     assert S("那太仓呢？", []).question == "那太仓呢？"  # no history, nothing to inherit
+
+
+def test_a_town_that_opens_a_question_is_its_subject_and_is_carried() -> None:
+    """Staff name a town or sub-district by itself ("金龙街道…"): it is the question's place, a
+    follow-up about another one replaces it, and "这个街道"/"他们" stand for it."""
+    from rag.text import analyze_question
+
+    first = "清河街道2022年累计开展了多少场法治宣传活动？"
+    assert analyze_question(first).places == ("清河",)
+    assert analyze_question("城镇居民人均可支配收入是多少？").places == ()
+    assert S("这个街道给几个社区配备了兼职法律顾问？", [first]).question == "清河街道2022年给几个社区配备了兼职法律顾问？"
+    assert S("那坡子街街道呢？", [first]).question == "坡子街街道2022年累计开展了多少场法治宣传活动？"
+    assert S("他们组织开展了几次中心组理论学习扩大会议？", [first, "那坡子街街道呢？"]).question == \
+        "坡子街街道2022年组织开展了几次中心组理论学习扩大会议？"

@@ -29,7 +29,7 @@ from rag.models import Answer, Citation, Original, Progress, Question, Retrieved
 from rag.resources import load_prompt
 from rag.retrieve import Filters, Retriever
 from rag.text import analyze_question, directive_sentences, evidence_windows
-from rag.text.followup import Standalone, depends_on_context, standalone_question
+from rag.text.followup import Standalone, asks_source, depends_on_context, standalone_question
 from rag.text.offsets import original_span
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,8 @@ class AnswerChain:
 
     def _finish(self, answer: Answer, asked: Asked) -> Answer:
         standalone = asked.standalone
+        if standalone.rewritten and asks_source(asked.text) and answer.citations:
+            answer = _with_sources(answer, asked.question)
         return self._in_original(answer).model_copy(update={
             "question": asked.text, "understood_as": standalone.question if standalone.rewritten else None,
             "latency_ms": round((time.perf_counter() - asked.started) * 1000, 1)})
@@ -360,6 +362,18 @@ class AnswerChain:
         if state.llm_error:
             answer = _noted(answer, to_script_of(state.question, MODEL_DOWN_NOTE.format(reason=state.llm_error)))
         return answer
+
+
+#: How an answer to "出处在哪？" names where its quotes stand, before them.
+SOURCE_LEAD = "出自{sources}："
+
+
+def _with_sources(answer: Answer, question: Question) -> Answer:
+    """The previous answer again, asked for its source: led by the documents (and sections) its
+    citations stand in, which the staff member asked for in words."""
+    named = dict.fromkeys(f"《{c.title}》" + (f"（{c.section}）" if c.section else "") for c in answer.citations)
+    return answer.model_copy(update={"answer": to_script_of(question, SOURCE_LEAD.format(sources="、".join(named)))
+                                     + answer.answer})
 
 
 def _noted(answer: Answer, note: str) -> Answer:

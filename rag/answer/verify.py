@@ -642,7 +642,9 @@ def _single(question: Question) -> bool:
 KIND_CHECKS: tuple[Check, ...] = (
     Check("figure", lambda q: "count" in q.kinds, lambda q, k, p: bool(_QUANTITY.search(p)),
           "文件中有相关段落，但没有给出具体数字",
-          examples=(("清水县2022年办理行政复议案件多少件？", "全年办理行政复议案件128件。", "全年行政复议工作取得新进展。"),)),
+          examples=(("清水县2022年办理行政复议案件多少件？", "全年办理行政复议案件128件。", "全年行政复议工作取得新进展。"),
+                    ("清水县实施方案安排了多少专项资金？", "安排专项资金120万元。",
+                     "根据《清水县专项资金管理办法（2022—2025年）》（清政办发〔2022〕59号）精神制定本方案。"))),
     Check("date", lambda q: "date" in q.kinds, lambda q, k, p: bool(HAS_DATE.search(_TITLE.sub("", k))),
           "文件中有相关段落，但没有给出具体时间",
           examples=(("清水县何时被评为法治政府建设示范县？", "2020年8月，清水县被评为法治政府建设示范县。",
@@ -714,7 +716,9 @@ def failed_check(question: Question, sentence_key: str, by_meaning: bool = False
     no answer to who a city's 市委书记 is). ``by_meaning``: the reader judges what the sentence
     says, so the checks of wording are left to it."""
     key = _DIGIT_SPACE.sub("", sentence_key)  # "到 2020 年", "开展 18 次" as PDFs space them
-    plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), key)
+    # figures that name, not count: numerals in quoted names (“三项制度”), document numbers and
+    # titles ("根据《…方案（2022—2025年）》（浙政办发〔2022〕59号）" counts nothing)
+    plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), _TITLE.sub("《》", DOC_NUMBER.sub("", key)))
     return next((c for c in KIND_CHECKS if c.applies(question) and not (by_meaning and c.wording)
                  and not c.passes(question, key, plain)), None)
 

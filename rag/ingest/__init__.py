@@ -320,7 +320,8 @@ def _title_from_text(text: str) -> str | None:
     lines = [unwrap_title(line) for line in text.split("\n")]
     candidates = [line for line in lines[:6]
                   if 2 <= len(line) <= (_KIND_TITLE_MAX if ends_in_document_kind(line) else _TITLE_MAX)
-                  and not line.endswith(_TITLE_END) and not HEADING_START.match(line) and not labels_document(line)]
+                  and not line.endswith(_TITLE_END) and not HEADING_START.match(line) and not labels_document(line)
+                  and "|" not in line]  # a table row (a bulletin's first table) is no title
     if candidates:
         return next((c for c in candidates if len(c) >= 6), candidates[0])
     lead = re.match(r"[^\s。！？；]{6,40}(?=\s)", lines[0])

@@ -27,7 +27,10 @@ _ELLIPSIS = re.compile(r"^(?:那么?|那在|换成|改成|还有|再问一下)?(
 _PLACE_PRONOUN = re.compile(r"该(?:市|县|区|省|自治区|州|旗|镇|乡|街道|地)|此市|本市|这个(?:城市|市|县|区|省|镇|乡|街道)|这座城市"
                             r"|那个城市|当地|[他她]们")
 #: The thing the previous question was about, referred to: "这项工作", "该方案", "这份报告".
-_THING_PRONOUN = re.compile(r"(?:这|那|该|此)(?:项|个|份|一)?(?:工作|方案|文件|报告|政策|措施|规定|办法|通知|计划|项目|活动|行动)")
+_THING_PRONOUN = re.compile(r"(?:这|那|该|此)(?:项|个|份|一)?(?:工作|方案|文件|报告|政策|措施|规定|办法|通知|计划|项目|活动|行动|任务)")
+#: Of those, the ones naming a document: without a document named before, they mean the previous
+#: answer's document, which the rules do not know (the place is carried, the pronoun left).
+_DOCUMENT_NOUNS = ("方案", "文件", "报告", "规定", "办法", "通知", "计划")
 #: A year named by where it stands from the one asked about: "上一年呢？" after a question about 2023.
 _RELATIVE_YEAR = {w: -1 for w in ("上一年", "前一年", "上年", "去年", "头一年", "上一年度")} | {
     w: 1 for w in ("下一年", "后一年", "次年", "第二年", "下一年度")}
@@ -35,7 +38,9 @@ _RELATIVE_YEAR = {w: -1 for w in ("上一年", "前一年", "上年", "去年", 
 _PERSON_PRONOUN = re.compile(r"[他她](?!们|人|国|乡|方)")
 #: Asking where the previous answer came from, e.g. "出处在哪一段？", "原文在哪里？", "依据是什么？".
 _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答案|回答|数据|数字|说法)?的?(?:出处|来源|原文|依据|出自)"
-                          r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?")
+                          r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?"
+                          r"|^(?:那|请问)?(?:这|这个|这些|上述|刚才的?)?(?:是|出自|来自)?哪(?:个|份|一份|一个)?(?:文件|报告|材料|文档)"
+                          r"(?:说的|里的|上的|中的|讲的|提到的)?")
 #: Asking which year the previous figure is from, e.g. "这是哪一年的数据？", "是哪年的？".
 _ASKS_YEAR_OF = re.compile(r"^(?:这|那|这个|这些)?(?:是|指)?哪一?年的?(?:数据|数字|情况)?[？?。]*$")
 #: Punctuation the search key folded to ASCII, back as a Chinese question writes it.
@@ -66,6 +71,11 @@ def standalone_question(question: str, history: Sequence[str], answers: Sequence
 
 #: Words that point back into the conversation, e.g. "这个比例", "该数据", "其中", "上述", "同比呢".
 _POINTS_BACK = re.compile(r"这|那|该|其|此|上述|前者|后者|同比|环比")
+
+
+def asks_source(question: str) -> bool:
+    """Whether a turn asks where the previous answer came from ("出处在哪？", "这是哪个文件说的？")."""
+    return bool(_ASKS_SOURCE.match(search_key(question.strip())))
 
 
 def depends_on_context(question: str) -> bool:
@@ -114,9 +124,10 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         out = _THING_PRONOUN.sub(lambda m: named, key, count=1)
         ask = ASKS.search(prev_key)
         return re.sub(r"(?:的)?呢[?？。]*$", "", out) + prev_key[ask.start():] if ask and _ELLIPSIS.match(key) else out
-    if (m := _THING_PRONOUN.search(key)) and prev.places and (about := _what_it_was_about(prev_key, prev)):
+    if ((m := _THING_PRONOUN.search(key)) and not m.group(0).endswith(_DOCUMENT_NOUNS) and prev.places
+            and (about := _what_it_was_about(prev_key, prev))):
         # "这项政策实施期限到什么时候？" after "东莞市…多少人以下的企业暂免征收残疾人保障金？": that policy
-        city = _place_in(prev_key, prev.places[0])
+        city = _place_in(prev_key, prev.places[-1])
         return _with_year(city + key[:m.start()] + about + m.group(0)[-2:] + key[m.end():], analyze_question(text), prev)
     q = analyze_question(text)
     if (m := _ELLIPSIS.match(key)) and not q.kinds and (shift := _RELATIVE_YEAR.get(m.group("x").strip("的 "))):
@@ -142,7 +153,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
     if _PERSON_PRONOUN.search(key):
         return None  # "他是在哪一天讲话的？": about a person the rules cannot name; never "某市他…"
     if _PLACE_PRONOUN.search(key) and prev.places:
-        city = _place_in(prev_key, prev.places[0])
+        city = _place_in(prev_key, prev.places[-1])
         out = _PLACE_PRONOUN.sub(city, key, count=1)
         return _with_year(out, q, prev)
     if q.content_words and not _names_a_thing(key) and (topic := _topic_of(prev_key)):
@@ -150,7 +161,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         return topic + key
     if prev.places and q.content_words:
         # the place (and year) of the conversation carry over to a question that names none
-        city = _place_in(prev_key, prev.places[0])
+        city = _place_in(prev_key, prev.places[-1])
         return _with_year(city + key, q, prev)
     return None
 
@@ -217,7 +228,7 @@ def _same_ask(topic: str, prev_key: str, prev) -> str | None:
         return None  # "同比呢", "这个比例呢" point back at the previous figure: not a topic of their own
     tail = "是多少?" if re.search(r"(?:率|比例|比重|占比)$", topic) else prev_key[ask.start():]
     year = f"{prev.years[0]}年" if prev.years else ""
-    return _place_in(prev_key, prev.places[0]) + year + topic.strip("的 ") + tail
+    return _place_in(prev_key, prev.places[-1]) + year + topic.strip("的 ") + tail
 
 
 def _bare_place(x: str) -> str | None:
@@ -239,7 +250,7 @@ def _place_as_written(x: str, stem: str) -> str:
 
 
 def _place_in(key: str, stem: str) -> str:
-    m = next((m for m in places_in(key) if stem in (m.place.short, m.written)), None)
+    m = next((m for m in places_in(key, question=True) if stem in (m.place.short, m.written)), None)
     if m is not None:
         return _whole(m)
     places = Gazetteer.load().get(stem)
@@ -247,7 +258,7 @@ def _place_in(key: str, stem: str) -> str:
 
 
 def _replace_places(key: str, stems: Sequence[str], new: str) -> str:
-    m = next((m for m in places_in(key) if m.place.short in stems or m.written in stems), None)
+    m = next((m for m in places_in(key, question=True) if m.place.short in stems or m.written in stems), None)
     if m is not None:
         return key[:m.start] + new + key[m.end:]
     if _PLACE_PRONOUN.search(key):  # "该市全年共制定…" then "那太仓呢？": 太仓 is what 该市 was
@@ -259,7 +270,7 @@ def _replace_years(key: str, prev, year: str) -> str:
     if prev.years:
         return re.sub(re.escape(prev.years[0]) + "年?", year + "年", key, count=1)
     if prev.places:  # after the place: "苏州市化解…" → "苏州市2022年化解…"
-        m = next((m for m in places_in(key) if m.place.short == prev.places[0]), None)
+        m = next((m for m in places_in(key, question=True) if m.place.short == prev.places[-1]), None)
         if m:
             return key[:m.end] + year + "年" + key[m.end:]
     return year + "年" + key

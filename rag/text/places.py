@@ -45,7 +45,9 @@ _AUTONOMOUS = re.compile("(?:(?:" + "|".join(sorted(_PEOPLES, key=len, reverse=T
 #: A town, township or sub-district by its form: two or three characters before 镇/乡/街道, not a word
 #: that only ends like one (乡镇, 城乡, 城镇, 各街道).
 _TOWN = re.compile(r"([\u4e00-\u9fff]{2,3}?)(街道|镇|乡)")
-_NOT_TOWN_START = set("各全本该乡村镇县市区省每我两几多个小大")
+#: The level words of a town, a township, a sub-district.
+_TOWN_LEVELS = ("街道", "镇", "乡")
+_NOT_TOWN_START = set("各全本该乡村镇县市区省每我两几多个小大这那此其哪某")
 #: Generic words a short name must not be taken for (a district named 新区 or 城区 is written whole).
 _GENERIC = frozenset("城区 郊区 新区 市区 矿区 林区 开发区 高新区 中心 中心区 示范区 试验区 自治区 地区 "
                      "全市 全区 全县 全省 本市 本区 本县 城市 城乡 社区".split())
@@ -142,26 +144,26 @@ class Gazetteer:
     def get(self, name: str) -> list[Place]:
         return self.by_name.get(name, [])
 
-    def mentions(self, key: str) -> Iterator[Mention]:
+    def mentions(self, key: str, town_at: int | None = None) -> Iterator[Mention]:
         """Places named in a search key (simplified), left to right, the longest name at each point.
 
         A name must begin where a word begins (示范县 holds no 范县). A short name must end where a
         word ends, and count as a name: jieba's dictionary knows it as one (太仓, 静海, 如皋), it
         stands before a level word (常熟全市) or a particle or the end (那常熟呢), or its whole name is
         written in the same text (清水县…清水); elsewhere it is a word (资源, 平安, 振兴 are counties
-        too). A town (铜城镇) counts right after its county or city, or where the
-        dictionary knows it as a place."""
+        too). A town (铜城镇) counts right after its county or city, where the dictionary knows it
+        as a place, or at ``town_at`` (where a question names its subject)."""
         starts, ends = _words(key)
-        whole = {m.written for m in self._scan(key, starts, ends, lambda written, places, end: False)}
+        whole = {m.written for m in self._scan(key, starts, ends, lambda written, places, end: False, town_at)}
 
         def short_ok(written: str, places: list[Place], end: int) -> bool:
             return bool(_LEVEL_WORDS.match(key, end)) or (end in ends and (
                 _is_name_word(written) or any(p.name in whole for p in places) or _BREAK.match(key, end) is not None))
 
-        yield from self._scan(key, starts, ends, short_ok)
+        yield from self._scan(key, starts, ends, short_ok, town_at)
 
     def _scan(self, key: str, starts: set[int], ends: set[int],
-              short_ok: Callable[[str, list[Place], int], bool]) -> Iterator[Mention]:
+              short_ok: Callable[[str, list[Place], int], bool], town_at: int | None = None) -> Iterator[Mention]:
         i, previous = 0, None
         while i < len(key):
             found = None
@@ -169,11 +171,13 @@ class Gazetteer:
                 for size in range(min(self._longest, len(key) - i), 1, -1):
                     written = key[i:i + size]
                     places = self.by_name.get(written)
+                    if places and written not in {p.name for p in places} and key.startswith(_TOWN_LEVELS, i + size):
+                        continue  # 清河街道 is a sub-district, not 清河县: the town is read below
                     if places and (written in {p.name for p in places} or short_ok(written, places, i + size)):
                         found = Mention(i, i + size, written, tuple(places))
                         break
                 if found is None:
-                    found = _town_at(key, i, ends, after_place=previous is not None and previous.end == i)
+                    found = _town_at(key, i, ends, after_place=(previous is not None and previous.end == i) or i == town_at)
             if found is None:
                 i += 1
                 continue
@@ -234,9 +238,15 @@ def repeated_short_names(key: str) -> Place | None:
     return min(g.get(word), key=lambda p: LEVELS.index(p.level)) if n >= _REPEATS else None
 
 
-def places_in(key: str) -> list[Mention]:
-    """Every place named in ``key`` (a search key), in order."""
-    return list(Gazetteer.load().mentions(key))
+#: Where a question names its subject: at its start, after a word of address ("那坡子街街道呢？").
+_QUESTION_LEAD = re.compile(r"(?:那么?|请问|在|关于|对于)?")
+
+
+def places_in(key: str, question: bool = False) -> list[Mention]:
+    """Every place named in ``key`` (a search key), in order. In a ``question`` a town, township or
+    sub-district that opens it is its subject ("金龙街道2022年…", "那坡子街街道呢？"): staff name a town
+    by itself, where a document names it after its county or before its office."""
+    return list(Gazetteer.load().mentions(key, _QUESTION_LEAD.match(key).end() if question else None))
 
 
 def lies_within(inner: str, outer: str) -> bool:

@@ -151,7 +151,7 @@ def _issued_as(text: str, m: re.Match) -> str:
 def _places(key: str) -> tuple[str, ...]:
     """The places named, of any level, by their short names (天长市 → 天长, 内蒙古自治区 → 内蒙古,
     赵县 stays 赵县), in order: see rag.text.places."""
-    return tuple(dict.fromkeys(m.place.short for m in places_in(key)))
+    return tuple(dict.fromkeys(m.place.short for m in places_in(key, question=True)))
 
 
 def _organisations(key: str) -> tuple[str, ...]:
@@ -230,7 +230,8 @@ def _measure(key: str) -> str:
     ask = re.search(r"多少|几", key)
     if ask is None or _CHANGE.search(key) or _ASKS_RATE.search(key):
         return ""
-    measure = measure_of(_BEFORE_ASK.sub("", key[:ask.start()]))
+    after = re.match(r"[\u4e00-\u9fff]{2,8}?(?=[？?，,。的]|$)", key[ask.end():])  # "安排了多少专项资金？"
+    measure = measure_of(_BEFORE_ASK.sub("", key[:ask.start()])) or (measure_of(after.group(0)) if after else None)
     return measure.name if measure else ""
 
 
