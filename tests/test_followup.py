@@ -47,6 +47,11 @@ def test_follow_ups_name_what_they_point_back_at(history: list[str], follow_up: 
     assert got.rewritten and got.question == standalone
 
 
+def test_a_pointing_follow_up_that_names_its_own_place_is_left_as_it_is() -> None:
+    got = S("嘉兴这项任务由哪个单位负责？", ["清水县2023年政府工作报告提出的目标是多少？"])
+    assert not got.rewritten
+
+
 @pytest.mark.parametrize("question", [
     "天长市何时被评为全国法治政府建设示范市？",        # names its own place: a new topic
     "哪个城市打造了“亭满意”营商环境品牌？",            # asks which place

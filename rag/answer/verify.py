@@ -593,10 +593,12 @@ class Check:
 
 
 def _is_person(question: Question, key: str, plain: str) -> bool:
+    """A person in the asked role, or for a plain who-question a name or a role that acts ("省委书记
+    为天长市颁发了奖牌"); members of a body addressed ("请县政协委员提出意见") are nobody in particular."""
     named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(key))
     if question.roles:
         return named and any(r in key for r in question.roles)
-    return named or bool(ROLE.search(key))
+    return named or any(not m.group(0).endswith("委员") for m in ROLE.finditer(key))
 
 
 def _at_level(question: Question, key: str, plain: str) -> bool:
@@ -704,7 +706,9 @@ KIND_CHECKS: tuple[Check, ...] = (
           examples=(("清水县法治广场是哪一天建成的？", "2019年3月5日，清水县建成法治广场。", "2019年3月，清水县建成法治广场。"),
                     ("清水县这份通知是什么时候印发的？", "2019年3月5日", "2019年，清水县印发通知。"))),
     Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人",
-          examples=(("清水县县长是谁？", "县长王建国主持召开县政府常务会议。", "县长主持召开县政府常务会议。"),)),
+          examples=(("清水县县长是谁？", "县长王建国主持召开县政府常务会议。", "县长主持召开县政府常务会议。"),
+                    ("清水县2023年的政府工作报告是谁作的？", "县长王建国代表县人民政府向大会报告工作。",
+                     "现在，我代表县人民政府向大会报告工作，请予审议，并请县政协委员提出意见。"))),
 )
 
 

@@ -119,12 +119,13 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         # paragraph; the year is in the cited sentence)
         return previous
     prev_key = search_key(previous)
-    if _THING_PRONOUN.search(key) and (named := _document_of(prev_key)):
+    own_place = bool(analyze_question(text).places)  # "嘉兴这项任务…" names its own place: left as it is
+    if not own_place and _THING_PRONOUN.search(key) and (named := _document_of(prev_key)):
         # "这项工作的职业技能培训目标呢？" after a question naming a plan: that plan, asked the same way
         out = _THING_PRONOUN.sub(lambda m: named, key, count=1)
         ask = ASKS.search(prev_key)
         return re.sub(r"(?:的)?呢[?？。]*$", "", out) + prev_key[ask.start():] if ask and _ELLIPSIS.match(key) else out
-    if ((m := _THING_PRONOUN.search(key)) and not m.group(0).endswith(_DOCUMENT_NOUNS) and prev.places
+    if (not own_place and (m := _THING_PRONOUN.search(key)) and not m.group(0).endswith(_DOCUMENT_NOUNS) and prev.places
             and (about := _what_it_was_about(prev_key, prev))):
         # "这项政策实施期限到什么时候？" after "东莞市…多少人以下的企业暂免征收残疾人保障金？": that policy
         city = _place_in(prev_key, prev.places[-1])
