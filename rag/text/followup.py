@@ -207,7 +207,7 @@ def _what_it_was_about(prev_key: str, prev) -> str | None:
 
 
 #: What follows a question word before what it asks of: "多少|人以下的企业…", "几|项"…
-_ASK_REST = re.compile(r"^(?:少)?[个项件名次条家批人户元份类期所座倍天场起宗位种]?(?:（含）)?(?:以下|以上|以内|之内|左右)?的?")
+_ASK_REST = re.compile(r"^(?:少)?[个项件名次条家批人户元份类期所座倍天场起宗位种]?(?:[(（]含[)）])?(?:以下|以上|以内|之内|左右)?的?")
 
 
 def _document_of(prev_key: str) -> str | None:
