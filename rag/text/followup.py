@@ -202,6 +202,7 @@ def _what_it_was_about(prev_key: str, prev) -> str | None:
     for term in prev.subject_terms:
         before = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", "", before)
     after = _ASK_REST.sub("", prev_key[ask.end():]).rstrip("?？。")
+    before = re.sub(r"(?:是|有|为|共|一共|达到|达)+$", "", before)  # "…保障金|是|多少"
     about = max((before.strip("的 ，,"), after.strip("的 ，,")), key=len)
     return about if len(about) >= 4 else None
 
