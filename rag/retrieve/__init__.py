@@ -102,11 +102,13 @@ class Retriever:
         hits = self._ranked(key, question, analysed, k, candidates, allowed)
         about = self._documents_about(places, filters)
         if about and self.settings.place_passages and sum(h.chunk.docid in about for h in hits) < self.settings.place_passages:
-            scoped = backend.allowed(sorted(about), None, None, filters.access if filters else None)
-            seen = {h.chunk.chunk_id for h in hits}
-            extra = [h for h in self._ranked(key, question, analysed, self.settings.place_passages, candidates, scoped)
-                     if h.chunk.chunk_id not in seen]
-            hits += extra[:self.settings.place_passages]
+            scoped = backend.allowed(sorted(about), filters.city if filters else None,  # the asker's filters hold
+                                     filters.year if filters else None, filters.access if filters else None)
+            if scoped is not None:  # None: the asker may read none of them (never "search everything")
+                seen = {h.chunk.chunk_id for h in hits}
+                extra = [h for h in self._ranked(key, question, analysed, self.settings.place_passages, candidates,
+                                                 scoped) if h.chunk.chunk_id not in seen]
+                hits += extra[:self.settings.place_passages]
         return hits
 
     def _ranked(self, key: str, question: str, analysed: Question | None, k: int, candidates: int,
