@@ -232,7 +232,7 @@ def _other_datelines(n: int, sentence: str, question: Question, candidates: list
     by_n = {p.n: p for p in passages}
     if not stands_for_document(question, sentence, by_n[n].hit.title):
         return []
-    dates = {d for d in FULL_DATE.findall(search_key(sentence))}
+    dates = set(FULL_DATE.findall(search_key(sentence)))
     docid = by_n[n].hit.chunk.docid
     for _, _, m, other, key, _, _ in candidates:
         if by_n[m].hit.chunk.docid == docid and other != sentence and stands_for_document(question, other, by_n[m].hit.title):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rag.text.doc_kinds import DOCUMENT_KINDS
 from rag.text.normalize import search_key, to_traditional
 from rag.text.places import Gazetteer, Mention, places_in
-from rag.text.question import ASKS, WHICH_CITY, analyze_question
+from rag.text.question import ASKS, WHICH_CITY, analyze_question, without_subject
 from rag.text.words import posseg
 
 #: An elliptical follow-up: a new place, year or topic and nothing else, e.g. "那太仓呢？",
@@ -198,9 +198,7 @@ def _what_it_was_about(prev_key: str, prev) -> str | None:
     ask = ASKS.search(prev_key)
     if ask is None:
         return None
-    before = prev_key[:ask.start()]
-    for term in prev.subject_terms:
-        before = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", "", before)
+    before = without_subject(prev_key[:ask.start()], prev.subject_terms, "")
     after = _ASK_REST.sub("", prev_key[ask.end():]).rstrip("?？。")
     before = re.sub(r"(?:是|有|为|共|一共|达到|达)+$", "", before)  # "…保障金|是|多少"
     about = max((before.strip("的 ，,"), after.strip("的 ，,")), key=len)

@@ -196,14 +196,21 @@ def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
     """Content words (what the question asks about beyond its subject) and phrasing words. Single
     characters count only when nothing longer is left (classifiers like 年/件 are covered by the
     answer kind)."""
-    for term in subject:
-        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", " ", key)
+    key = without_subject(key, subject, " ")
     key = _ASKING_SPAN.sub(" ", DOC_NUMBER.sub(" ", key))  # a document number names its document (see quoted)
     tokens = [w for w in tokenize(key) if not w.isdigit()]
     words = [w for w in tokens if not _phrasing(w)]
     longer = [w for w in words if len(w) > 1]
     phrasing = [w for w in tokens if _phrasing(w)]
     return tuple(dict.fromkeys(longer or words)), tuple(dict.fromkeys(phrasing))
+
+
+def without_subject(key: str, terms: tuple[str, ...], by: str) -> str:
+    """``key`` with each subject term (a place's short name, a year) and its level or 年 after it
+    replaced ``by``: what is asked beyond the place and year."""
+    for term in terms:
+        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", by, key)
+    return key
 
 
 #: How a question asks for a year, a day, an item (哪一年, 哪一天, 哪个月, 哪几项): jieba cuts "一年",
