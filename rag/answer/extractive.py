@@ -118,8 +118,8 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
             # the first sentence is the one saying most of what is asked beyond its document's name:
             # a sentence quoting the title again ("为贯彻落实《…实施方案》") says nothing asked
             beyond = coverage(asked, key, "") if not chosen else gain
-            # on a tie a sentence beats a table row: "年末全市常住人口为310.0万人" gives the unit its
-            # row ("全市常住人口 | 310.0 | 100.0 |") leaves to the table's header
+            # on a tie a sentence beats a table row: "年末全县常住人口为31.0万人" gives the unit its
+            # row ("全县常住人口 | 31.0 | 100.0 |") leaves to the table's header
             score = (beyond, gain, total, not TABLE_CELL_GAP.search(sentence), -rank, -s)
             if best is None or score > best[0]:
                 best = (score, n, sentence, key)

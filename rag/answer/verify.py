@@ -369,7 +369,7 @@ def non_answer(question: Question, passages: Sequence[Passage], sentences: str) 
 
 
 def beyond_title(words: tuple[str, ...], title_key: str) -> tuple[str, ...]:
-    """The words a question asks beyond naming a passage's own document ("东阳市促进残疾人就业行动
+    """The words a question asks beyond naming a passage's own document ("清水县促进残疾人就业行动
     实施方案到2025年新增残疾人就业的目标是多少" asks 新增…目标 of that plan): words its title holds name
     the document, as its place and year do, and every sentence of it answers for them — they must
     not favour the sentences that quote the title again (the drafter ranks its first sentence by the
@@ -671,7 +671,7 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("measure", lambda q: _single(q) and bool(q.measure), lambda q, k, p: states_measure(p, q.measure),
           "文件中的数字不是所问的那一类（人数、金额、产量或面积）",
           examples=(("清水县2022年末常住人口是多少？", "年末全县常住人口31.0万人。", "全县人均生产总值为99856元（按常住人口计算）。"),
-                    ("清水县2022年粮食总产量是多少？", "粮食总产量8287万斤。", "粮食播种面积11.34万亩。"))),
+                    ("清水县2022年粮食总产量是多少？", "粮食总产量8000万斤。", "粮食播种面积11.34万亩。"))),
     Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
           "文件中的数字数的是另一类事项", wording=True,
           examples=(("清水县全年共制定县政府行政规范性文件多少件？", "全年共制定县政府行政规范性文件15件。",
@@ -721,7 +721,7 @@ def failed_check(question: Question, sentence_key: str, by_meaning: bool = False
     says, so the checks of wording are left to it."""
     key = _DIGIT_SPACE.sub("", sentence_key)  # "到 2020 年", "开展 18 次" as PDFs space them
     # figures that name, not count: numerals in quoted names (“三项制度”), document numbers and
-    # titles ("根据《…方案（2022—2025年）》（浙政办发〔2022〕59号）" counts nothing)
+    # titles ("根据《…方案（2022—2025年）》（清政办发〔2022〕9号）" counts nothing)
     plain = QUOTED.sub(lambda m: _CHINESE_NUMERAL.sub("", m.group(0)), _TITLE.sub("《》", DOC_NUMBER.sub("", key)))
     return next((c for c in KIND_CHECKS if c.applies(question) and not (by_meaning and c.wording)
                  and not c.passes(question, key, plain)), None)

@@ -42,8 +42,8 @@ def _city(title: str, text: str) -> str | None:
     """The place a document is about: the innermost place its title names (天津市南开区… → 南开区;
     a place inside a 《quoted title》 is another document's), else the innermost its front lines name
     (a work report titled only 政府工作报告 is given "——2023年4月25日在交城县第十七届人民代表大会…上",
-    by "略阳县人民政府县长…"), else the place its text names most (at least twice, or the only place it names: a 施政报告
-    that says "为香港的房屋政策定下方向" once and names no other place is Hong Kong's) or a place inside
+    by "清水县人民政府县长…"), else the place its text names most (at least twice, or the only place it names: a 施政报告
+    that names "香港" once and no other place is Hong Kong's) or a place inside
     that one named nearly as often (a district's report names its district more than its city), else
     the short name it repeats as a word of its own (大同 in "推动大同高质量发展", a text that never
     writes 大同市)."""

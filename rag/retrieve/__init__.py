@@ -84,7 +84,7 @@ class Retriever:
                candidates: int | None = None, places: Sequence[str] = ()) -> list[Hit]:
         """The ``k`` best hits for a question's text; given analysed (a :class:`Question`), the
         reranker reads that analysis instead of making its own. When the question names ``places``
-        (short names: 交城, 大安区) that documents are about, up to ``Settings.place_passages`` more of
+        (short names: 清水, 清河区) that documents are about, up to ``Settings.place_passages`` more of
         those documents' best passages that the search left out follow: a county's figure must reach
         the answer even where twenty other counties' reports use the same words."""
         analysed = question if isinstance(question, Question) else None

@@ -119,7 +119,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         # paragraph; the year is in the cited sentence)
         return previous
     prev_key = search_key(previous)
-    own_place = bool(analyze_question(text).places)  # "嘉兴这项任务…" names its own place: left as it is
+    own_place = bool(analyze_question(text).places)  # "清河这项任务…" names its own place: left as it is
     if not own_place and _THING_PRONOUN.search(key) and (named := _document_of(prev_key)):
         # "这项工作的职业技能培训目标呢？" after a question naming a plan: that plan, asked the same way
         out = _THING_PRONOUN.sub(lambda m: named, key, count=1)
@@ -127,7 +127,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         return re.sub(r"(?:的)?呢[?？。]*$", "", out) + prev_key[ask.start():] if ask and _ELLIPSIS.match(key) else out
     if (not own_place and (m := _THING_PRONOUN.search(key)) and not m.group(0).endswith(_DOCUMENT_NOUNS) and prev.places
             and (about := _what_it_was_about(prev_key, prev))):
-        # "这项政策实施期限到什么时候？" after "东莞市…多少人以下的企业暂免征收残疾人保障金？": that policy
+        # "这项政策实施期限到什么时候？" after "清水县…多少人以下的企业暂免征收某某费？": that policy
         city = _place_in(prev_key, prev.places[-1])
         return _with_year(city + key[:m.start()] + about + m.group(0)[-2:] + key[m.end():], analyze_question(text), prev)
     q = analyze_question(text)
@@ -158,7 +158,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         out = _PLACE_PRONOUN.sub(city, key, count=1)
         return _with_year(out, q, prev)
     if q.content_words and not _names_a_thing(key) and (topic := _topic_of(prev_key)):
-        # "增长多少？" after "延庆区2022年地区生产总值预计完成多少？": what the previous one counted
+        # "增长多少？" after "清水县2022年地区生产总值预计完成多少？": what the previous one counted
         return topic + key
     if prev.places and q.content_words:
         # the place (and year) of the conversation carry over to a question that names none
@@ -182,7 +182,7 @@ _ASK_TAIL = re.compile(r"(?:少)?[个项件名次条家批人户元份类期所�
 
 def _topic_of(prev_key: str) -> str | None:
     """What the previous question was about: its words before its question word, less the verbs
-    and particles that asked it ("延庆区2022年地区生产总值预计完成|多少" → "延庆区2022年地区生产总值")."""
+    and particles that asked it ("清水县2022年地区生产总值预计完成|多少" → "清水县2022年地区生产总值")."""
     ask = ASKS.search(prev_key)
     words = posseg(prev_key[:ask.start()] if ask else prev_key)
     while words and not words[-1][1].startswith(("n", "j")):
@@ -193,8 +193,8 @@ def _topic_of(prev_key: str) -> str | None:
 
 def _what_it_was_about(prev_key: str, prev) -> str | None:
     """What the previous question asked something of, without its place, year and question: the
-    longer of its clause before the question word and its clause after it ("东莞市在职职工总数|多少人
-    以下的|企业暂免征收残疾人保障金" → "企业暂免征收残疾人保障金")."""
+    longer of its clause before the question word and its clause after it ("清水县在职职工总数|多少人
+    以下的|企业暂免征收某某费" → "企业暂免征收某某费")."""
     ask = ASKS.search(prev_key)
     if ask is None:
         return None
@@ -210,7 +210,7 @@ _ASK_REST = re.compile(r"^(?:少)?[个项件名次条家批人户元份类期所
 
 
 def _document_of(prev_key: str) -> str | None:
-    """The document the previous question named, with its place: "东阳市促进残疾人就业行动实施方案"."""
+    """The document the previous question named, with its place: "清水县促进残疾人就业行动实施方案"."""
     m = _NAMED_DOCUMENT.search(prev_key)
     return m.group(0) if m else None
 

@@ -238,13 +238,13 @@ def repeated_short_names(key: str) -> Place | None:
     return min(g.get(word), key=lambda p: LEVELS.index(p.level)) if n >= _REPEATS else None
 
 
-#: Where a question names its subject: at its start, after a word of address ("那坡子街街道呢？").
+#: Where a question names its subject: at its start, after a word of address ("那白沙街道呢？").
 _QUESTION_LEAD = re.compile(r"(?:那么?|请问|在|关于|对于)?")
 
 
 def places_in(key: str, question: bool = False) -> list[Mention]:
     """Every place named in ``key`` (a search key), in order. In a ``question`` a town, township or
-    sub-district that opens it is its subject ("金龙街道2022年…", "那坡子街街道呢？"): staff name a town
+    sub-district that opens it is its subject ("清河街道2022年…", "那白沙街道呢？"): staff name a town
     by itself, where a document names it after its county or before its office."""
     return list(Gazetteer.load().mentions(key, _QUESTION_LEAD.match(key).end() if question else None))
 

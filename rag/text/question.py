@@ -142,7 +142,7 @@ def _analyze(text: str, inherit: Question | None = None) -> Question:
 
 def _issued_as(text: str, m: re.Match) -> str:
     """A document number the question names, as its document must hold it: from the last three
-    characters of the issuer's abbreviation ("新余市余府办发〔2008〕52号" → "府办发〔2008〕52号"; where the
+    characters of the issuer's abbreviation ("清水县清府办发〔2008〕5号" → "府办发〔2008〕5号"; where the
     abbreviation begins is not written)."""
     bracket = next(i for i in range(m.start(), m.end()) if not "\u4e00" <= text[i] <= "\u9fff")
     return text[max(m.start(), bracket - 3):m.end()]
@@ -184,9 +184,9 @@ _YEAR_SPAN = re.compile(r"[(（]\s*(?:19|20)\d{2}\s*年?\s*[—–\-~～至到]+
 
 
 def _years(key: str) -> tuple[str, ...]:
-    """The years asked about. A year inside a document number (鲁政发〔2014〕20号) or a plan's
+    """The years asked about. A year inside a document number (清政发〔2014〕2号) or a plan's
     bracketed period names that document or plan, it does not ask about that year: the
-    question "按鲁政发〔2014〕20号，哪一年要完成…" is answered by the sentence stating 2016."""
+    question "按清政发〔2014〕2号，哪一年要完成…" is answered by the sentence stating 2016."""
     key = _YEAR_SPAN.sub(lambda m: " " * len(m.group(0)), DOC_NUMBER.sub(lambda m: " " * len(m.group(0)), key))
     written = {m.group(1).translate(_CHINESE_DIGITS) for m in _CHINESE_YEAR.finditer(key)}
     return tuple(sorted({m.group(1) for m in _YEAR.finditer(key)} | {y for y in written if y[:2] in ("19", "20")}))
