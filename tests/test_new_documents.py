@@ -255,7 +255,7 @@ def test_the_reader_judges_what_the_checks_of_wording_would_refuse_and_reads_sho
     reader = _Reader("讲座2次")
     answer = verify(q, draft_extractive(q, [p], reader=reader), [p], "extractive")
     assert not answer.refused and "讲座2次" in answer.answer
-    q2 = Q("延庆区2022年新开了多少家企业？")
+    q2 = Q("延庆区2022年冒出来多少家企业？")
     reader = _Reader("新增企业")
     answer = verify(q2, draft_extractive(q2, [p], reader=reader), [p], "extractive")
     assert "新增企业首次超1万家" in answer.answer and answer.answer.startswith("一年来")  # the whole sentence

@@ -52,6 +52,15 @@ def test_content_words_leave_out_how_it_was_asked() -> None:
     assert "几人" not in Q("天长市行政执法证考试通过了几人？").content_words
 
 
+def test_a_place_leaves_its_level_and_peoples_out_of_the_content_words() -> None:
+    # 自治区 after 内蒙古, 维吾尔自治区 after 新疆, 街道 after a sub-district are the place, not what is asked
+    assert Q("內蒙古自治區的實施方案要求推動什麼普遍落實？").content_words == ("实施", "方案", "实施方案", "要求", "推动", "普遍", "落实")
+    assert "自治区" not in Q("新疆维吾尔自治区2017年开展了哪些普法活动？").content_words
+    assert Q("金龙街道2023年调解纠纷多少件？").content_words[0] != "街道"
+    # and the words of a choice ("多了还是少了") or of "关于" are not asked about
+    assert not {"还是", "关于"} & set(Q("关于粮食产量，比上年是多了还是少了？").content_words)
+
+
 def test_count_unit_and_what_is_counted() -> None:
     q = Q("太仓市目前已建立多少个调解组织？")
     assert (q.unit, q.counted) == ("个", "组织")

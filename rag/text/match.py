@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from rag.models import Question
 from rag.text.normalize import search_key, sentence_spans
+from rag.text.written_as import WRITTEN_AS
 
 #: Quote marks and brackets that a quote may add or drop without changing what it says.
 _QUOTE_MARKS = "“”‘’\"'「」『』"
@@ -34,21 +35,10 @@ def contains(haystack: str, needle: str) -> bool:
     return folded(needle)[0] in folded(haystack)[0]
 
 
-#: How documents write what questions say in other words: "比上年增长" is reported as "同比增长",
-#: "花了多少钱" as "…费用". Few and certain; anything looser is for a semantic judge.
-_WRITTEN_AS = {
-    "上年": ("同比", "去年", "上一年"),
-    "比上年": ("同比",),
-    "去年": ("上年", "同比"),
-    "花钱": ("费用",),
-    "网上": ("网办", "线上", "网上"),
-}
-
-
 def found(word: str, key: str) -> bool:
-    """``word`` occurs in the search key ``key`` as written, as documents write it (_WRITTEN_AS), or,
+    """``word`` occurs in the search key ``key`` as written, as documents write it (WRITTEN_AS), or,
     for a word of three characters or more, with one character inserted (可办率 in 可网办率)."""
-    return (word in key or any(alt in key for alt in _WRITTEN_AS.get(word, ()))
+    return (word in key or any(alt in key for alt in WRITTEN_AS.get(word, ()))
             or (len(word) >= 3 and _with_one_inserted(word).search(key) is not None))
 
 
@@ -60,7 +50,7 @@ def _with_one_inserted(word: str) -> re.Pattern[str]:
 
 def coverage(words: tuple[str, ...] | list[str], text_key: str, context_key: str) -> float:
     """Share of the question's content characters that ``text_key`` holds, as written or as
-    documents write them (see _WRITTEN_AS); a word found only in the context (title, section)
+    documents write them (see rag/text/written_as.py); a word found only in the context (title, section)
     counts half.
 
     Words are read as jieba's search mode gives them, a compound with its parts (行政诉讼, 行政,

@@ -42,6 +42,10 @@ _PEOPLES = ("蒙古", "回", "藏", "维吾尔", "苗", "彝", "壮", "布依", 
             "仫佬", "羌", "布朗", "撒拉", "毛南", "仡佬", "锡伯", "阿昌", "普米", "塔吉克", "怒", "乌孜别克", "俄罗斯",
             "鄂温克", "德昂", "保安", "裕固", "京", "塔塔尔", "独龙", "鄂伦春", "赫哲", "门巴", "珞巴", "基诺")
 _AUTONOMOUS = re.compile("(?:(?:" + "|".join(sorted(_PEOPLES, key=len, reverse=True)) + ")族?)+自治")
+#: What may follow a place's short name in a question (its level word, the peoples of an autonomous
+#: unit before it): a pattern, longest first.
+LEVEL_AFTER_NAME = "(?:" + _AUTONOMOUS.pattern + ")?(?:" + "|".join(
+    sorted({s for level in _SUFFIXES.values() for s in level} | {"州"}, key=len, reverse=True)) + ")"
 #: A town, township or sub-district by its form: two or three characters before 镇/乡/街道, not a word
 #: that only ends like one (乡镇, 城乡, 城镇, 各街道).
 _TOWN = re.compile(r"([\u4e00-\u9fff]{2,3}?)(街道|镇|乡)")

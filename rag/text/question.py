@@ -15,8 +15,9 @@ from rag.models import AnswerKind, Question
 from rag.text.frontmatter import DOC_NUMBER
 from rag.text.measures import measure_of
 from rag.text.normalize import search_key, to_simplified
-from rag.text.places import lies_within, places_in
+from rag.text.places import LEVEL_AFTER_NAME, lies_within, places_in
 from rag.text.words import posseg, tokenize
+from rag.text.written_as import ASKED_PHRASES
 
 #: A year the question names, e.g. "2023年", "2023" at the end.
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?:年|$|\D)")
@@ -195,10 +196,11 @@ def _years(key: str) -> tuple[str, ...]:
 def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Content words (what the question asks about beyond its subject) and phrasing words. Single
     characters count only when nothing longer is left (classifiers like 年/件 are covered by the
-    answer kind)."""
+    answer kind). An everyday wording the lexicon knows ("找到工作", rag/text/written_as.py) is one
+    word whatever jieba cuts it into: coverage counts its characters by the wording as a whole."""
     key = without_subject(key, subject, " ")
     key = _ASKING_SPAN.sub(" ", DOC_NUMBER.sub(" ", key))  # a document number names its document (see quoted)
-    tokens = [w for w in tokenize(key) if not w.isdigit()]
+    tokens = [w for w in tokenize(key) if not w.isdigit()] + [p for p in ASKED_PHRASES if p in key]
     words = [w for w in tokens if not _phrasing(w)]
     longer = [w for w in words if len(w) > 1]
     phrasing = [w for w in tokens if _phrasing(w)]
@@ -207,9 +209,10 @@ def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[s
 
 def without_subject(key: str, terms: tuple[str, ...], by: str) -> str:
     """``key`` with each subject term (a place's short name, a year) and its level or 年 after it
-    replaced ``by``: what is asked beyond the place and year."""
+    replaced ``by`` (自治区 after 内蒙古, 维吾尔自治区 after 新疆, 街道 after a sub-district's name):
+    what is asked beyond the place and year."""
     for term in terms:
-        key = re.sub(re.escape(search_key(term)) + "(?:市|省|县|区|年)?", by, key)
+        key = re.sub(re.escape(search_key(term)) + f"(?:{LEVEL_AFTER_NAME}|年)?", by, key)
     return key
 
 

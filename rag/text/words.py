@@ -13,7 +13,7 @@ from functools import lru_cache
 #: A token that is only punctuation or symbols, e.g. "，" or "——".
 _SKIP = re.compile(r"^[\W_]+$")
 _STOPWORDS = frozenset("的 了 是 在 和 与 及 等 对 为 有 也 都 而 并 或 被 把 将 以 于 之 其 这 那 哪 个 啊 吗 呢 吧 么 "
-                       "什么 怎么 如何 哪些 多少 哪个 是否 请问 什么样".split())
+                       "什么 怎么 如何 哪些 多少 哪个 是否 请问 什么样 关于 还是".split())
 
 
 @lru_cache(maxsize=1)
