@@ -241,7 +241,7 @@ class _Reader:
 
 
 def test_the_reader_judges_what_the_checks_of_wording_would_refuse_and_reads_short_windows() -> None:
-    """"请人讲了几次法治课" counts 法治专题讲座 in other words: the counts-what check (wording) refuses it,
+    """"请人讲了几次课" counts 法治专题讲座 in other words: the counts-what check (wording) refuses it,
     the reader may choose it; a check of form (a count at all) still applies. A long sentence is
     shown as its clauses, and the answer is the whole sentence."""
     from rag.answer.verify import failed_check
@@ -249,7 +249,7 @@ def test_the_reader_judges_what_the_checks_of_wording_would_refuse_and_reads_sho
     text = ("一年来，在市委、市政府和区委的坚强领导下，全区上下攻坚克难，经济保持较快增长，全口径税费收入首次超120亿元，"
             "新增企业首次超1万家，社会保持和谐稳定，各项事业取得新成绩。开展常务会议法治专题讲座2次。")
     p = _passage(1, text, "r.txt", "延庆区2023年政府工作报告", city="延庆区", year="2023")
-    q = Q("延庆区2022年在常务会议上请人讲了几次法治课？")
+    q = Q("延庆区2022年在常务会议上请人讲了几次课？")
     assert failed_check(q, "开展常务会议法治专题讲座2次。").name == "counts-what"
     assert failed_check(q, "开展常务会议法治专题讲座2次。", by_meaning=True) is None
     reader = _Reader("讲座2次")

@@ -61,6 +61,18 @@ def test_a_place_leaves_its_level_and_peoples_out_of_the_content_words() -> None
     assert not {"还是", "关于"} & set(Q("关于粮食产量，比上年是多了还是少了？").content_words)
 
 
+@pytest.mark.parametrize("question, parts", [
+    ("清水县第一、第二、第三产业增加值分别是多少？", ["清水县第一产业增加值是多少？", "清水县第二产业增加值是多少？", "清水县第三产业增加值是多少？"]),
+    ("清水县城镇和农村居民人均可支配收入分别是多少？", ["清水县城镇居民人均可支配收入是多少？", "清水县农村居民人均可支配收入是多少？"]),
+    ("清水县常住人口和户籍人口分别是多少？", ["清水县常住人口是多少？", "清水县户籍人口是多少？"]),
+    ("清水县进口和出口分别增长多少？", ["清水县进口增长多少？", "清水县出口增长多少？"]),
+    ("市委和市政府分别印发了什么文件？", []),  # 市委/市政府: no shared head of a word, whole items of two lengths
+    ("全县有多少个乡镇和街道？", []),  # no 分别
+])
+def test_an_enumeration_before_分别_asks_one_fact_per_item(question: str, parts: list[str]) -> None:
+    assert [p.text for p in Q(question).parts] == parts
+
+
 def test_count_unit_and_what_is_counted() -> None:
     q = Q("太仓市目前已建立多少个调解组织？")
     assert (q.unit, q.counted) == ("个", "组织")

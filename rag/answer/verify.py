@@ -22,6 +22,7 @@ from rag.text.frontmatter import (DATE_LABEL, DATELINE_STATES, DOC_NUMBER, FULL_
                                   labels_document, states_metadata)
 from rag.text.measures import states_measure
 from rag.text.places import lies_within, short_of
+from rag.text.written_as import ASKED_PHRASES, WRITTEN_AS
 from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
 
@@ -498,16 +499,25 @@ HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八
                       r"|(?:19|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}")
 
 
-def _counts_in(text: str, unit: str, noun: str) -> bool:
+def _counts_in(text: str, unit: str, noun: str, forms: tuple[str, ...] = ()) -> bool:
     """A count in the asked unit (个 is generic: "多少个事项" is answered by "114项", never by "10名"),
-    of the asked thing when the question names it: "293个调解室" does not count 调解组织."""
+    of the asked thing when the question names it: "293个调解室" does not count 调解组织. ``forms``:
+    how documents write the counted thing (see counted_forms); the noun itself by default."""
     counts = _counts_of_unit(text, unit, bool(noun))
     if not noun:
         return bool(counts)
     # the count stands next to what it counts: "调解组织506个", "23名专职调解员", "114项4.0版清单事项"
-    forms = _HEAD_FORMS.get(noun, (noun,))
-    return any(form in text[max(0, m.start() - len(noun) - 3):m.start()] or form in text[m.end():m.end() + len(noun) + 12]
-               for m in counts for form in forms)
+    return any(form in text[max(0, m.start() - len(form) - 3):m.start()] or form in text[m.end():m.end() + len(form) + 12]
+               for m in counts for form in forms or (noun,))
+
+
+def counted_forms(question: Question) -> tuple[str, ...]:
+    """How documents write the thing a count question counts: its head as written (调解员 also as
+    人员's 员, _HEAD_FORMS), and the documents' wording of an everyday phrase ending in it that the
+    question uses ("法治课" is counted as "法治专题讲座2次", rag/text/written_as.py)."""
+    noun = question.counted
+    everyday = (w for asked in ASKED_PHRASES if asked.endswith(noun) and asked in question.key for w in WRITTEN_AS[asked])
+    return tuple(dict.fromkeys((*_HEAD_FORMS.get(noun, (noun,)), *everyday)))
 
 
 def _counts_of_unit(text: str, unit: str, named: bool) -> list[re.Match]:
@@ -680,9 +690,10 @@ KIND_CHECKS: tuple[Check, ...] = (
           "文件中有相关段落，但没有给出所问单位的数量",
           examples=(("清水县有多少名专职调解员？", "全县共有专职调解员23名。", "全县共有专职调解员队伍5支。"),)),
     Check("counts-what", lambda q: _single(q) and bool(q.unit and q.counted),
-          lambda q, k, p: _counts_in(p, q.unit, q.counted), "文件中有相关段落，但没有给出所问事项的数量",
+          lambda q, k, p: _counts_in(p, q.unit, q.counted, counted_forms(q)), "文件中有相关段落，但没有给出所问事项的数量",
           wording=True,
-          examples=(("清水县目前已建立多少个调解组织？", "全县已建立调解组织506个。", "全县充分发挥293个调解室作用。"),)),
+          examples=(("清水县目前已建立多少个调解组织？", "全县已建立调解组织506个。", "全县充分发挥293个调解室作用。"),
+                    ("清水县政府常务会议请人讲了几次法治课？", "开展常务会议法治专题讲座2次。", "召开常务会议2次。"))),
     # what they did ends in what it was done to: "196名…参加了行政执法证考试" took the exam, "272人
     # 参加…培训" a training; "3个重大行政决策事项" were published, not "放到网上运行"
     Check("predicate", lambda q: _single(q) and bool(q.predicate), lambda q, k, p: found(q.predicate[-1], k),

@@ -328,8 +328,44 @@ def _counted_before(key: str, unit: re.Match) -> str:
 
 
 def _split(text: str) -> list[str]:
-    """Clauses of a compound question, when at least two of them ask something of their own."""
+    """Clauses of a compound question, when at least two of them ask something of their own, or
+    the questions an enumeration before a shared head stands for (see _distributed)."""
     parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", text) if p.strip()]
     if len(parts) < 2 or sum(bool(ASKS.search(search_key(p))) for p in parts) < 2:
-        return [text]
+        return _distributed(text) or [text]
     return parts
+
+
+#: Items joined by 、/和/与/及 right before 分别: "第一、第二、第三产业增加值分别是多少" asks three figures,
+#: "城镇和农村居民人均可支配收入分别是多少" two, "常住人口和户籍人口分别是多少" two.
+_ENUMERATION = re.compile(r"((?:[\u4e00-\u9fff]+[、和与及])+)([\u4e00-\u9fff]+?)分别")
+
+
+def _distributed(text: str) -> list[str]:
+    """One question per item of an enumeration before 分别 ("第一、第二、第三产业增加值分别是多少" →
+    "第一产业增加值是多少", …): each item is a fact of its own that an answer must give.
+
+    Where the items end is read from the last run (before 分别) against the first item, the jieba word
+    before the first separator: a last run that ends like the first holds whole items ("户籍人口" after
+    "常住人口"), as does one of that word's length ("出口" after "进口"); a longer one starts with an item
+    and shares what follows, at least a word ("第三|产业增加值" after "第二"). Middle items must be of the same length,
+    or nothing is distributed."""
+    m = _ENUMERATION.search(text)
+    if not m:
+        return []
+    runs = re.split(r"[、和与及]", m.group(1))[:-1]
+    last = m.group(2)
+    first_word = [w for w, _ in posseg(runs[0])][-1]
+    middle = runs[1:]
+    if (last[-2:] == runs[0][-2:] and len(last) <= len(runs[0])) or len(last) == len(first_word):
+        size, shared = len(last), ""
+    elif len(last) >= len(first_word) + 2:
+        size, shared = len(first_word), last[len(first_word):]
+    else:
+        return []
+    if any(len(r) != size for r in middle):
+        return []
+    items = [runs[0][-size:], *middle, last[:size]]
+    before = text[:m.start()] + runs[0][:-size]
+    after = text[m.end():]
+    return [f"{before}{item}{shared}{after}" for item in items]
