@@ -23,7 +23,7 @@ from rag.text.frontmatter import (DATE_LABEL, DATELINE_STATES, DOC_NUMBER, FULL_
 from rag.text.measures import states_measure
 from rag.text.places import lies_within, short_of
 from rag.text.written_as import ASKED_PHRASES, WRITTEN_AS
-from rag.text import (ADMIN_LEVEL, CJK, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
+from rag.text import (ADMIN_LEVEL, CJK, POLITICAL_FORMULA, QUOTED, ROLE, contains, coverage, folded, posseg, search_key,
                       found, sentence_spans, steers, to_simplified, to_traditional)
 
 REFUSAL = "所提供的文件中没有关于这个问题的信息。"
@@ -604,7 +604,9 @@ class Check:
 
 def _is_person(question: Question, key: str, plain: str) -> bool:
     """A person in the asked role, or for a plain who-question a name or a role that acts ("省委书记
-    为天长市颁发了奖牌"); members of a body addressed ("请县政协委员提出意见") are nobody in particular."""
+    为天长市颁发了奖牌"); members of a body addressed ("请县政协委员提出意见") are nobody in particular,
+    nor are the leaders of a political formula ("以习近平新时代中国特色社会主义思想为指导")."""
+    key = POLITICAL_FORMULA.sub(" ", key)
     named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(key))
     if question.roles:
         return named and any(r in key for r in question.roles)
@@ -678,10 +680,11 @@ KIND_CHECKS: tuple[Check, ...] = (
           "文件中只有总数，没有人均数",
           examples=(("清水县2022年人均地区生产总值是多少？", "人均地区生产总值为74331元。",
                      "非公有制经济增加值112.39亿元，占全县地区生产总值的52.9%。"),)),
-    Check("measure", lambda q: _single(q) and bool(q.measure), lambda q, k, p: states_measure(p, q.measure),
+    Check("measure", lambda q: _single(q) and bool(q.measure), lambda q, k, p: states_measure(k, q.measure),
           "文件中的数字不是所问的那一类（人数、金额、产量或面积）",
           examples=(("清水县2022年末常住人口是多少？", "年末全县常住人口31.0万人。", "全县人均生产总值为99856元（按常住人口计算）。"),
-                    ("清水县2022年粮食总产量是多少？", "粮食总产量8000万斤。", "粮食播种面积11.34万亩。"))),
+                    ("清水县2022年粮食总产量是多少？", "粮食总产量8000万斤。", "粮食播种面积11.34万亩。"),
+                    ("清水縣2022年玉米播種面積是多少？", "玉米播種面積2758.0千公頃。", "玉米產量273650噸。"))),
     Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
           "文件中的数字数的是另一类事项", wording=True,
           examples=(("清水县全年共制定县政府行政规范性文件多少件？", "全年共制定县政府行政规范性文件15件。",
@@ -719,7 +722,9 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人",
           examples=(("清水县县长是谁？", "县长王建国主持召开县政府常务会议。", "县长主持召开县政府常务会议。"),
                     ("清水县2023年的政府工作报告是谁作的？", "县长王建国代表县人民政府向大会报告工作。",
-                     "现在，我代表县人民政府向大会报告工作，请予审议，并请县政协委员提出意见。"))),
+                     "现在，我代表县人民政府向大会报告工作，请予审议，并请县政协委员提出意见。"),
+                    ("清水县2023年的政府工作报告是谁作的？", "清水县人民政府县长 王建国",
+                     "一年来，我们坚持以习近平新时代中国特色社会主义思想为指导，认真贯彻习近平总书记重要讲话精神。"))),
 )
 
 

@@ -29,8 +29,8 @@ MEASURES: tuple[Measure, ...] = (
     Measure("area", ("面积",), "亩|公顷|平方米|平方公里|平方千米"),
 )
 
-#: A figure in a unit: "31.0万人", "184.5亿元", "8000万斤", "11.3万亩".
-_FIGURE = r"\d+(?:\.\d+)?\s*(?:多|余)?\s*(?:万|亿)?\s*(?:{units})"
+#: A figure in a unit: "31.0万人", "184.5亿元", "8000万斤", "11.3万亩", "2758.0千公顷".
+_FIGURE = r"\d+(?:\.\d+)?\s*(?:多|余)?\s*(?:万|亿|千)?\s*(?:{units})"
 
 
 def measure_of(head: str) -> Measure | None:
@@ -39,6 +39,7 @@ def measure_of(head: str) -> Measure | None:
 
 
 def states_measure(text: str, name: str) -> bool:
-    """Whether ``text`` holds a figure in one of the units of the measure named ``name``."""
+    """Whether ``text`` (a search key: simplified, so 千公頃 reads 千公顷) holds a figure in one of the
+    units of the measure named ``name``."""
     measure = next(m for m in MEASURES if m.name == name)
     return bool(re.search(_FIGURE.format(units=measure.units), text))

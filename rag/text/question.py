@@ -53,7 +53,7 @@ _ASKS_RATE = re.compile(r"(?:率|比例|比重|占比|百分比)[^，,；;？?]{
 #: e.g. "何时", "哪一年", "几月".
 _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪个(?:财政)?年度|哪个年份|什么年份|哪一?天|几月|哪个月|日期")
 #: e.g. "谁", "哪位", "姓名".
-_ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|名字")
+_ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|(?:长|书记|主任|主席|他|她|人)的?(?:叫什么)?名字|(?:长|书记|主任|主席)叫什么")
 #: The words asking which city, e.g. "哪个城市", "哪座城市", "哪个市" (its answer names the city).
 WHICH_CITY = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县级市|县|区|省|自治区|州|旗|镇|乡|街道)")
 #: e.g. "哪个城市", "哪个省", "哪里".
@@ -75,6 +75,10 @@ _ASKS_YESNO = re.compile(r"是否|是不是|有没有|吗[？?]?$")
 #: Roles a person question may ask for ("市委书记是谁") or be answered with ("省委书记为天长市颁发了奖牌").
 ROLE = re.compile(r"(?:省委|市委|县委|区委|党委|党组|人大|政协)?副?(?:书记|省长|市长|县长|区长|局长|厅长|部长|"
                   r"主任|院长|检察长|主席|秘书长|处长|科长|所长|镇长|乡长|委员(?!会))")
+#: The national leaders a report names in its political formulas ("以习近平新时代中国特色社会主义思想为
+#: 指导", "习近平总书记系列重要讲话精神"): nobody who did what a local who-question asks about.
+POLITICAL_FORMULA = re.compile(r"(?:马克思|列宁|毛泽东|邓小平|江泽民|胡锦涛|习近平)(?:同志)?(?:新时代[^，。；]{0,12}思想|思想|理论"
+                               r"|为核心的党中央|总书记[^，。；]{0,24}?(?:讲话|指示|论述|批示|精神|嘱托|要求|部署))")
 #: "多少名" → 名: the counting classifier asked for.
 _COUNT_OF = re.compile(r"(?:多少|(?<!哪)几)([人名位件起宗个项次场份条家户类种期批元])")
 #: A threshold right after the asked unit: "多少人以下", "几天以内", "多少万元以上".
@@ -196,15 +200,20 @@ def _years(key: str) -> tuple[str, ...]:
 def _words(key: str, subject: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Content words (what the question asks about beyond its subject) and phrasing words. Single
     characters count only when nothing longer is left (classifiers like 年/件 are covered by the
-    answer kind). An everyday wording the lexicon knows ("找到工作", rag/text/written_as.py) is one
+    answer kind), unless one names a thing (梨, 猪, 电: "梨的产量" is not any 产量). An everyday wording the lexicon knows ("找到工作", rag/text/written_as.py) is one
     word whatever jieba cuts it into: coverage counts its characters by the wording as a whole."""
     key = without_subject(key, subject, " ")
     key = _ASKING_SPAN.sub(" ", DOC_NUMBER.sub(" ", key))  # a document number names its document (see quoted)
     tokens = [w for w in tokenize(key) if not w.isdigit()] + [p for p in ASKED_PHRASES if p in key]
     words = [w for w in tokens if not _phrasing(w)]
-    longer = [w for w in words if len(w) > 1]
+    things = {w for w, flag in posseg(key) if len(w) == 1 and flag == "n" and w not in _GENERIC_CHARACTERS}
+    longer = [w for w in words if len(w) > 1 or w in things]
     phrasing = [w for w in tokens if _phrasing(w)]
     return tuple(dict.fromkeys(longer or words)), tuple(dict.fromkeys(phrasing))
+
+
+#: Single-character nouns that name no particular thing: a level, a person in general, an item.
+_GENERIC_CHARACTERS = frozenset("人 市 区 省 县 镇 乡 村 项 钱 事 家 国 党 年 月 日 天 面 点 部 局 委 处 会".split())
 
 
 def without_subject(key: str, terms: tuple[str, ...], by: str) -> str:
@@ -260,7 +269,7 @@ ANSWER_KINDS: tuple[KindRule, ...] = (
     KindRule("count", _ASKS_NUMBER, ("清水县2022年化解纠纷多少件？", "清水县有几个调解组织？", "企业开办要多长时间？")),
     KindRule("rate", _ASKS_RATE, ("清水县行政复议纠错率是多少？", "清水县城镇人口占比多少？")),
     KindRule("date", _ASKS_DATE, ("清水县何时被评为示范县？", "清水县哪一年建成法治广场？", "这份通知的印发日期是？")),
-    KindRule("person", _ASKS_PERSON, ("清水县县长是谁？", "哪位副县长分管司法工作？")),
+    KindRule("person", _ASKS_PERSON, ("清水县县长是谁？", "哪位副县长分管司法工作？", "清水县县长叫什么名字？")),
     KindRule("honour", _ASKS_HONOUR, ("清水县获得过什么荣誉？", "清水县何时被评为示范县？")),
     KindRule("name", _ASKS_NAME, ("清水县的营商环境品牌是什么？", "这个平台叫什么？")),
     KindRule("place", _ASKS_PLACE, ("哪个县开展了56场送法进村活动？", "哪个区的纠错率最高？")),
@@ -336,9 +345,9 @@ def _split(text: str) -> list[str]:
     return parts
 
 
-#: Items joined by 、/和/与/及 right before 分别: "第一、第二、第三产业增加值分别是多少" asks three figures,
+#: Items joined by 、/和/与/及 right before 分别/各: "第一、第二、第三产业增加值分别是多少" asks three figures,
 #: "城镇和农村居民人均可支配收入分别是多少" two, "常住人口和户籍人口分别是多少" two.
-_ENUMERATION = re.compile(r"((?:[\u4e00-\u9fff]+[、和与及])+)([\u4e00-\u9fff]+?)分别")
+_ENUMERATION = re.compile(r"((?:[\u4e00-\u9fff]+[、和与及])+)([\u4e00-\u9fff]+?)的?(?:分别|各自|各)")
 
 
 def _distributed(text: str) -> list[str]:
@@ -348,7 +357,7 @@ def _distributed(text: str) -> list[str]:
     Where the items end is read from the last run (before 分别) against the first item, the jieba word
     before the first separator: a last run that ends like the first holds whole items ("户籍人口" after
     "常住人口"), as does one of that word's length ("出口" after "进口"); a longer one starts with an item
-    and shares what follows, at least a word ("第三|产业增加值" after "第二"). Middle items must be of the same length,
+    and shares what follows, at least a word ("第三|产业增加值" after "第二"), or ends at 的 ("梨|的产量"). Middle items must be of the same length,
     or nothing is distributed."""
     m = _ENUMERATION.search(text)
     if not m:
@@ -357,6 +366,11 @@ def _distributed(text: str) -> list[str]:
     last = m.group(2)
     first_word = [w for w, _ in posseg(runs[0])][-1]
     middle = runs[1:]
+    if "的" in last[1:]:  # "苹果和梨的产量": the last item ends at 的, items may differ in length
+        cut = last.index("的", 1)
+        items, shared = [first_word, *middle, last[:cut]], last[cut:]
+        before = text[:m.start()] + runs[0][:-len(first_word)]
+        return [f"{before}{item}{shared}{text[m.end():]}" for item in items]
     if (last[-2:] == runs[0][-2:] and len(last) <= len(runs[0])) or len(last) == len(first_word):
         size, shared = len(last), ""
     elif len(last) >= len(first_word) + 2:
