@@ -116,7 +116,7 @@ class Original(Record):
 #: What kind of answer a question wants: a count or amount, a percentage, a date, a person in a role,
 #: an honour conferred, the name of a thing (a brand, a title), which place, a list of measures, yes/no,
 #: a document number (文号: 京政办发〔2016〕8号).
-AnswerKind = Literal["count", "rate", "date", "person", "honour", "name", "place", "list", "yesno", "docno"]
+AnswerKind = Literal["count", "rate", "date", "person", "body", "honour", "name", "place", "list", "yesno", "docno"]
 
 
 class Question(Record):
@@ -146,6 +146,8 @@ class Question(Record):
     content_words: tuple[str, ...] = Field(default=(), description="What support must match.")
     phrasing_words: tuple[str, ...] = Field(default=(), description="How it was asked (获得, 称号, 是什么).")
     parts: tuple[Question, ...] = Field(default=(), description="Sub-questions of a compound question.")
+    item: str = Field("", description="The item of an enumeration this part asks about (梨 of 苹果和梨的产量): "
+                      "what sets it apart from the other parts, so its answer must name it.")
     elliptical: bool = Field(False, description="Not a question alone (那常熟呢？): it needs the conversation.")
 
     @property

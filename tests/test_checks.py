@@ -9,6 +9,12 @@ import pytest
 from rag.answer.verify import KIND_CHECKS, failed_check
 from rag.text import analyze_question, search_key
 
+def _asked(check, question: str):
+    """The question, or the last of its parts the check applies to (a check of one part's item)."""
+    whole = analyze_question(question)
+    return next((q for q in (whole, *reversed(whole.parts)) if check.applies(q)), whole)
+
+
 CASES = [pytest.param(check, *example, id=f"{check.name}-{i}")
          for check in KIND_CHECKS for i, example in enumerate(check.examples)]
 
@@ -20,7 +26,7 @@ def test_every_check_has_examples() -> None:
 
 @pytest.mark.parametrize("check, question, answers, refused", CASES)
 def test_a_check_passes_what_answers_and_names_itself_refusing_what_does_not(check, question, answers, refused) -> None:
-    q = analyze_question(question)
+    q = _asked(check, question)
     assert check.applies(q), f"{check.name} does not apply to {question}"
     assert failed_check(q, search_key(answers)) is None, failed_check(q, search_key(answers)).name
     failed = failed_check(q, search_key(refused))
@@ -31,5 +37,5 @@ def test_a_check_passes_what_answers_and_names_itself_refusing_what_does_not(che
 @pytest.mark.parametrize("check, question, answers, refused", [c for c in CASES if c.values[0].wording])
 def test_the_reader_judges_what_checks_of_wording_judge(check, question, answers, refused) -> None:
     """By meaning (the reader), a check of wording stands aside: only checks of form remain."""
-    failed = failed_check(analyze_question(question), search_key(refused), by_meaning=True)
+    failed = failed_check(_asked(check, question), search_key(refused), by_meaning=True)
     assert failed is None or not failed.wording

@@ -26,7 +26,7 @@ RAG = Path(__file__).resolve().parents[1] / "rag"
     ("苏州市在政务诚信建设方面采取了哪些措施？", ("list",)),
     ("太仓市是否实现了企业开办0费用？", ("yesno",)),
     ("天长市法治建设情况怎么样？", ()),
-    ("该通知是由哪几个部门联合发布的？", ("list",)),  # which ones (their names), not how many
+    ("该通知是由哪几个部门联合发布的？", ("body", "list")),  # which ones (their names, bodies), not how many
 ])
 def test_each_answer_kind(question: str, kinds: tuple) -> None:
     assert Q(question).kinds == kinds

@@ -602,6 +602,12 @@ class Check:
     examples: tuple[tuple[str, str, str], ...] = ()
 
 
+#: A body named in a sentence: a name ending in what offices are called (司法局, 发展改革委, 管委会),
+#: not a word that only ends like one (布局, 重心, 督办, 全部).
+_BODY_NAME = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:(?<![布格结僵开])局|委员会|管委会|办公室|(?<![重核])中心|法院|检察院|厅|政府|公司|协会|小组"
+                        r"|(?:(?<![督举创承兴开])办|(?<![全内外局干东西南北中])部|委)(?=[，、。；,;\s（(]|$|牵头|负责|配合|会同|联合|主办|承办))")
+
+
 def _is_person(question: Question, key: str, plain: str) -> bool:
     """A person in the asked role, or for a plain who-question a name or a role that acts ("省委书记
     为天长市颁发了奖牌"); members of a body addressed ("请县政协委员提出意见") are nobody in particular,
@@ -719,6 +725,10 @@ KIND_CHECKS: tuple[Check, ...] = (
           lambda q, k, p: bool(_DAY_STATED.search(k)), "文件中有相关段落，但没有给出具体日期",
           examples=(("清水县法治广场是哪一天建成的？", "2019年3月5日，清水县建成法治广场。", "2019年3月，清水县建成法治广场。"),
                     ("清水县这份通知是什么时候印发的？", "2019年3月5日", "2019年，清水县印发通知。"))),
+    Check("body", lambda q: "body" in q.kinds, lambda q, k, p: bool(_BODY_NAME.search(k)), "文件中没有给出负责的部门或单位",
+          examples=(("清水县推进法治广场建设，牵头的是哪个部门？", "县司法局牵头，县住建局配合。", "加快推进法治广场建设，实现三产融合发展。"),)),
+    Check("item", lambda q: bool(q.item), lambda q, k, p: q.item in k, "文件中有相关段落，但没有说到所问的这一项",
+          examples=(("清水县苹果和梨的产量各是多少吨？", "梨32690吨，同比增长1.09%。", "其中玉米产量273650吨，增长2%。"),)),
     Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人",
           examples=(("清水县县长是谁？", "县长王建国主持召开县政府常务会议。", "县长主持召开县政府常务会议。"),
                     ("清水县2023年的政府工作报告是谁作的？", "县长王建国代表县人民政府向大会报告工作。",

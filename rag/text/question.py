@@ -56,6 +56,9 @@ _ASKS_DATE = re.compile(r"何时|什么时候|什么时间|哪一?年|哪个(?:�
 _ASKS_PERSON = re.compile(r"谁|哪位|什么人|姓名|(?:长|书记|主任|主席|他|她|人)的?(?:叫什么)?名字|(?:长|书记|主任|主席)叫什么")
 #: The words asking which city, e.g. "哪个城市", "哪座城市", "哪个市" (its answer names the city).
 WHICH_CITY = re.compile(r"哪(?:个|座|一个)?(?:城市|市|县级市|县|区|省|自治区|州|旗|镇|乡|街道)")
+#: e.g. "牵头的是哪个部门", "责任单位是", "由哪些单位负责": a body answers it, not a person or a deed.
+_ASKS_BODY = re.compile(r"哪(?:个|些|几个|一个|家)?(?:部门|单位|机构|机关)"
+                        r"|(?:牵头|责任|主管|负责|主办|承办|实施)(?:单位|部门)(?:是|为|有)(?:哪|什么|谁|[？?]|$)")
 #: e.g. "哪个城市", "哪个省", "哪里".
 _ASKS_PLACE = re.compile(rf"{WHICH_CITY.pattern}|哪(?:个|座|一个)?(?:地方|地区)|哪里|何地")
 #: e.g. "获得过什么荣誉", "被评为什么", and "何时被评为…示范市" (a when-question about an honour:
@@ -104,10 +107,13 @@ def analyze_question(text: str) -> Question:
     """The typed analysis of ``text``; a compound question ("A多少件，B多少份？") also gets its parts,
     each analysed alone but about the same places and years as the whole."""
     whole = _analyze(text)
-    parts = _split(text)
+    items = _distributed(text)
+    parts = _split(text) if not items else [p for p, _ in items]
     if len(parts) < 2:
         return whole
     analysed = tuple(_analyze(p, inherit=whole) for p in parts)
+    if items:
+        analysed = tuple(a.model_copy(update={"item": search_key(i)}) for a, (_, i) in zip(analysed, items))
     return whole.model_copy(update={"parts": analysed})
 
 
@@ -270,6 +276,7 @@ ANSWER_KINDS: tuple[KindRule, ...] = (
     KindRule("rate", _ASKS_RATE, ("清水县行政复议纠错率是多少？", "清水县城镇人口占比多少？")),
     KindRule("date", _ASKS_DATE, ("清水县何时被评为示范县？", "清水县哪一年建成法治广场？", "这份通知的印发日期是？")),
     KindRule("person", _ASKS_PERSON, ("清水县县长是谁？", "哪位副县长分管司法工作？", "清水县县长叫什么名字？")),
+    KindRule("body", _ASKS_BODY, ("清水县推进法治广场建设，牵头的是哪个部门？", "这项工作的责任单位是？")),
     KindRule("honour", _ASKS_HONOUR, ("清水县获得过什么荣誉？", "清水县何时被评为示范县？")),
     KindRule("name", _ASKS_NAME, ("清水县的营商环境品牌是什么？", "这个平台叫什么？")),
     KindRule("place", _ASKS_PLACE, ("哪个县开展了56场送法进村活动？", "哪个区的纠错率最高？")),
@@ -337,11 +344,10 @@ def _counted_before(key: str, unit: re.Match) -> str:
 
 
 def _split(text: str) -> list[str]:
-    """Clauses of a compound question, when at least two of them ask something of their own, or
-    the questions an enumeration before a shared head stands for (see _distributed)."""
+    """Clauses of a compound question, when at least two of them ask something of their own."""
     parts = [p for p in re.split(r"[，,；;]|(?<=[？?])", text) if p.strip()]
     if len(parts) < 2 or sum(bool(ASKS.search(search_key(p))) for p in parts) < 2:
-        return _distributed(text) or [text]
+        return [text]
     return parts
 
 
@@ -350,14 +356,16 @@ def _split(text: str) -> list[str]:
 _ENUMERATION = re.compile(r"((?:[\u4e00-\u9fff]+[、和与及])+)([\u4e00-\u9fff]+?)的?(?:分别|各自|各)")
 
 
-def _distributed(text: str) -> list[str]:
+def _distributed(text: str) -> list[tuple[str, str]]:
     """One question per item of an enumeration before 分别 ("第一、第二、第三产业增加值分别是多少" →
-    "第一产业增加值是多少", …): each item is a fact of its own that an answer must give.
+    "第一产业增加值是多少", …), each with its item: each item is a fact of its own that an answer must
+    give, in a sentence that names the item.
 
     Where the items end is read from the last run (before 分别) against the first item, the jieba word
     before the first separator: a last run that ends like the first holds whole items ("户籍人口" after
     "常住人口"), as does one of that word's length ("出口" after "进口"); a longer one starts with an item
-    and shares what follows, at least a word ("第三|产业增加值" after "第二"), or ends at 的 ("梨|的产量"). Middle items must be of the same length,
+    and shares what follows, at least a word ("第三|产业增加值" after "第二"), or, short, ends at 的
+    ("梨|的产量"; items of phrases, "新增残疾人就业和开展培训的目标", are not split). Middle items must be of the same length,
     or nothing is distributed."""
     m = _ENUMERATION.search(text)
     if not m:
@@ -366,14 +374,14 @@ def _distributed(text: str) -> list[str]:
     last = m.group(2)
     first_word = [w for w, _ in posseg(runs[0])][-1]
     middle = runs[1:]
-    if "的" in last[1:]:  # "苹果和梨的产量": the last item ends at 的, items may differ in length
-        cut = last.index("的", 1)
+    cut = last.find("的", 1)
+    if 0 < cut <= 4 and len(first_word) <= 4:  # "苹果和梨的产量": a short last item ends at 的
         items, shared = [first_word, *middle, last[:cut]], last[cut:]
         before = text[:m.start()] + runs[0][:-len(first_word)]
-        return [f"{before}{item}{shared}{text[m.end():]}" for item in items]
+        return [(f"{before}{item}{shared}{text[m.end():]}", item) for item in items]
     if (last[-2:] == runs[0][-2:] and len(last) <= len(runs[0])) or len(last) == len(first_word):
         size, shared = len(last), ""
-    elif len(last) >= len(first_word) + 2:
+    elif len(last) >= len(first_word) + 2 and "的" not in last:
         size, shared = len(first_word), last[len(first_word):]
     else:
         return []
@@ -382,4 +390,4 @@ def _distributed(text: str) -> list[str]:
     items = [runs[0][-size:], *middle, last[:size]]
     before = text[:m.start()] + runs[0][:-size]
     after = text[m.end():]
-    return [f"{before}{item}{shared}{after}" for item in items]
+    return [(f"{before}{item}{shared}{after}", item) for item in items]
