@@ -365,3 +365,32 @@ def test_the_asked_places_passages_reach_the_answer_among_other_places_reports(t
         assert "8287万斤" in qa.ask("清水县2022年粮食总产量是多少？", mode="extractive").answer
     finally:
         qa.close()
+
+
+# -- round four: kinds of failure seen on dev4/dev5 (made-up examples) --
+
+def test_a_work_report_of_the_asked_year_does_not_answer_from_its_review_of_the_year_before() -> None:
+    report = _passage(1, "预计全年实现地区生产总值380亿元，城镇居民人均可支配收入达49303元，增长5%。", "q.txt",
+                      "清水县人民政府工作报告（2023年1月5日）", heading="一、2022年工作回顾", city="清水县", year="2023")
+    assert _answer("清水县2023年城镇居民人均可支配收入是多少？", [report]).refused
+    assert "49303元" in _answer("清水县2022年城镇居民人均可支配收入是多少？", [report]).answer
+    # asked about the report itself, its year is the report's
+    assert "49303元" in _answer("清水县2023年政府工作报告中城镇居民人均可支配收入是多少？", [report]).answer
+    december = _passage(1, "今年，全区地区生产总值预计完成213亿元。", "y.txt", "政府工作报告",
+                        heading="第一部分 2022年工作情况", city="清水区", year="2022")
+    assert "213亿元" in _answer("清水区2022年地区生产总值是多少？", [december]).answer
+
+
+def test_a_year_inside_a_plans_title_is_not_the_year_a_sentence_is_about() -> None:
+    text = "市委书记王建国主持召开市委全面依法治市委员会会议，审议出台《法治清水建设规划（2021-2025年）》。"
+    doc = _passage(1, text, "q2021.txt", "清水市2021年法治政府建设情况报告", city="清水市", year="2021")
+    assert _answer("清水市2025年主持召开市委全面依法治市委员会会议的市委书记是谁？", [doc]).refused
+    assert "王建国" in _answer("清水市2021年主持召开市委全面依法治市委员会会议的市委书记是谁？", [doc]).answer
+
+
+def test_a_list_question_led_by_a_short_item_gets_the_items_under_it() -> None:
+    text = ("一年来，全区邀请专家结合法律热点开展专题培训。一是加强领导干部学法用法机制建设。通过组织学法专题讲座推动集体学法。"
+            "二是突出领导干部学法用法重点内容。围绕中心工作，将《行政诉讼法》《清水市多元化纠纷解决机制促进条例》等作为领导干部的学法重点内容。")
+    doc = _passage(1, text, "h.txt", "清水区2015年推进依法行政工作情况", city="清水区", year="2015")
+    answer = _answer("清水区2015年把哪些法律法规列为领导干部的学法重点内容？", [doc])
+    assert "行政诉讼法" in answer.answer and "一年来" not in answer.answer

@@ -339,7 +339,7 @@ def answers_as_asked(question: Question, passages: Sequence[Passage], sentences:
     about the place asked (see names_subject), its passages hold the names the question quotes, and
     it gives the kind of answer asked for (see fits_answer_type; ``by_meaning``: the reader chose it)."""
     return (not non_answer(question, passages, sentences)
-            and any(names_subject(p, sentences, terms) for p in passages)
+            and any(names_subject(p, sentences, terms) and not _reviews_year_before(question, p, sentences) for p in passages)
             and all(any(name in p.document_names or contains(p.context, name) for p in passages)
                     for name in question.quoted)
             and all(any(contains(p.context, body) for p in passages) for body in _named_bodies(question))
@@ -424,6 +424,10 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
         states_metadata(sentence) and not key.rstrip().endswith((".", "。")))
 
 
+#: A period of years, as plans name theirs: "2021-2025年", "2021—2025", "2021至2025年".
+_PERIOD = re.compile(r"(?:19|20)\d{2}\s*年?\s*[-—–~至到]\s*(?:19|20)\d{2}\s*年?")
+
+
 def _states_year(text: str) -> bool:
     """Whether ``text`` names a year ("2023年", "二〇二三年", "2020 年" as a text layer spaces it)."""
     return bool(_YEAR_STATED.search(_DIGIT_SPACE.sub("", search_key(text))))
@@ -469,11 +473,14 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     other year; a document of another year answers only where the sentence itself says which year."""
     city = passage.metadata.get("city", "")
     heading = " ".join([passage.hit.title, " ".join(passage.hit.chunk.section)])
+    # a year inside a title or a plan's period is not the year a sentence is about ("审议出台《法治福州
+    # 建设规划（2021-2025年）》" says nothing of 2025)
+    own_words = _PERIOD.sub(" ", _TITLE.sub("《》", sentence))
     for term in terms:
-        if contains(sentence, term):
+        if contains(own_words if term.isdigit() else sentence, term):
             continue
         if term.isdigit():
-            if _states_year(sentence):
+            if _states_year(own_words):
                 return False  # the sentence is about the year it names
             if contains(" ".join(passage.hit.chunk.section), term):
                 continue  # "三、2024年工作计划": its section is about that year
@@ -638,6 +645,21 @@ def _total_not_per_head(question: Question, key: str, plain: str) -> bool:
     return any(not per_head(m.start()) for m in re.finditer(re.escape(held[0]), key))
 
 
+def _not_only_a_share(question: Question, key: str, plain: str) -> bool:
+    """"地区生产总值是多少" is not answered by "十大生态产业增加值39.18亿元，占全县地区生产总值的29.8%":
+    there the asked total is only what a share is of. The longest of the question's words the
+    sentence holds must stand at least once outside "占…的"."""
+    held = sorted((w for w in question.content_words if len(w) >= 3 and w in key), key=len, reverse=True)
+    if not held:
+        return True
+    return any(not (_SHARE_OF.search(key[:m.start()]) and key.startswith("的", m.end()))
+               for m in re.finditer(re.escape(held[0]), key))
+
+
+#: What a share is of stands after 占 ("占全县地区生产总值的29.8%", "占规模以上工业的").
+_SHARE_OF = re.compile(r"占[^，。；,;]{0,6}$")
+
+
 def _count_of_phrase(question: Question, key: str, plain: str) -> bool:
     """A count in the asked unit stands by what the question counts, every word of it next to the
     count (in any order, others between): "75件" of "市政府、市政府办公室规范性文件" does not count the
@@ -686,6 +708,10 @@ KIND_CHECKS: tuple[Check, ...] = (
           "文件中只有总数，没有人均数",
           examples=(("清水县2022年人均地区生产总值是多少？", "人均地区生产总值为74331元。",
                      "非公有制经济增加值112.39亿元，占全县地区生产总值的52.9%。"),)),
+    Check("share", lambda q: "count" in q.kinds and "rate" not in q.kinds, _not_only_a_share,
+          "文件中的数字是所问总数中的一部分，不是总数本身",
+          examples=(("清水县2022年地区生产总值是多少？", "全县地区生产总值131.7亿元，增长5%。",
+                     "十大生态产业增加值39.18亿元，占全县地区生产总值的29.8%。"),)),
     Check("measure", lambda q: _single(q) and bool(q.measure), lambda q, k, p: states_measure(k, q.measure),
           "文件中的数字不是所问的那一类（人数、金额、产量或面积）",
           examples=(("清水县2022年末常住人口是多少？", "年末全县常住人口31.0万人。", "全县人均生产总值为99856元（按常住人口计算）。"),
@@ -768,6 +794,28 @@ def about_subject(passages: Sequence[Passage], terms: Sequence[str]) -> bool:
 #: Reports given at the start of a year about the year before: a 2024 政府工作报告 reviews 2023 (an
 #: annual 法治政府建设情况报告 or 统计公报 is titled with the year it reports on).
 _REVIEWS_LAST_YEAR = re.compile(r"政府工作报告|施政报告")
+
+
+#: Where a work report looks back on the year before it: its review section ("一、2022年工作回顾",
+#: "过去一年") or a sentence of estimates for the year just ended ("预计全年实现地区生产总值380亿元").
+_REVIEW_SECTION = re.compile(r"回顾|过去[一五]年|一年来|以来")
+_REVIEW_SENTENCE = re.compile(r"预计全年|一年来|过去一年|刚刚过去")
+
+
+def _reviews_year_before(question: Question, passage: Passage, sentence: str) -> bool:
+    """A work report of the asked year answering from its review of the year before: "长清区2023年
+    城镇居民人均可支配收入" is not the "预计全年…49303元" of the report delivered in January 2023.
+    Not when the question asks about the report itself ("2023年政府工作报告中…"): then its year is the
+    report's, and the review is what the report says."""
+    own = passage.metadata.get("year", "")
+    if not question.years or "报告" in question.key or own not in question.years or _states_year(sentence):
+        return False
+    section = " ".join(passage.hit.chunk.section)
+    if not _REVIEWS_LAST_YEAR.search(search_key(passage.hit.title)) or "今年" in sentence:
+        return False
+    if any(contains(section, y) for y in question.years):
+        return False  # "第一部分 2022年工作情况" of a report delivered in December 2022: its own year
+    return bool(_REVIEW_SECTION.search(section) or _REVIEW_SENTENCE.search(sentence))
 
 
 def _looks_back_on(passage: Passage, year: str) -> bool:

@@ -70,7 +70,7 @@ _ASKS_NAME = re.compile(r"(?:品牌|名称|名字|口号|目标|理念)(?:是|�
 #: e.g. "采取了哪些措施", "有哪些做法", "主要做了什么工作", "设立了哪几个协调小组" (which ones: their
 #: names, not how many).
 _ASKS_LIST = re.compile(r"(?:哪些|什么)(?:措施|举措|做法|方面|经验|机制|制度|办法|创新|亮点|工作)|(?:采取|做)了?哪些"
-                        r"|哪几[个项类种家条]")
+                        r"|哪几[个项类种家条]|哪些(?!年|天|月|时候|地方|城市|省|市|县|区)[\u4e00-\u9fff]")
 #: e.g. "文号是什么", "发文字号", "文件编号" (京政办发〔2016〕8号 answers it, the title does not).
 _ASKS_DOCNO = re.compile(r"文号|发文字号|文件编号|文件号")
 #: e.g. "是否", "…了吗？", "有没有".
@@ -280,7 +280,7 @@ ANSWER_KINDS: tuple[KindRule, ...] = (
     KindRule("honour", _ASKS_HONOUR, ("清水县获得过什么荣誉？", "清水县何时被评为示范县？")),
     KindRule("name", _ASKS_NAME, ("清水县的营商环境品牌是什么？", "这个平台叫什么？")),
     KindRule("place", _ASKS_PLACE, ("哪个县开展了56场送法进村活动？", "哪个区的纠错率最高？")),
-    KindRule("list", _ASKS_LIST, ("清水县采取了哪些措施？", "该通知由哪几个部门联合发布？")),
+    KindRule("list", _ASKS_LIST, ("清水县采取了哪些措施？", "该通知由哪几个部门联合发布？", "清水县把哪些法律列为学法重点？")),
     KindRule("yesno", _ASKS_YESNO, ("清水县是否实现了企业开办0费用？", "清水县建成法治广场了吗？")),
     KindRule("docno", _ASKS_DOCNO, ("清水县实施方案的文号是什么？", "这份通知的发文字号是？")),
 )
