@@ -90,3 +90,12 @@ def test_a_town_that_opens_a_question_is_its_subject_and_is_carried() -> None:
     assert S("那坡子街街道呢？", [first]).question == "坡子街街道2022年累计开展了多少场法治宣传活动？"
     assert S("他们组织开展了几次中心组理论学习扩大会议？", [first, "那坡子街街道呢？"]).question == \
         "坡子街街道2022年组织开展了几次中心组理论学习扩大会议？"
+
+
+def test_he_after_asking_who_delivered_a_report_is_that_report() -> None:
+    history = ["清水县2023年政府工作报告是谁作的？"]
+    assert S("他说2022年城镇居民人均可支配收入是多少？", history).question == "清水县2023年政府工作报告中2022年城镇居民人均可支配收入是多少？"
+    assert S("他是在哪一天作的报告？", history).question == "清水县2023年政府工作报告是在哪一天作的报告？"
+    # about the person themself, or after a question that named no document: left as it is
+    assert not S("他是什么身份？", history).rewritten
+    assert not S("她是哪一年当选的？", ["清水县县长是谁？"]).rewritten

@@ -34,8 +34,13 @@ _DOCUMENT_NOUNS = ("方案", "文件", "报告", "规定", "办法", "通知", "
 #: A year named by where it stands from the one asked about: "上一年呢？" after a question about 2023.
 _RELATIVE_YEAR = {w: -1 for w in ("上一年", "前一年", "上年", "去年", "头一年", "上一年度")} | {
     w: 1 for w in ("下一年", "后一年", "次年", "第二年", "下一年度")}
-#: A person referred to, not named ("他", "她"): the rules leave such a follow-up as it is.
+#: A person referred to, not named ("他", "她"): resolved only to the deliverer of a document the
+#: previous question asked about; otherwise such a follow-up is left as it is.
 _PERSON_PRONOUN = re.compile(r"[他她](?!们|人|国|乡|方)")
+#: A follow-up about the person themself ("他是什么身份？", "她叫什么名字？"), not what they reported.
+_ABOUT_THE_PERSON = re.compile(r"身份|职务|职位|名字|姓名|什么人|是谁|多大|年龄|哪里人|简历|籍贯|性别")
+#: What a person said, right after the pronoun: "他说", "他提到", "她在报告中讲".
+_SPEECH_VERB = re.compile(r"^(?:在报告(?:里|中))?(?:说|讲|提到|表示|指出|介绍)(?:了|过)?的?")
 #: Asking where the previous answer came from, e.g. "出处在哪一段？", "原文在哪里？", "依据是什么？".
 _ASKS_SOURCE = re.compile(r"^(?:那|请问)?(?:这个?|上述|刚才的?)?(?:答案|回答|数据|数字|说法)?的?(?:出处|来源|原文|依据|出自)"
                           r"(?:在哪|是什么|是哪|哪里|哪儿|哪一段|在哪一段|呢)?"
@@ -151,8 +156,14 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         return _same_ask(x, prev_key, prev)  # a topic alone ("城镇化率呢"): asked the same way, same place and year
     if q.places or "place" in q.kinds:
         return None  # names its own place, or asks which place: a new question
+    if ((m := _PERSON_PRONOUN.search(key)) and prev.places and "person" in prev.kinds and not _ABOUT_THE_PERSON.search(key)
+            and (named := _document_of(prev_key))):
+        # "他说2022年城镇居民人均可支配收入是多少？" after "长清区2023年政府工作报告是谁作的？": the
+        # person is the one who delivered that report, so what "he said" is what the report says
+        rest = _SPEECH_VERB.sub("", key[m.end():], count=1)
+        return key[:m.start()] + named + ("中" if rest and not rest.startswith(("是", "在")) else "") + rest
     if _PERSON_PRONOUN.search(key):
-        return None  # "他是在哪一天讲话的？": about a person the rules cannot name; never "某市他…"
+        return None  # "他是什么身份？": about a person the rules cannot name; never "某市他…"
     if _PLACE_PRONOUN.search(key) and prev.places:
         city = _place_in(prev_key, prev.places[-1])
         out = _PLACE_PRONOUN.sub(city, key, count=1)
