@@ -86,7 +86,11 @@ def _candidates(question: Question, passages: Sequence[Passage], by_meaning: boo
             continue  # another city or year: the verifier would reject it anyway
         chunk = p.hit.chunk
         context_key = search_key(p.context)
-        asked = beyond_title(question.content_words, search_key(p.hit.title))
+        title_key = search_key(p.hit.title)
+        # () when the title holds every word asked: the question is about the document itself
+        # ("长清区2023年政府工作报告是谁作的"), which any sentence of it answers for
+        asked = beyond_title(question.content_words, title_key) if not all(
+            found(w, title_key) for w in question.content_words) else ()
         # the passage's sentences and its heading (which may state the fact: "以打造“亭满意”营商环境为抓手")
         # (on a tie a sentence of the passage wins: the heading is ordered after them)
         orders = set(directive_sentences(chunk.text))
@@ -119,10 +123,12 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
             new = [w for w in words if w not in covered]
             # what a further sentence adds it must say itself: its passage's title said it already
             gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(words)), 1)
-            total = coverage(words, key, context_key)
+            # a question about the document itself (its deliverer, its date, its number) is covered by
+            # the document's title: the kind of answer decides (the signature "…区长 王士强")
+            total = 1.0 if not asked and words and anchored(question) else coverage(words, key, context_key)
             # the first sentence is the one saying most of what is asked beyond its document's name:
             # a sentence quoting the title again ("为贯彻落实《…实施方案》") says nothing asked
-            beyond = coverage(asked, key, "") if not chosen else gain
+            beyond = coverage(asked or words, key, "") if not chosen else gain
             # on a tie a sentence beats a table row: "年末全县常住人口为31.0万人" gives the unit its
             # row ("全县常住人口 | 31.0 | 100.0 |") leaves to the table's header
             score = (beyond, gain, total, not TABLE_CELL_GAP.search(sentence), -rank, -s)

@@ -424,8 +424,9 @@ def stands_for_document(question: Question, sentence: str, title: str = "") -> b
         states_metadata(sentence) and not key.rstrip().endswith((".", "。")))
 
 
-#: A period of years, as plans name theirs: "2021-2025年", "2021—2025", "2021至2025年".
-_PERIOD = re.compile(r"(?:19|20)\d{2}\s*年?\s*[-—–~至到]\s*(?:19|20)\d{2}\s*年?")
+#: A plan's period in brackets after its name: "（2021-2025年）", "(2021—2025)" (a bare "2015—2019年"
+#: is what a sentence is about).
+_PLAN_PERIOD = re.compile(r"[（(]\s*(?:19|20)\d{2}\s*年?\s*[-—–~至到]\s*(?:19|20)\d{2}\s*年?\s*[)）]")
 
 
 def _states_year(text: str) -> bool:
@@ -475,7 +476,7 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     heading = " ".join([passage.hit.title, " ".join(passage.hit.chunk.section)])
     # a year inside a title or a plan's period is not the year a sentence is about ("审议出台《法治福州
     # 建设规划（2021-2025年）》" says nothing of 2025)
-    own_words = _PERIOD.sub(" ", _TITLE.sub("《》", sentence))
+    own_words = _PLAN_PERIOD.sub(" ", _TITLE.sub("《》", sentence))
     for term in terms:
         if contains(own_words if term.isdigit() else sentence, term):
             continue
@@ -615,12 +616,16 @@ _BODY_NAME = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:(?<![布格结僵开])局|委
                         r"|(?:(?<![督举创承兴开])办|(?<![全内外局干东西南北中])部|委)(?=[，、。；,;\s（(]|$|牵头|负责|配合|会同|联合|主办|承办))")
 
 
+#: A signature line: a role, a space, a name ("自治区主席 严金海", which jieba does not tag a name).
+_SIGNATURE = re.compile(rf"(?:{ROLE.pattern})\s+[\u4e00-\u9fff]{{2,4}}\s*$")
+
+
 def _is_person(question: Question, key: str, plain: str) -> bool:
     """A person in the asked role, or for a plain who-question a name or a role that acts ("省委书记
     为天长市颁发了奖牌"); members of a body addressed ("请县政协委员提出意见") are nobody in particular,
     nor are the leaders of a political formula ("以习近平新时代中国特色社会主义思想为指导")."""
     key = POLITICAL_FORMULA.sub(" ", key)
-    named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(key))
+    named = any(flag == "nr" and len(word) >= 2 for word, flag in posseg(key)) or bool(_SIGNATURE.search(key))
     if question.roles:
         return named and any(r in key for r in question.roles)
     return named or any(not m.group(0).endswith("委员") for m in ROLE.finditer(key))
