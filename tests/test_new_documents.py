@@ -394,3 +394,31 @@ def test_a_list_question_led_by_a_short_item_gets_the_items_under_it() -> None:
     doc = _passage(1, text, "h.txt", "清水区2015年推进依法行政工作情况", city="清水区", year="2015")
     answer = _answer("清水区2015年把哪些法律法规列为领导干部的学法重点内容？", [doc])
     assert "行政诉讼法" in answer.answer and "一年来" not in answer.answer
+
+
+def test_an_open_question_is_answered_by_a_run_of_neighbouring_sentences_that_cover_it_together() -> None:
+    text = ("一、开学前的准备工作。提前掌握师生假期健康情况，建立台账。要做好物资准备，包括体温计、口罩等防护用品。"
+            "二、开学后的防控工作。每日开展晨午检。")
+    doc = _passage(1, text, "z.txt", "清水市中小学校防控指引", city="清水市", year="2020")
+    question = "清水市中小学校开学前要掌握师生哪些健康情况、准备哪些防护物资？"  # each sentence says half
+    answer = _answer(question, [doc])
+    assert not answer.refused and "台账" in answer.answer and "体温计" in answer.answer and "晨午检" not in answer.answer
+    assert "台账。[1]要做好" in answer.answer  # each sentence once, as written (not the quotes glued together)
+    from rag.answer.extractive import _candidates, _run_of
+
+    run = _run_of(Q(question), _candidates(Q(question), [doc]))
+    assert [s for _, s in run] == ["提前掌握师生假期健康情况，建立台账。", "要做好物资准备，包括体温计、口罩等防护用品。"]
+    # a question of a checkable kind (how many) is never answered by a run
+    assert _answer("清水市中小学校开学前要准备多少支体温计？", [doc]).refused
+
+
+def test_a_sentence_of_a_lower_passage_must_cover_clearly_more_to_be_chosen(monkeypatch) -> None:
+    from rag.answer import extractive
+
+    first = _passage(1, "全市受理行政复议案件128件，纠错率12%。", "a.txt", "清水市2023年法治政府建设情况报告",
+                     city="清水市", year="2023")
+    second = _passage(2, "全市受理行政复议申请案件130件。", "b.txt", "清水市2023年行政复议工作通报", city="清水市", year="2023")
+    question = "清水市2023年受理行政复议申请案件多少件？"  # the second covers 0.2 more (申请)
+    assert "130件" in _answer(question, [first, second]).answer
+    monkeypatch.setattr(extractive, "RANK_STEP", 0.25)  # a place lower weighs more than 申请
+    assert "128件" in _answer(question, [first, second]).answer

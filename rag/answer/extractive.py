@@ -40,7 +40,7 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
         pairs = list(chosen)
         return Draft(sentences=tuple((s, (n,)) for n, s in pairs), quotes=tuple(pairs))
     candidates = _candidates(question, passages)
-    chosen_list = _draft_one(question, candidates, max_sentences, _docids(passages))
+    chosen_list = _draft_one(question, candidates, max_sentences, _docids(passages)) or _run_of(question, candidates)
     if "list" in question.kinds and len(chosen_list) > 1 and (items := _items_after(*chosen_list[0], passages)):
         # a short lead ("二是突出学法重点内容。", "二、基本原则") is answered by the items under it, not by
         # sentences elsewhere that happen to hold the question's other words
@@ -106,6 +106,10 @@ def _candidates(question: Question, passages: Sequence[Passage], by_meaning: boo
     return candidates
 
 
+#: How much more a sentence one passage lower in retrieval's order must cover to be chosen first.
+RANK_STEP = 0.06
+
+
 def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
                docid_of: dict[int, str]) -> list[tuple[int, str]]:
     """The best-covering sentence first; further sentences of the same document only while they
@@ -131,7 +135,10 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
             beyond = coverage(asked or words, key, "") if not chosen else gain
             # on a tie a sentence beats a table row: "年末全县常住人口为31.0万人" gives the unit its
             # row ("全县常住人口 | 31.0 | 100.0 |") leaves to the table's header
-            score = (beyond, gain, total, not TABLE_CELL_GAP.search(sentence), -rank, -s)
+            # retrieval's order counts too: a sentence of a lower passage must cover clearly more
+            # (RANK_STEP a place) to be chosen over one of the passage retrieval found best
+            score = (beyond - RANK_STEP * rank if not chosen else beyond, gain, total,
+                     not TABLE_CELL_GAP.search(sentence), -rank, -s)
             if best is None or score > best[0]:
                 best = (score, n, sentence, key)
         if best is None:
@@ -148,6 +155,37 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
         # the counted thing is covered by a sentence that counts it (the answer type was checked)
         covered.update(w for w in words if found(w, key) or (question.counted and w.endswith(question.counted)))
     return chosen
+
+
+#: What a run of neighbouring sentences must cover together to answer an open question, and what
+#: each of them must cover alone (it is part of the answer, not filler between two halves).
+RUN_COVERAGE, RUN_MEMBER_COVERAGE, _RUN_LENGTH = 0.75, 0.25, 3
+
+
+def _run_of(question: Question, candidates: list[tuple]) -> list[tuple[int, str]]:
+    """Neighbouring sentences of one passage that together cover an open question ("北京市中小学校
+    和托幼机构开学前应做哪些准备工作？" is answered by a heading and its items, none of which says
+    all of it): only for a question asking no checkable kind (what measures, what requirements, how),
+    the run at most three sentences, covering more together than one sentence must alone, each of
+    them covering some of it itself."""
+    if question.compound or set(question.kinds) - {"list"} or len(question.content_words) < 2:
+        return []
+    words = question.content_words
+    by_passage: dict[int, list[tuple]] = {}
+    for c in candidates:
+        by_passage.setdefault(c[2], []).append(c)
+    best: tuple[float, int, list[tuple[int, str]]] | None = None
+    for n, sentences in by_passage.items():
+        sentences.sort(key=lambda c: c[1])
+        for i in range(len(sentences)):
+            for size in range(2, _RUN_LENGTH + 1):
+                run = sentences[i:i + size]
+                if len(run) < size or any(coverage(words, c[4], "") < RUN_MEMBER_COVERAGE for c in run):
+                    continue
+                total = coverage(words, "\n".join(c[4] for c in run), run[0][5])
+                if total >= RUN_COVERAGE and (best is None or (total, -run[0][0]) > (best[0], -best[1])):
+                    best = (total, run[0][0], [(c[2], c[3]) for c in run])
+    return best[2] if best else []
 
 
 def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[int, str] | None:

@@ -188,7 +188,9 @@ def verify(question: Question, draft: Draft, passages: Sequence[Passage], mode: 
             if not _holds_facts(text, support, verified):
                 continue
         # the quote the sentence is (an extractive draft's sentence is its own quote), else all of them
-        whole = next((c.quote for c in verified[support[0]] if folded(c.quote)[0] == folded(text)[0]),
+        # (a quote leaves out its sentence's end mark: "…建立台账" is the sentence "…建立台账。", not to be
+        # replaced by every quote of its passage glued together)
+        whole = next((c.quote for c in verified[support[0]] if _same_sentence(c.quote, text)),
                      "".join(c.quote for c in verified[support[0]]))
         if _partial(question, text, whole):
             # "1534[1]" says nothing on its own, and "196名…参加了考试" leaves out the "171人通过考试"
@@ -331,6 +333,12 @@ def _parts_not_answered(question: Question, used: list[int], verified: dict[int,
         # ("1534名…通过资格审查" is not how many passed the 执法证考试)
         return list(question.parts)
     return missing
+
+
+def _same_sentence(quote: str, text: str) -> bool:
+    """A quote and a draft sentence that are the same sentence, end marks aside."""
+    ends = "。；;.!！?？，,"
+    return folded(quote)[0].rstrip(ends) == folded(text)[0].rstrip(ends)
 
 
 def answers_as_asked(question: Question, passages: Sequence[Passage], sentences: str, terms: Sequence[str],
