@@ -628,6 +628,22 @@ _BODY_NAME = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:(?<![布格结僵开])局|委
 _SIGNATURE = re.compile(rf"(?:{ROLE.pattern})\s+[\u4e00-\u9fff]{{2,4}}\s*$")
 
 
+#: The levels an honour is conferred at, by the words that say it ("全国…示范市" is not "全省首批…示范市").
+_SCOPES = (("全国", "国家级", "国家"), ("全省", "省级", "全区", "自治区级"), ("全市", "市级"))
+
+
+def _asked_scope(key: str) -> int | None:
+    return next((i for i, words in enumerate(_SCOPES) if any(w in key for w in words)), None)
+
+
+def _at_asked_scope(question: Question, key: str, plain: str) -> bool:
+    """An honour of the level the question names, or of no stated level: a question presupposing a
+    national honour is not answered by a provincial one (a false premise, said as such)."""
+    asked = _asked_scope(question.key)
+    stated = {i for i, words in enumerate(_SCOPES) if any(w in key for w in words)}
+    return not stated or asked in stated
+
+
 def _is_person(question: Question, key: str, plain: str) -> bool:
     """A person in the asked role, or for a plain who-question a name or a role that acts ("省委书记
     为天长市颁发了奖牌"); members of a body addressed ("请县政协委员提出意见") are nobody in particular,
@@ -752,6 +768,10 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("honour", lambda q: "honour" in q.kinds, lambda q, k, p: bool(_HONOR_CUE.search(k)),
           "文件中没有授予荣誉或称号的说法",
           examples=(("清水县获得过什么荣誉？", "清水县被评为全国法治政府建设示范县。", "清水县召开法治政府建设推进会。"),)),
+    Check("scope", lambda q: "honour" in q.kinds and _asked_scope(q.key) is not None, _at_asked_scope,
+          "文件中的荣誉不是所问的那一级（全国、全省或全市）",
+          examples=(("清水市为什么在2021年被评为全国法治政府建设示范市？", "2021年，清水市被评为全国法治政府建设示范市。",
+                     "2021年，清水市获评全省首批“法治政府建设示范市”。"),)),
     Check("name", lambda q: "name" in q.kinds, lambda q, k, p: bool(_QUOTED_NAME.search(k)), "文件中没有给出名称",
           examples=(("清水县营商环境品牌叫什么？", "清水县打造“清满意”营商环境品牌。", "清水县持续打造营商环境品牌。"),)),
     Check("docno", lambda q: "docno" in q.kinds, lambda q, k, p: bool(own_doc_numbers(k)), "文件中没有给出该文件的文号",
