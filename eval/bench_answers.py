@@ -24,9 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: The answer layer before the round that added places at every level and the named checks.
 BASELINE = "b839086"
-SETS = ["eval/blind_new_docs.jsonl", "eval/blind3_new_docs.jsonl", "eval/blind_new_docs_conversations.jsonl",
-        "eval/blind3_new_docs_conversations.jsonl"]
-FOLDERS = ["docs", "eval/corpus/blind", "eval/corpus/tuning", "eval/corpus/dev2", "eval/corpus/blind3"]
+SETS = ["eval/blind_new_docs.jsonl", "eval/blind3_new_docs.jsonl", "eval/blind6_new_docs.jsonl",
+        "eval/blind_new_docs_conversations.jsonl", "eval/blind3_new_docs_conversations.jsonl",
+        "eval/blind6_new_docs_conversations.jsonl"]
+FOLDERS = ["docs", "eval/corpus/blind", "eval/corpus/tuning", "eval/corpus/dev2", "eval/corpus/blind3", "eval/corpus/dev4",
+           "eval/corpus/dev5", "eval/corpus/blind6"]
 
 
 def _cpu() -> str:
