@@ -45,7 +45,6 @@ def draft_extractive(question: Question, passages: Sequence[Passage], max_senten
         # a short lead ("二是突出学法重点内容。", "二、基本原则") is answered by the items under it, not by
         # sentences elsewhere that happen to hold the question's other words
         chosen_list = [chosen_list[0], *items]
-        return Draft(sentences=tuple((s, (n,)) for n, s in chosen_list), quotes=tuple(chosen_list))
     if not chosen_list and reader is not None and (
             by_meaning := _read(question, _candidates(question, passages, by_meaning=True), reader)):
         return Draft(sentences=((by_meaning[1], (by_meaning[0],)),), quotes=(by_meaning,), judged=True)
