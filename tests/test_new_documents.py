@@ -370,15 +370,15 @@ def test_the_asked_places_passages_reach_the_answer_among_other_places_reports(t
 # -- round four: kinds of failure seen on dev4/dev5 (made-up examples) --
 
 def test_a_work_report_of_the_asked_year_does_not_answer_from_its_review_of_the_year_before() -> None:
-    report = _passage(1, "预计全年实现地区生产总值380亿元，城镇居民人均可支配收入达49303元，增长5%。", "q.txt",
+    report = _passage(1, "预计全年实现地区生产总值265亿元，城镇居民人均可支配收入达41860元，增长5%。", "q.txt",
                       "清水县人民政府工作报告（2023年1月5日）", heading="一、2022年工作回顾", city="清水县", year="2023")
     assert _answer("清水县2023年城镇居民人均可支配收入是多少？", [report]).refused
-    assert "49303元" in _answer("清水县2022年城镇居民人均可支配收入是多少？", [report]).answer
+    assert "41860元" in _answer("清水县2022年城镇居民人均可支配收入是多少？", [report]).answer
     # asked about the report itself, its year is the report's
-    assert "49303元" in _answer("清水县2023年政府工作报告中城镇居民人均可支配收入是多少？", [report]).answer
-    december = _passage(1, "今年，全区地区生产总值预计完成213亿元。", "y.txt", "政府工作报告",
+    assert "41860元" in _answer("清水县2023年政府工作报告中城镇居民人均可支配收入是多少？", [report]).answer
+    december = _passage(1, "今年，全区地区生产总值预计完成187亿元。", "y.txt", "政府工作报告",
                         heading="第一部分 2022年工作情况", city="清水区", year="2022")
-    assert "213亿元" in _answer("清水区2022年地区生产总值是多少？", [december]).answer
+    assert "187亿元" in _answer("清水区2022年地区生产总值是多少？", [december]).answer
 
 
 def test_a_year_inside_a_plans_title_is_not_the_year_a_sentence_is_about() -> None:

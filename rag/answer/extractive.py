@@ -87,7 +87,7 @@ def _candidates(question: Question, passages: Sequence[Passage], by_meaning: boo
         context_key = search_key(p.context)
         title_key = search_key(p.hit.title)
         # () when the title holds every word asked: the question is about the document itself
-        # ("长清区2023年政府工作报告是谁作的"), which any sentence of it answers for
+        # ("清水区2023年政府工作报告是谁作的"), which any sentence of it answers for
         asked = beyond_title(question.content_words, title_key) if not all(
             found(w, title_key) for w in question.content_words) else ()
         # the passage's sentences and its heading (which may state the fact: "以打造“亭满意”营商环境为抓手")
@@ -127,7 +127,7 @@ def _draft_one(question: Question, candidates: list[tuple], max_sentences: int,
             # what a further sentence adds it must say itself: its passage's title said it already
             gain = coverage(new, key, context_key if not chosen else "") * len("".join(new)) / max(len("".join(words)), 1)
             # a question about the document itself (its deliverer, its date, its number) is covered by
-            # the document's title: the kind of answer decides (the signature "…区长 王士强")
+            # the document's title: the kind of answer decides (the signature "…区长 王建国")
             total = 1.0 if not asked and words and anchored(question) else coverage(words, key, context_key)
             # the first sentence is the one saying most of what is asked beyond its document's name:
             # a sentence quoting the title again ("为贯彻落实《…实施方案》") says nothing asked
@@ -193,7 +193,7 @@ def _read(question: Question, candidates: list[tuple], reader: Reader) -> tuple[
     subject; the reader sees short windows of them (a work report's sentence runs to hundreds of
     characters), those that still give the kind of answer asked, best-covering first, and the
     answer is the whole sentence of the window it chose (a paraphrase may share no word with the
-    question: "物价涨了多少" is answered by "居民消费价格比上年上涨1.9%")."""
+    question: "物价涨了多少" is answered by "居民消费价格比上年上涨2.4%")."""
     if question.compound or not candidates:
         return None
     words = question.content_words

@@ -482,7 +482,7 @@ def names_subject(passage: Passage, sentence: str, terms: Sequence[str]) -> bool
     other year; a document of another year answers only where the sentence itself says which year."""
     city = passage.metadata.get("city", "")
     heading = " ".join([passage.hit.title, " ".join(passage.hit.chunk.section)])
-    # a year inside a title or a plan's period is not the year a sentence is about ("审议出台《法治福州
+    # a year inside a title or a plan's period is not the year a sentence is about ("审议出台《法治清水
     # 建设规划（2021-2025年）》" says nothing of 2025)
     own_words = _PLAN_PERIOD.sub(" ", _TITLE.sub("《》", sentence))
     for term in terms:
@@ -624,7 +624,7 @@ _BODY_NAME = re.compile(r"[\u4e00-\u9fff]{1,12}?(?:(?<![布格结僵开])局|委
                         r"|(?:(?<![督举创承兴开])办|(?<![全内外局干东西南北中])部|委)(?=[，、。；,;\s（(]|$|牵头|负责|配合|会同|联合|主办|承办))")
 
 
-#: A signature line: a role, a space, a name ("自治区主席 严金海", which jieba does not tag a name).
+#: A signature line: a role, a space, a name ("自治区主席 王建华", which jieba does not tag a name).
 _SIGNATURE = re.compile(rf"(?:{ROLE.pattern})\s+[\u4e00-\u9fff]{{2,4}}\s*$")
 
 
@@ -675,7 +675,7 @@ def _total_not_per_head(question: Question, key: str, plain: str) -> bool:
 
 
 def _not_only_a_share(question: Question, key: str, plain: str) -> bool:
-    """"地区生产总值是多少" is not answered by "十大生态产业增加值39.18亿元，占全县地区生产总值的29.8%":
+    """"地区生产总值是多少" is not answered by "特色产业增加值21.06亿元，占全县地区生产总值的31.4%":
     there the asked total is only what a share is of. The longest of the question's words the
     sentence holds must stand at least once outside "占…的"."""
     held = sorted((w for w in question.content_words if len(w) >= 3 and w in key), key=len, reverse=True)
@@ -685,7 +685,7 @@ def _not_only_a_share(question: Question, key: str, plain: str) -> bool:
                for m in re.finditer(re.escape(held[0]), key))
 
 
-#: What a share is of stands after 占 ("占全县地区生产总值的29.8%", "占规模以上工业的").
+#: What a share is of stands after 占 ("占全县地区生产总值的31.4%", "占规模以上工业的").
 _SHARE_OF = re.compile(r"占[^，。；,;]{0,6}$")
 
 
@@ -739,13 +739,13 @@ KIND_CHECKS: tuple[Check, ...] = (
                      "非公有制经济增加值112.39亿元，占全县地区生产总值的52.9%。"),)),
     Check("share", lambda q: "count" in q.kinds and "rate" not in q.kinds, _not_only_a_share,
           "文件中的数字是所问总数中的一部分，不是总数本身",
-          examples=(("清水县2022年地区生产总值是多少？", "全县地区生产总值131.7亿元，增长5%。",
-                     "十大生态产业增加值39.18亿元，占全县地区生产总值的29.8%。"),)),
+          examples=(("清水县2022年地区生产总值是多少？", "全县地区生产总值67.2亿元，增长5%。",
+                     "特色产业增加值21.06亿元，占全县地区生产总值的31.4%。"),)),
     Check("measure", lambda q: _single(q) and bool(q.measure), lambda q, k, p: states_measure(k, q.measure),
           "文件中的数字不是所问的那一类（人数、金额、产量或面积）",
           examples=(("清水县2022年末常住人口是多少？", "年末全县常住人口31.0万人。", "全县人均生产总值为99856元（按常住人口计算）。"),
                     ("清水县2022年粮食总产量是多少？", "粮食总产量8000万斤。", "粮食播种面积11.34万亩。"),
-                    ("清水縣2022年玉米播種面積是多少？", "玉米播種面積2758.0千公頃。", "玉米產量273650噸。"))),
+                    ("清水縣2022年玉米播種面積是多少？", "玉米播種面積1835.2千公頃。", "玉米產量158420噸。"))),
     Check("counted", lambda q: _single(q) and bool(q.unit and q.counted_phrase), _count_of_phrase,
           "文件中的数字数的是另一类事项", wording=True,
           examples=(("清水县全年共制定县政府行政规范性文件多少件？", "全年共制定县政府行政规范性文件15件。",
@@ -787,7 +787,7 @@ KIND_CHECKS: tuple[Check, ...] = (
     Check("body", lambda q: "body" in q.kinds, lambda q, k, p: bool(_BODY_NAME.search(k)), "文件中没有给出负责的部门或单位",
           examples=(("清水县推进法治广场建设，牵头的是哪个部门？", "县司法局牵头，县住建局配合。", "加快推进法治广场建设，实现三产融合发展。"),)),
     Check("item", lambda q: bool(q.item), lambda q, k, p: q.item in k, "文件中有相关段落，但没有说到所问的这一项",
-          examples=(("清水县苹果和梨的产量各是多少吨？", "梨32690吨，同比增长1.09%。", "其中玉米产量273650吨，增长2%。"),)),
+          examples=(("清水县苹果和梨的产量各是多少吨？", "梨41250吨，同比增长2.3%。", "其中玉米产量158420吨，增长2%。"),)),
     Check("person", lambda q: "person" in q.kinds, _is_person, "文件中没有给出担任该职务的人",
           examples=(("清水县县长是谁？", "县长王建国主持召开县政府常务会议。", "县长主持召开县政府常务会议。"),
                     ("清水县2023年的政府工作报告是谁作的？", "县长王建国代表县人民政府向大会报告工作。",
@@ -836,8 +836,8 @@ _REVIEW_SENTENCE = re.compile(r"预计全年|一年来|过去一年|刚刚过去
 
 
 def _reviews_year_before(question: Question, passage: Passage, sentence: str) -> bool:
-    """A work report of the asked year answering from its review of the year before: "长清区2023年
-    城镇居民人均可支配收入" is not the "预计全年…49303元" of the report delivered in January 2023.
+    """A work report of the asked year answering from its review of the year before: "清水区2023年
+    城镇居民人均可支配收入" is not the "预计全年…41860元" of the report delivered in January 2023.
     Not when the question asks about the report itself ("2023年政府工作报告中…"): then its year is the
     report's, and the review is what the report says."""
     own = passage.metadata.get("year", "")

@@ -158,7 +158,7 @@ def _rewrite(text: str, previous: str, prev) -> str | None:
         return None  # names its own place, or asks which place: a new question
     if ((m := _PERSON_PRONOUN.search(key)) and prev.places and "person" in prev.kinds and not _ABOUT_THE_PERSON.search(key)
             and (named := _document_of(prev_key))):
-        # "他说2022年城镇居民人均可支配收入是多少？" after "长清区2023年政府工作报告是谁作的？": the
+        # "他说2022年城镇居民人均可支配收入是多少？" after "清水区2023年政府工作报告是谁作的？": the
         # person is the one who delivered that report, so what "he said" is what the report says
         rest = _SPEECH_VERB.sub("", key[m.end():], count=1)
         return key[:m.start()] + named + ("中" if rest and not rest.startswith(("是", "在")) else "") + rest
